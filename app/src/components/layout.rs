@@ -1,0 +1,115 @@
+//! The frame around every page: top bar, left navigation, content area.
+
+use leptos::prelude::*;
+use leptos_router::components::A;
+
+#[component]
+pub fn Shell(children: Children) -> impl IntoView {
+    view! {
+        <div class="flex min-h-screen flex-col">
+            <TopBar />
+            <div class="flex flex-1">
+                <SideNav />
+                <main class="min-w-0 flex-1 px-6 py-6 lg:px-8" id="main">
+                    {children()}
+                </main>
+            </div>
+        </div>
+    }
+}
+
+#[component]
+fn TopBar() -> impl IntoView {
+    view! {
+        <header class="sticky top-0 z-10 flex h-14 items-center gap-4 border-b border-zinc-200 bg-white/90 px-4 backdrop-blur dark:border-zinc-800 dark:bg-zinc-900/90">
+            <a href="/" class="flex items-center gap-2 font-semibold tracking-tight">
+                <Logo />
+                <span>"Quartermaster"</span>
+            </a>
+            <span class="hidden text-sm text-zinc-500 sm:inline dark:text-zinc-400">"Self-service for platform services"</span>
+        </header>
+    }
+}
+
+#[component]
+fn Logo() -> impl IntoView {
+    view! {
+        <svg class="h-6 w-6 text-indigo-600 dark:text-indigo-400" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="1.8" aria-hidden="true">
+            <path d="M3 7.5 12 3l9 4.5v9L12 21l-9-4.5z" />
+            <path d="M3 7.5 12 12l9-4.5M12 12v9" />
+        </svg>
+    }
+}
+
+/// One entry of the left navigation.
+struct NavItem {
+    href: &'static str,
+    label: &'static str,
+    /// Also active on these paths (the catalog is the home page).
+    aliases: &'static [&'static str],
+}
+
+const NAV: &[NavItem] = &[
+    NavItem { href: "/catalog", label: "Catalog", aliases: &["/"] },
+    NavItem { href: "/instances", label: "Instances", aliases: &[] },
+    NavItem { href: "/approvals", label: "Approvals", aliases: &[] },
+    NavItem { href: "/admin", label: "Admin", aliases: &[] },
+];
+
+#[component]
+fn SideNav() -> impl IntoView {
+    let location = leptos_router::hooks::use_location();
+    view! {
+        <nav aria-label="Main" class="w-48 shrink-0 border-r border-zinc-200 bg-white px-2 py-4 dark:border-zinc-800 dark:bg-zinc-900">
+            <ul class="space-y-1">
+                {NAV
+                    .iter()
+                    .map(|item| {
+                        let active = move || {
+                            let path = location.pathname.get();
+                            path.starts_with(item.href) || item.aliases.contains(&path.as_str())
+                        };
+                        view! {
+                            <li>
+                                <A
+                                    href=item.href
+                                    attr:class=move || {
+                                        if active() {
+                                            "block rounded-md px-3 py-2 text-sm font-medium bg-indigo-50 text-indigo-700 dark:bg-indigo-500/15 dark:text-indigo-300"
+                                        } else {
+                                            "block rounded-md px-3 py-2 text-sm font-medium text-zinc-700 hover:bg-zinc-100 dark:text-zinc-300 dark:hover:bg-zinc-800"
+                                        }
+                                    }
+                                >
+                                    {item.label}
+                                </A>
+                            </li>
+                        }
+                    })
+                    .collect_view()}
+            </ul>
+        </nav>
+    }
+}
+
+/// A page heading with an optional one-line explanation.
+#[component]
+pub fn PageHeader(title: &'static str, #[prop(optional)] subtitle: &'static str) -> impl IntoView {
+    view! {
+        <div class="mb-6">
+            <h1 class="text-xl font-semibold tracking-tight">{title}</h1>
+            {(!subtitle.is_empty()).then(|| view! { <p class="mt-1 text-sm text-zinc-500 dark:text-zinc-400">{subtitle}</p> })}
+        </div>
+    }
+}
+
+/// A bordered box that tells the user there is nothing here yet and what to do next.
+#[component]
+pub fn EmptyState(title: &'static str, children: Children) -> impl IntoView {
+    view! {
+        <div class="rounded-lg border border-dashed border-zinc-300 bg-white px-6 py-10 text-center dark:border-zinc-700 dark:bg-zinc-900">
+            <h2 class="text-base font-medium">{title}</h2>
+            <div class="mx-auto mt-2 max-w-prose text-sm text-zinc-600 dark:text-zinc-400">{children()}</div>
+        </div>
+    }
+}

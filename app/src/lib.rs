@@ -1,0 +1,82 @@
+//! Quartermaster's web UI and everything the browser and the server share.
+//!
+//! Compiled twice: natively with `ssr` (server-side rendering, server functions run here) and to
+//! wasm with `hydrate` (the browser takes over the server-rendered page).
+
+pub mod components;
+pub mod pages;
+#[cfg(feature = "ssr")]
+pub mod port;
+pub mod status;
+
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::{
+    components::{Route, Router, Routes},
+    path,
+};
+
+use components::layout::Shell;
+use pages::{admin::AdminPage, approvals::ApprovalsPage, catalog::CatalogPage, instances::InstancesPage, not_found::NotFound};
+
+/// The HTML document around the app, rendered on the server only.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="color-scheme" content="light dark" />
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body class="h-full bg-zinc-50 text-zinc-900 antialiased dark:bg-zinc-950 dark:text-zinc-100">
+                <App />
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    mark_hydrated();
+
+    view! {
+        <Stylesheet id="leptos" href="/pkg/quartermaster.css" />
+        <Title formatter=|page: String| if page.is_empty() { "Quartermaster".to_string() } else { format!("{page} · Quartermaster") } />
+        <Router>
+            <Shell>
+                <Routes fallback=NotFound>
+                    <Route path=path!("") view=CatalogPage />
+                    <Route path=path!("catalog") view=CatalogPage />
+                    <Route path=path!("instances") view=InstancesPage />
+                    <Route path=path!("approvals") view=ApprovalsPage />
+                    <Route path=path!("admin") view=AdminPage />
+                </Routes>
+            </Shell>
+        </Router>
+    }
+}
+
+/// Sets `data-hydrated="true"` on `<body>` once the wasm has taken over the page, so browser
+/// tests (and people debugging) can tell a live page from a server-rendered one. Effects never
+/// run on the server, so the attribute only ever appears in a browser.
+fn mark_hydrated() {
+    Effect::new(move |_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
+}
+
+/// Entry point of the wasm bundle: hydrates the server-rendered body.
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(App);
+}

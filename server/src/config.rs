@@ -1,0 +1,206 @@
+//! The portal's configuration: command-line flags over environment variables over an optional
+//! TOML file over defaults.
+
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+};
+
+use anyhow::{Context, bail};
+use clap::{Args, ValueEnum};
+use serde::Deserialize;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable, coloured when the output is a terminal.
+    #[default]
+    Pretty,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// `quartermaster serve` flags. Every flag also reads an environment variable and a key of the
+/// config file (the flag's name with `_` for `-`).
+#[derive(Args, Debug, Default, Clone)]
+pub struct ServeArgs {
+    /// TOML file with any of the settings below.
+    #[arg(long, env = "QM_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on.
+    #[arg(long, env = "QM_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Directory for the embedded database and generated keys.
+    #[arg(long, env = "QM_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// `sqlite://PATH` (default: `sqlite://<data-dir>/quartermaster.db`) or `postgres://…`.
+    #[arg(long, env = "QM_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Log output format.
+    #[arg(long, env = "QM_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+    /// The URL people reach the portal at (links in messages, cookies' Secure flag).
+    #[arg(long, env = "QM_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Directory holding the built site (`pkg/` with the wasm, JS and CSS). Defaults to
+    /// `LEPTOS_SITE_ROOT`, then a `site/` directory beside the executable, then `target/site`.
+    #[arg(long, env = "QM_SITE_ROOT")]
+    pub site_root: Option<PathBuf>,
+}
+
+/// The same settings as read from a config file.
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<SocketAddr>,
+    data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    log_format: Option<LogFormat>,
+    public_url: Option<String>,
+    site_root: Option<PathBuf>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    Sqlite(String),
+    Postgres(String),
+}
+
+impl DatabaseUrl {
+    pub fn parse(url: &str) -> anyhow::Result<Self> {
+        if url.starts_with("sqlite:") {
+            Ok(Self::Sqlite(url.to_string()))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Self::Postgres(url.to_string()))
+        } else {
+            bail!("database URL must start with sqlite:// or postgres://, got {:?}", redact_url(url))
+        }
+    }
+}
+
+/// A URL with any password replaced, fit for logs and error messages.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{}://{}:***@{}", &url[..scheme_end], user, &url[at + 1..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub database: DatabaseUrl,
+    pub log_format: LogFormat,
+    pub public_url: String,
+    pub site_root: PathBuf,
+}
+
+impl Config {
+    pub fn resolve(args: ServeArgs) -> anyhow::Result<Self> {
+        let file = match &args.config {
+            Some(path) => read_file_config(path)?,
+            None => FileConfig::default(),
+        };
+        let listen = args.listen.or(file.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 3000)));
+        let data_dir = args.data_dir.or(file.data_dir).unwrap_or_else(default_data_dir);
+        let database = match args.database_url.or(file.database_url) {
+            Some(url) => DatabaseUrl::parse(&url)?,
+            None => DatabaseUrl::Sqlite(format!("sqlite://{}", data_dir.join("quartermaster.db").display())),
+        };
+        let public_url = args.public_url.or(file.public_url).unwrap_or_else(|| format!("http://{listen}"));
+        if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
+            bail!("public URL must be an http:// or https:// URL, got {public_url:?}");
+        }
+        Ok(Self {
+            listen,
+            data_dir,
+            database,
+            log_format: args.log_format.or(file.log_format).unwrap_or_default(),
+            public_url: public_url.trim_end_matches('/').to_string(),
+            site_root: args.site_root.or(file.site_root).unwrap_or_else(default_site_root),
+        })
+    }
+
+    /// A configuration for tests: a port picked by the OS, the given data directory.
+    pub fn for_tests(data_dir: &Path) -> Self {
+        Self::resolve(ServeArgs {
+            listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+            data_dir: Some(data_dir.to_path_buf()),
+            ..ServeArgs::default()
+        })
+        .expect("test configuration is valid")
+    }
+}
+
+fn read_file_config(path: &Path) -> anyhow::Result<FileConfig> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading config file {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("config file {}", path.display()))
+}
+
+fn default_data_dir() -> PathBuf {
+    match std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+        Some(dir) => PathBuf::from(dir).join("quartermaster"),
+        None => match std::env::var_os("HOME") {
+            Some(home) => PathBuf::from(home).join(".local/share/quartermaster"),
+            None => PathBuf::from("quartermaster-data"),
+        },
+    }
+}
+
+fn default_site_root() -> PathBuf {
+    if let Some(root) = std::env::var_os("LEPTOS_SITE_ROOT") {
+        return PathBuf::from(root);
+    }
+    if let Some(beside_exe) = std::env::current_exe().ok().and_then(|exe| exe.parent().map(|d| d.join("site")))
+        && beside_exe.join("pkg").is_dir()
+    {
+        return beside_exe;
+    }
+    PathBuf::from("target/site")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_beat_file_and_file_beats_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("qm.toml");
+        std::fs::write(&file, "listen = \"127.0.0.1:4000\"\ndata_dir = \"/srv/qm\"\nlog_format = \"json\"\n").unwrap();
+        let config = Config::resolve(ServeArgs {
+            config: Some(file),
+            listen: Some("127.0.0.1:5000".parse().unwrap()),
+            ..ServeArgs::default()
+        })
+        .unwrap();
+        assert_eq!(config.listen.port(), 5000);
+        assert_eq!(config.data_dir, PathBuf::from("/srv/qm"));
+        assert_eq!(config.log_format, LogFormat::Json);
+        assert_eq!(config.database, DatabaseUrl::Sqlite("sqlite:///srv/qm/quartermaster.db".into()));
+        assert_eq!(config.public_url, "http://127.0.0.1:5000");
+    }
+
+    #[test]
+    fn unknown_keys_in_the_file_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("qm.toml");
+        std::fs::write(&file, "lisen = \"127.0.0.1:4000\"\n").unwrap();
+        let err = Config::resolve(ServeArgs { config: Some(file), ..ServeArgs::default() }).unwrap_err();
+        assert!(format!("{err:#}").contains("unknown field `lisen`"), "{err:#}");
+    }
+
+    #[test]
+    fn database_urls_are_checked_and_passwords_redacted() {
+        assert!(matches!(DatabaseUrl::parse("postgres://u:p@127.0.0.1/qm").unwrap(), DatabaseUrl::Postgres(_)));
+        let err = DatabaseUrl::parse("mysql://root:hunter2@127.0.0.1/qm").unwrap_err().to_string();
+        assert!(err.contains("sqlite:// or postgres://"), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
+        assert_eq!(redact_url("postgres://qm:secret@db:5432/qm"), "postgres://qm:***@db:5432/qm");
+    }
+}

@@ -1,0 +1,90 @@
+//! The database connection: SQLite (embedded, the default) or PostgreSQL, migrated at start.
+
+use std::{str::FromStr, time::Duration};
+
+use anyhow::Context;
+use sqlx::{
+    ConnectOptions, PgPool, SqlitePool,
+    postgres::{PgConnectOptions, PgPoolOptions},
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+};
+
+use crate::config::{DatabaseUrl, redact_url};
+
+#[derive(Clone, Debug)]
+pub enum Database {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+impl Database {
+    /// Connects (creating the SQLite file if needed) and runs pending migrations.
+    pub async fn connect(url: &DatabaseUrl) -> anyhow::Result<Self> {
+        match url {
+            DatabaseUrl::Sqlite(url) => {
+                let options = SqliteConnectOptions::from_str(url)
+                    .with_context(|| format!("invalid SQLite URL {url:?}"))?
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(5))
+                    .foreign_keys(true)
+                    .log_statements(tracing::log::LevelFilter::Trace);
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(8)
+                    .connect_with(options)
+                    .await
+                    .with_context(|| format!("opening SQLite database {url}"))?;
+                sqlx::migrate!("../migrations/sqlite").run(&pool).await.context("migrating the SQLite database")?;
+                Ok(Self::Sqlite(pool))
+            }
+            DatabaseUrl::Postgres(url) => {
+                let options = PgConnectOptions::from_str(url)
+                    .with_context(|| format!("invalid PostgreSQL URL {:?}", redact_url(url)))?
+                    .log_statements(tracing::log::LevelFilter::Trace);
+                let pool = PgPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_with(options)
+                    .await
+                    .with_context(|| format!("connecting to PostgreSQL at {}", redact_url(url)))?;
+                sqlx::migrate!("../migrations/postgres").run(&pool).await.context("migrating the PostgreSQL database")?;
+                Ok(Self::Postgres(pool))
+            }
+        }
+    }
+
+    /// "SQLite" or "PostgreSQL", for people.
+    pub fn product_name(&self) -> &'static str {
+        match self {
+            Self::Sqlite(_) => "SQLite",
+            Self::Postgres(_) => "PostgreSQL",
+        }
+    }
+
+    /// A round trip to the database, for readiness checks.
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        match self {
+            Self::Sqlite(pool) => sqlx::query("SELECT 1").execute(pool).await.map(drop),
+            Self::Postgres(pool) => sqlx::query("SELECT 1").execute(pool).await.map(drop),
+        }
+    }
+
+    /// How many live resources of `kind` are stored.
+    pub async fn count_kind(&self, kind: &str) -> Result<u64, sqlx::Error> {
+        const SQL_SQLITE: &str = "SELECT COUNT(*) FROM resources WHERE kind = ?";
+        const SQL_PG: &str = "SELECT COUNT(*) FROM resources WHERE kind = $1";
+        let n: i64 = match self {
+            Self::Sqlite(pool) => sqlx::query_scalar(SQL_SQLITE).bind(kind).fetch_one(pool).await?,
+            Self::Postgres(pool) => sqlx::query_scalar(SQL_PG).bind(kind).fetch_one(pool).await?,
+        };
+        Ok(u64::try_from(n).unwrap_or_default())
+    }
+
+    pub async fn close(&self) {
+        match self {
+            Self::Sqlite(pool) => pool.close().await,
+            Self::Postgres(pool) => pool.close().await,
+        }
+    }
+}

@@ -1,0 +1,33 @@
+//! Every route the portal serves.
+
+mod health;
+
+use std::sync::Arc;
+
+use app::{App, port::PortalHandle, shell};
+use axum::{Router, routing::get};
+use leptos::prelude::provide_context;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use tower_http::{compression::CompressionLayer, trace::TraceLayer};
+
+use crate::{app_state::AppState, portal::PortalService};
+
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let portal: PortalHandle = Arc::new(PortalService::new(state.db.clone()));
+    let leptos_options = state.leptos_options.clone();
+
+    Router::new()
+        .route("/healthz", get(health::live))
+        .route("/readyz", get(health::ready))
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            move || provide_context(portal.clone()),
+            move || shell(leptos_options.clone()),
+        )
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(CompressionLayer::new())
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
