@@ -17,7 +17,9 @@ use leptos_router::{
 };
 
 use components::layout::Shell;
-use pages::{admin::AdminPage, approvals::ApprovalsPage, catalog::CatalogPage, instances::InstancesPage, not_found::NotFound};
+use pages::{
+    admin::AdminPage, approvals::ApprovalsPage, catalog::CatalogPage, instances::InstancesPage, not_found::NotFound,
+};
 
 /// The HTML document around the app, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {

@@ -106,7 +106,10 @@ impl Config {
             Some(path) => read_file_config(path)?,
             None => FileConfig::default(),
         };
-        let listen = args.listen.or(file.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 3000)));
+        // cargo-leptos tells the binary its address in LEPTOS_SITE_ADDR.
+        let leptos_addr = std::env::var("LEPTOS_SITE_ADDR").ok().and_then(|a| a.parse().ok());
+        let listen =
+            args.listen.or(file.listen).or(leptos_addr).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 3000)));
         let data_dir = args.data_dir.or(file.data_dir).unwrap_or_else(default_data_dir);
         let database = match args.database_url.or(file.database_url) {
             Some(url) => DatabaseUrl::parse(&url)?,

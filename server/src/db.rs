@@ -48,7 +48,10 @@ impl Database {
                     .connect_with(options)
                     .await
                     .with_context(|| format!("connecting to PostgreSQL at {}", redact_url(url)))?;
-                sqlx::migrate!("../migrations/postgres").run(&pool).await.context("migrating the PostgreSQL database")?;
+                sqlx::migrate!("../migrations/postgres")
+                    .run(&pool)
+                    .await
+                    .context("migrating the PostgreSQL database")?;
                 Ok(Self::Postgres(pool))
             }
         }

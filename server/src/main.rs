@@ -7,10 +7,13 @@ use server::{
 
 /// Quartermaster: a self-service portal for Open Service Broker services.
 #[derive(Parser, Debug)]
-#[command(name = "quartermaster", version, about)]
+#[command(name = "quartermaster", version, about, args_conflicts_with_subcommands = true)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// Without a command, `quartermaster` serves the portal and takes `serve`'s flags.
+    #[command(flatten)]
+    serve: ServeArgs,
 }
 
 #[derive(Subcommand, Debug)]
@@ -22,7 +25,7 @@ enum Command {
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command.unwrap_or_else(|| Command::Serve(ServeArgs::default())) {
+    let result = match cli.command.unwrap_or(Command::Serve(cli.serve)) {
         Command::Serve(args) => serve(args).await,
     };
     match result {

@@ -34,7 +34,10 @@ impl Portal for PortalService {
             database: self.db.product_name().to_string(),
             brokers,
             services,
-            checked_at: jiff::Timestamp::now().round(jiff::Unit::Second).unwrap_or_else(|_| jiff::Timestamp::now()).to_string(),
+            checked_at: jiff::Timestamp::now()
+                .round(jiff::Unit::Second)
+                .unwrap_or_else(|_| jiff::Timestamp::now())
+                .to_string(),
         })
     }
 }

@@ -41,7 +41,16 @@ async fn the_catalog_page_is_rendered_on_the_server_with_navigation() {
     assert_eq!(response.status(), 200);
     assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
     let html = response.text().await.unwrap();
-    for expected in ["Quartermaster", "Catalog", "Instances", "Approvals", "Admin", "No services yet", "Check connection", "/pkg/quartermaster.css"] {
+    for expected in [
+        "Quartermaster",
+        "Catalog",
+        "Instances",
+        "Approvals",
+        "Admin",
+        "No services yet",
+        "Check connection",
+        "/pkg/quartermaster.css",
+    ] {
         assert!(html.contains(expected), "page lacks {expected:?}:\n{html}");
     }
     // The hydration script is included, so the browser can take over.
@@ -52,7 +61,12 @@ async fn the_catalog_page_is_rendered_on_the_server_with_navigation() {
 #[tokio::test]
 async fn every_navigation_target_renders_and_unknown_paths_are_404() {
     let app = TestApp::spawn().await;
-    for (path, heading) in [("/catalog", "Catalog"), ("/instances", "No instances yet"), ("/approvals", "Nothing waiting"), ("/admin", "Admin")] {
+    for (path, heading) in [
+        ("/catalog", "Catalog"),
+        ("/instances", "No instances yet"),
+        ("/approvals", "Nothing waiting"),
+        ("/admin", "Admin"),
+    ] {
         let response = app.client.get(app.url(path)).send().await.unwrap();
         assert_eq!(response.status(), 200, "{path}");
         assert!(response.text().await.unwrap().contains(heading), "{path} lacks {heading}");
@@ -66,7 +80,14 @@ async fn every_navigation_target_renders_and_unknown_paths_are_404() {
 #[tokio::test]
 async fn the_status_server_function_reports_the_real_database() {
     let app = TestApp::spawn().await;
-    let response = app.client.post(app.url("/api/check_portal")).header("content-type", "application/x-www-form-urlencoded").body("").send().await.unwrap();
+    let response = app
+        .client
+        .post(app.url("/api/check_portal"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
     let status: Value = response.json().await.unwrap();
     assert_eq!(status["database"], "SQLite");
@@ -81,7 +102,8 @@ async fn the_status_server_function_reports_the_real_database() {
         .execute(&pool)
         .await
         .unwrap();
-    let status: Value = app.client.post(app.url("/api/check_portal")).body("").send().await.unwrap().json().await.unwrap();
+    let status: Value =
+        app.client.post(app.url("/api/check_portal")).body("").send().await.unwrap().json().await.unwrap();
     assert_eq!(status["brokers"], 1);
     app.stop().await.unwrap();
 }

@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# Quartermaster's developer entry point. Every command first installs whatever is missing
+# (idempotent, seconds when everything is there), then does its job:
+#
+#   ./dev.sh serve     build and serve the portal on http://127.0.0.1:3000 (embedded SQLite)
+#   ./dev.sh test      format check, clippy, unit + integration tests, browser tests
+#   ./dev.sh setup     only install the toolchain
+#   ./dev.sh release   release build (wasm-opt) and an installable directory under target/
+#   ./dev.sh bench     print the benchmark figures
+#
+# Tools are cached outside the clone (QM_CACHE, default ~/.cache/quartermaster), keyed by
+# version, and so is the cargo target dir, so a fresh clone on a warm machine builds fast.
+# Nothing is downloaded from anywhere but the package registries (crates.io, npm, Debian).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+CACHE=${QM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/quartermaster}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$CACHE/target}
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
+export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-auto}
+unset LEPTOS_TAILWIND_VERSION # a value not starting with v4 would mean Tailwind 3
+
+CARGO_LEPTOS_VERSION=0.3.11
+# cargo-leptos 0.3.11's lock wants cargo-util-schemas 0.14.2, which needs Rust 1.96.
+CARGO_LEPTOS_PINS=("cargo-util-schemas@0.14.1")
+WASM_BINDGEN_VERSION=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/"/, "", $3); print $3; exit }' "$ROOT/Cargo.lock")
+
+log() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
+die() { printf '\033[1;31merror:\033[0m %s\n' "$*" >&2; exit 1; }
+
+# Runs a command up to 4 times with growing pauses (apt mirrors fail transiently).
+retry() {
+  local n=1
+  until "$@"; do
+    [ $n -ge 4 ] && return 1
+    log "attempt $n of '$*' failed; retrying in $((n * 5)) s"
+    sleep $((n * 5)); n=$((n + 1))
+  done
+}
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+APT_UPDATED=
+apt_install() {
+  local missing=()
+  for pkg in "$@"; do dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  log "installing Debian packages: ${missing[*]}"
+  if [ -z "$APT_UPDATED" ]; then retry as_root apt-get update -q; APT_UPDATED=1; fi
+  retry as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+# cargo install into a versioned directory of the cache; the binary is reused while it exists.
+tool_dir() { echo "$CACHE/tools/$1-$2"; }
+
+install_cargo_leptos() {
+  local dir; dir=$(tool_dir cargo-leptos "$CARGO_LEPTOS_VERSION")
+  [ -x "$dir/bin/cargo-leptos" ] && return 0
+  log "building cargo-leptos $CARGO_LEPTOS_VERSION (once per machine, ~15 min on 2 cores)"
+  local work; work=$(mktemp -d)
+  retry curl -sSfL -o "$work/crate.tar.gz" "https://static.crates.io/crates/cargo-leptos/cargo-leptos-$CARGO_LEPTOS_VERSION.crate"
+  tar xzf "$work/crate.tar.gz" -C "$work"
+  local src="$work/cargo-leptos-$CARGO_LEPTOS_VERSION"
+  rm -f "$src/rust-toolchain.toml" # use the machine's toolchain, never fetch another
+  for pin in "${CARGO_LEPTOS_PINS[@]}"; do
+    (cd "$src" && cargo update -q -p "${pin%@*}" --precise "${pin#*@}")
+  done
+  CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 CARGO_TARGET_DIR="$work/target" \
+    cargo install --quiet --locked --path "$src" --root "$dir.partial"
+  rm -rf "$dir" && mv "$dir.partial" "$dir" && rm -rf "$work"
+}
+
+install_wasm_bindgen() {
+  local dir; dir=$(tool_dir wasm-bindgen "$WASM_BINDGEN_VERSION")
+  [ -x "$dir/bin/wasm-bindgen" ] && return 0
+  log "building wasm-bindgen-cli $WASM_BINDGEN_VERSION (once per version, ~7 min on 2 cores)"
+  # Not --locked: the crate's own lock names a yanked dependency.
+  CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 CARGO_TARGET_DIR="$CACHE/tool-build" \
+    cargo install --quiet wasm-bindgen-cli --version "=$WASM_BINDGEN_VERSION" --root "$dir.partial"
+  rm -rf "$dir" "$CACHE/tool-build" && mv "$dir.partial" "$dir"
+}
+
+# npm ci in a folder whose package-lock.json changed since the last install.
+npm_install() {
+  local dir=$1 stamp="$1/node_modules/.qm-lock-hash" hash
+  hash=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
+  [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$hash" ] && return 0
+  log "npm ci in ${dir#"$ROOT"/}"
+  (cd "$dir" && retry npm ci --no-audit --no-fund --loglevel=error)
+  echo "$hash" >"$stamp"
+}
+
+setup() {
+  mkdir -p "$CACHE"
+  exec 9>"$CACHE/setup.lock"
+  flock 9
+  command -v cargo >/dev/null || die "cargo not found: this machine needs its Rust toolchain"
+  rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown || {
+    log "adding the wasm32-unknown-unknown target"; retry rustup target add wasm32-unknown-unknown; }
+  rustup component list --installed 2>/dev/null | grep -q '^clippy' || retry rustup component add clippy rustfmt
+  command -v curl >/dev/null || apt_install curl ca-certificates
+  command -v npm >/dev/null || apt_install nodejs npm
+  install_cargo_leptos
+  install_wasm_bindgen
+  npm_install "$ROOT/style"
+  export PATH="$(tool_dir cargo-leptos "$CARGO_LEPTOS_VERSION")/bin:$(tool_dir wasm-bindgen "$WASM_BINDGEN_VERSION")/bin:$ROOT/style/node_modules/.bin:$PATH"
+  flock -u 9
+}
+
+setup_test_deps() {
+  flock 9
+  command -v chromium >/dev/null || apt_install chromium
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || apt_install postgresql
+  npm_install "$ROOT/end2end"
+  flock -u 9
+}
+
+# The PostgreSQL server binaries (initdb, postgres) of Debian's package, for the store's tests.
+export_postgres_bin() {
+  local bin; bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+  [ -n "$bin" ] && export QM_PG_BIN=${QM_PG_BIN:-$bin}
+}
+
+cmd_serve() {
+  setup
+  cd "$ROOT"
+  log "building and serving on http://127.0.0.1:3000 (Ctrl-C stops)"
+  exec cargo leptos serve "$@"
+}
+
+cmd_test() {
+  local t0=$SECONDS
+  setup
+  setup_test_deps
+  export_postgres_bin
+  cd "$ROOT"
+  log "format check"
+  cargo fmt --all --check
+  log "clippy (server and app, native)"
+  cargo clippy --quiet --workspace --all-targets -- -D warnings
+  log "clippy (app, wasm/hydrate)"
+  cargo clippy --quiet -p quartermaster-app --lib --target wasm32-unknown-unknown --no-default-features --features hydrate -- -D warnings
+  log "unit and integration tests"
+  cargo test --workspace
+  log "browser tests (cargo leptos end-to-end, headless Chromium)"
+  local e2e_data; e2e_data=$(mktemp -d)
+  # A port of its own, so a portal served on 3000 does not get in the way.
+  QM_DATA_DIR="$e2e_data" LEPTOS_SITE_ADDR=127.0.0.1:3137 QM_E2E_BASE_URL=http://127.0.0.1:3137 \
+    cargo leptos end-to-end
+  rm -rf "$e2e_data"
+  log "all tests passed in $((SECONDS - t0)) s"
+}
+
+cmd_release() {
+  setup
+  cd "$ROOT"
+  cargo leptos build --release
+  local out="$ROOT/target/quartermaster"
+  rm -rf "$out" && mkdir -p "$out"
+  cp "$CARGO_TARGET_DIR/release/quartermaster" "$out/"
+  cp -r "$ROOT/target/site" "$out/site"
+  log "installable portal in ${out#"$ROOT"/}: run $out/quartermaster serve (it finds site/ beside itself)"
+}
+
+cmd_bench() {
+  cmd_release
+  "$ROOT/server/benches/wasm-size.sh" "$ROOT/target/quartermaster/site"
+}
+
+case "${1:-}" in
+  serve) shift; cmd_serve "$@" ;;
+  test) shift; cmd_test "$@" ;;
+  setup) setup; setup_test_deps; log "toolchain ready" ;;
+  release) cmd_release ;;
+  bench) cmd_bench ;;
+  *) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+esac
