@@ -4,6 +4,7 @@
 //! wasm with `hydrate` (the browser takes over the server-rendered page).
 
 pub mod components;
+pub mod model;
 pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod port;

@@ -1,6 +1,12 @@
 -- See migrations/sqlite/0001_resources.sql: the same tables in PostgreSQL's dialect.
+CREATE TABLE resource_version (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    rv BIGINT NOT NULL
+);
+INSERT INTO resource_version (id, rv) VALUES (1, 0);
+
 CREATE TABLE resource_log (
-    rv         BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    rv         BIGINT PRIMARY KEY,
     kind       TEXT NOT NULL,
     namespace  TEXT NOT NULL,
     name       TEXT NOT NULL,
@@ -18,8 +24,6 @@ CREATE TABLE resources (
     body       TEXT NOT NULL,
     PRIMARY KEY (kind, namespace, name)
 );
-
-CREATE INDEX resources_by_kind_rv ON resources (kind, rv);
 
 CREATE TABLE portal_meta (
     key   TEXT PRIMARY KEY,

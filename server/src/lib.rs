@@ -6,6 +6,7 @@ pub mod config;
 pub mod db;
 pub mod http;
 pub mod portal;
+pub mod store;
 pub mod telemetry;
 
 use std::{net::SocketAddr, sync::Arc};

@@ -38,3 +38,5 @@ impl TestApp {
         self.task.take().expect("running").await?
     }
 }
+
+pub mod postgres;
