@@ -349,7 +349,10 @@ fn parse_service(index: usize, raw: Value, problems: &mut Vec<CatalogProblem>) -
         Ok(service) => service,
         Err(e) => {
             problems.push(here(CatalogProblem {
-                message: format!("{}: {e}; the service and its plans were skipped", service_label(index, name.as_deref())),
+                message: format!(
+                    "{}: {e}; the service and its plans were skipped",
+                    service_label(index, name.as_deref())
+                ),
                 ..problem_at(index, None, None)
             }));
             return None;
@@ -375,7 +378,10 @@ fn parse_service(index: usize, raw: Value, problems: &mut Vec<CatalogProblem>) -
         other => {
             let what = other.as_ref().map_or("missing", json_kind);
             problems.push(here(CatalogProblem {
-                message: format!("{}: `plans` is {what}, not an array; the service was skipped", service_label(index, name.as_deref())),
+                message: format!(
+                    "{}: `plans` is {what}, not an array; the service was skipped",
+                    service_label(index, name.as_deref())
+                ),
                 ..problem_at(index, None, None)
             }));
             return None;
@@ -407,7 +413,11 @@ fn parse_plan(
     let service = service_label(service_index, service_name);
     let Value::Object(mut object) = raw else {
         problems.push(CatalogProblem {
-            message: format!("{service}, plan #{}: {} instead of an object; the plan was skipped", index + 1, json_kind(&raw)),
+            message: format!(
+                "{service}, plan #{}: {} instead of an object; the plan was skipped",
+                index + 1,
+                json_kind(&raw)
+            ),
             ..at
         });
         return None;
@@ -443,7 +453,11 @@ fn parse_plan(
     Some(plan)
 }
 
-pub(crate) fn problem_at(service_index: usize, plan_index: Option<usize>, schema: Option<SchemaSlot>) -> CatalogProblem {
+pub(crate) fn problem_at(
+    service_index: usize,
+    plan_index: Option<usize>,
+    schema: Option<SchemaSlot>,
+) -> CatalogProblem {
     CatalogProblem {
         severity: Severity::Error,
         service_index: Some(service_index),

@@ -17,11 +17,17 @@ const MAX_LISTED_VIOLATIONS: usize = 3;
 /// outside themselves with `$ref` are refused (the slot is emptied, an error recorded); schemas that
 /// break their meta-schema are kept with a warning, since real brokers serve such schemas and forms
 /// can still be drawn from them.
-pub(crate) fn check_plan_schemas(plan: &mut Plan, label: &str, at: &CatalogProblem, problems: &mut Vec<CatalogProblem>) {
+pub(crate) fn check_plan_schemas(
+    plan: &mut Plan,
+    label: &str,
+    at: &CatalogProblem,
+    problems: &mut Vec<CatalogProblem>,
+) {
     for slot in SchemaSlot::ALL {
         let Some(schema) = plan.schema(slot) else { continue };
         let place = format!("{label}, {}", slot.label());
-        let problem = |severity, message: String| CatalogProblem { severity, schema: Some(slot), message, ..at.clone() };
+        let problem =
+            |severity, message: String| CatalogProblem { severity, schema: Some(slot), message, ..at.clone() };
         match check_schema(schema) {
             SchemaVerdict::Accepted => {}
             SchemaVerdict::Warned(reason) => problems.push(problem(Severity::Warning, format!("{place}: {reason}"))),
@@ -172,7 +178,8 @@ pub(crate) fn check_catalog(
             service_name: Some(service.name.clone()),
             ..problem_at(index, None, None)
         };
-        let refuse = |message: String| CatalogProblem { message: format!("{message}; the service was skipped"), ..at.clone() };
+        let refuse =
+            |message: String| CatalogProblem { message: format!("{message}; the service was skipped"), ..at.clone() };
         if service.id.is_empty() || service.name.is_empty() {
             problems.push(refuse(format!("{label}: an empty id or name")));
             continue;
@@ -266,6 +273,9 @@ mod tests {
     fn non_objects_and_unknown_drafts() {
         assert!(matches!(check_schema(&json!([1])), SchemaVerdict::Refused(_)));
         assert!(matches!(check_schema(&json!({"$schema": "urn:mine"})), SchemaVerdict::Warned(_)));
-        assert_eq!(check_schema(&json!({"$schema": "https://json-schema.org/draft/2020-12/schema"})), SchemaVerdict::Accepted);
+        assert_eq!(
+            check_schema(&json!({"$schema": "https://json-schema.org/draft/2020-12/schema"})),
+            SchemaVerdict::Accepted
+        );
     }
 }

@@ -108,7 +108,8 @@ impl OsbClient {
             .no_proxy()
             .user_agent(concat!("quartermaster/", env!("CARGO_PKG_VERSION")));
         if let Some(pem) = &config.ca_bundle_pem {
-            let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| ClientError::InvalidCaBundle(e.to_string()))?;
+            let certs =
+                reqwest::Certificate::from_pem_bundle(pem).map_err(|e| ClientError::InvalidCaBundle(e.to_string()))?;
             if certs.is_empty() {
                 return Err(ClientError::InvalidCaBundle("no certificate found".into()));
             }

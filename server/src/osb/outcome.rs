@@ -241,7 +241,10 @@ fn classify_accepted<T>(body: &[u8]) -> Outcome<T> {
     }
     match serde_json::from_slice::<Accepted>(body) {
         Ok(a) if a.operation.as_ref().is_some_and(|op| op.chars().count() > MAX_OPERATION_CHARS) => {
-            Outcome::Malformed { status: 202, reason: format!("the operation is longer than {MAX_OPERATION_CHARS} characters") }
+            Outcome::Malformed {
+                status: 202,
+                reason: format!("the operation is longer than {MAX_OPERATION_CHARS} characters"),
+            }
         }
         Ok(a) => Outcome::Accepted { operation: a.operation, dashboard_url: a.dashboard_url },
         Err(e) => Outcome::Malformed { status: 202, reason: format!("the 202 body is not valid: {e}") },
@@ -293,8 +296,14 @@ mod tests {
     fn error_codes() {
         let body = |code: &str| json!({"error": code, "description": "<b>why</b>"});
         let d = Some("<b>why</b>".to_string());
-        assert_eq!(outcome(Call::Provision, 422, body("AsyncRequired")), Outcome::AsyncRequired { description: d.clone() });
-        assert_eq!(outcome(Call::Update, 422, body("ConcurrencyError")), Outcome::ConcurrencyError { description: d.clone() });
+        assert_eq!(
+            outcome(Call::Provision, 422, body("AsyncRequired")),
+            Outcome::AsyncRequired { description: d.clone() }
+        );
+        assert_eq!(
+            outcome(Call::Update, 422, body("ConcurrencyError")),
+            Outcome::ConcurrencyError { description: d.clone() }
+        );
         assert_eq!(outcome(Call::Bind, 422, body("RequiresApp")), Outcome::RequiresApp { description: d.clone() });
         assert_eq!(
             outcome(Call::Update, 422, body("MaintenanceInfoConflict")),
