@@ -51,6 +51,12 @@ impl Application {
         self.local_addr.port()
     }
 
+    /// The built-in broker's URL as this process reaches it, when the portal hosts one (for the
+    /// demo-broker registration).
+    pub fn builtin_broker_url(&self) -> Option<String> {
+        self.state.config.builtin_broker.then(|| broker::builtin_broker_url_for(self.local_addr))
+    }
+
     /// Serves until `shutdown` completes, then lets requests in flight finish and closes the database.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let db = self.state.db.clone();

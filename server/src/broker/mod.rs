@@ -42,6 +42,18 @@ pub fn builtin_broker_url(portal_base: &str) -> String {
     format!("{}{MOUNT_PATH}", portal_base.trim_end_matches('/'))
 }
 
+/// The built-in broker's URL for a portal listening on `addr`, as a process on this machine reaches
+/// it (an unspecified address becomes loopback). This is what the demo-broker registration uses.
+pub fn builtin_broker_url_for(addr: std::net::SocketAddr) -> String {
+    let host = match addr.ip() {
+        ip if ip.is_unspecified() && ip.is_ipv4() => "127.0.0.1".to_string(),
+        ip if ip.is_unspecified() => "[::1]".to_string(),
+        std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+        std::net::IpAddr::V4(ip) => ip.to_string(),
+    };
+    builtin_broker_url(&format!("http://{host}:{}", addr.port()))
+}
+
 /// The oldest and newest OSB minor versions served (2.13 … 2.17).
 pub const MIN_MINOR: u32 = 13;
 pub const MAX_MINOR: u32 = 17;
@@ -259,6 +271,8 @@ mod tests {
     fn url_inside_the_portal() {
         assert_eq!(builtin_broker_url("http://127.0.0.1:3000/"), "http://127.0.0.1:3000/broker");
         assert_eq!(builtin_broker_url("https://qm.example.com"), "https://qm.example.com/broker");
+        assert_eq!(builtin_broker_url_for("0.0.0.0:3000".parse().unwrap()), "http://127.0.0.1:3000/broker");
+        assert_eq!(builtin_broker_url_for("[::1]:80".parse().unwrap()), "http://[::1]:80/broker");
     }
 
     #[test]
