@@ -19,7 +19,8 @@ pub fn router(state: AppState) -> Router {
 
     let mut router = Router::new();
     if state.config.builtin_broker {
-        router = router.nest_service(crate::broker::MOUNT_PATH, crate::broker::router(state.config.builtin_broker_config()));
+        router =
+            router.nest_service(crate::broker::MOUNT_PATH, crate::broker::router(state.config.builtin_broker_config()));
     }
     router
         .route("/healthz", get(health::live))
