@@ -200,6 +200,7 @@ mod tests {
         assert_eq!(config.log_format, LogFormat::Json);
         assert_eq!(config.database, DatabaseUrl::Sqlite("sqlite:///srv/qm/quartermaster.db".into()));
         assert_eq!(config.public_url, "http://127.0.0.1:5000");
+        assert!(config.builtin_broker, "the built-in broker is on by default");
     }
 
     #[test]

@@ -27,6 +27,8 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        // Any HTTP client the portal builds (reqwest over rustls) needs the process-wide provider.
+        osb::install_crypto_provider();
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
         let db = Database::connect(&config.database).await?;

@@ -64,6 +64,7 @@ struct BrokerArgs {
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    server::osb::install_crypto_provider();
     let result = match cli.command.unwrap_or(Command::Serve(cli.serve)) {
         Command::Serve(args) => serve(args).await,
         Command::Broker(args) => run_broker(args).await,

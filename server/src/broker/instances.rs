@@ -175,10 +175,13 @@ pub async fn update(
             );
         }
         let plan_id = request.plan_id.clone().unwrap_or_else(|| instance.plan_id.clone());
-        let (_, plan) = match find_plan(&broker, &request.service_id, &plan_id) {
+        let (service, plan) = match find_plan(&broker, &request.service_id, &plan_id) {
             Ok(found) => found,
             Err(response) => return response,
         };
+        if plan_id != instance.plan_id && !plan.is_updateable(service) {
+            return osb_error(StatusCode::BAD_REQUEST, None, &format!("plan {:?} cannot be changed to", plan.name));
+        }
         if let Err(response) = validate(&broker, &plan.id, SchemaSlot::InstanceUpdate, &parameters) {
             return response;
         }

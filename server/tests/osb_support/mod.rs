@@ -19,6 +19,8 @@ use server::{
 /// Serves `router` on 127.0.0.1 with a port the OS picks; returns its base URL. The server lives
 /// as long as the test's runtime.
 pub async fn serve(router: Router) -> String {
+    // Plain reqwest clients in tests need rustls's process-wide provider too.
+    server::osb::install_crypto_provider();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
     let addr = listener.local_addr().expect("local addr");
     tokio::spawn(async move {
@@ -123,11 +125,13 @@ where
 
 /// Switches a broker-wide fault on through the admin endpoint.
 pub async fn set_fault(url: &str, rule: Value) {
+    server::osb::install_crypto_provider();
     let response = reqwest::Client::new().put(format!("{url}/admin/fault")).json(&rule).send().await.expect("admin");
     assert!(response.status().is_success(), "admin refused {rule}: {}", response.status());
 }
 
 pub async fn clear_fault(url: &str) {
+    server::osb::install_crypto_provider();
     reqwest::Client::new().delete(format!("{url}/admin/fault")).send().await.expect("admin");
 }
 
