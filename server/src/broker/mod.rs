@@ -1,6 +1,20 @@
 //! The built-in OSB 2.17 broker (also serving 2.13–2.16 clients): a Hadoop-flavoured catalog,
 //! in-memory instances and bindings, sync or async operations, and fault injection. Its own axum
 //! Router, mounted by the portal under [`MOUNT_PATH`] and runnable alone (`quartermaster broker`).
+//!
+//! Steering it (names in [`Fault`]: `timeout`, `server-error`, `bad-json`, `invalid-status`,
+//! `async-fail`, `async-never`, `bad-request`, `conflict`, `gone`, `async-required`,
+//! `concurrency-error`, `requires-app`, `maintenance-info-conflict`, `slow-catalog`, `huge-catalog`):
+//! - per request: `parameters._fault` (provision, update, bind) or `?_fault=` (deprovision, unbind);
+//!   `parameters._async` / `?_async=` choose sync or async for that request. Keys starting with `_`
+//!   are never stored or validated.
+//! - broker-wide: [`BrokerConfig::fault`] (`--fault server-error@provision*2`), or at run time
+//!   `PUT /admin/fault {"fault": "…", "on": "provision", "times": 2}`, `DELETE /admin/fault`.
+//! - `GET /admin/requests` lists the last requests' OSB headers (for tests and demos).
+//!
+//! The orphan faults (`timeout`, `server-error`, `bad-json`, `invalid-status`) do the work first and
+//! then spoil the answer, so the platform's orphan mitigation has something to clean up. State lives
+//! in memory: a restart forgets every instance and binding.
 
 mod admin;
 mod bindings;

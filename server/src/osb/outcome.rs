@@ -199,6 +199,13 @@ pub fn classify_with<T>(
 ) -> Outcome<T> {
     match status {
         200 if call.is_last_operation() => classify_last_operation(body),
+        // Tolerance: some brokers answer a DELETE or PATCH with 200 and no body at all instead of `{}`.
+        200 if body.trim_ascii().is_empty() && matches!(call, Call::Deprovision | Call::Unbind | Call::Update) => {
+            match parse(b"{}") {
+                Ok(body) => Outcome::Done { status, body },
+                Err(reason) => Outcome::Malformed { status, reason },
+            }
+        }
         200 | 201 if !(call.is_last_operation()) => match parse(body) {
             Ok(body) => Outcome::Done { status, body },
             Err(reason) => Outcome::Malformed { status, reason: format!("the {status} body is not valid: {reason}") },
@@ -289,6 +296,8 @@ mod tests {
             Outcome::Accepted { operation: Some("op-1".into()), dashboard_url: None }
         );
         assert_eq!(outcome(Call::Deprovision, 410, json!({})), Outcome::Gone);
+        assert!(matches!(classify::<Value>(Call::Unbind, 200, b""), Outcome::Done { status: 200, .. }));
+        assert!(matches!(classify::<Value>(Call::Provision, 201, b""), Outcome::Malformed { status: 201, .. }));
         assert_eq!(outcome(Call::FetchInstance, 202, json!({})), Outcome::UnexpectedStatus { status: 202 });
     }
 
