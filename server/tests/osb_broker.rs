@@ -109,7 +109,7 @@ async fn every_call_succeeds_synchronously_with_osb_status_codes() {
 
 #[tokio::test]
 async fn every_call_succeeds_asynchronously_with_operations_echoed() {
-    let url = spawn_broker(quick_config(true, Duration::from_millis(400))).await;
+    let url = spawn_broker(quick_config(true, Duration::from_millis(800))).await;
     let client = client(&url);
     let (service_id, plan_id) = ids("kafka", "shared");
     let mut request = hdfs_provision(json!({}));
