@@ -46,6 +46,9 @@ pub struct ServeArgs {
     /// `LEPTOS_SITE_ROOT`, then a `site/` directory beside the executable, then `target/site`.
     #[arg(long, env = "QM_SITE_ROOT")]
     pub site_root: Option<PathBuf>,
+    /// Serve the built-in demo OSB broker under `/broker` (default true).
+    #[arg(long, env = "QM_BUILTIN_BROKER")]
+    pub builtin_broker: Option<bool>,
 }
 
 /// The same settings as read from a config file.
@@ -58,6 +61,7 @@ struct FileConfig {
     log_format: Option<LogFormat>,
     public_url: Option<String>,
     site_root: Option<PathBuf>,
+    builtin_broker: Option<bool>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -98,6 +102,8 @@ pub struct Config {
     pub log_format: LogFormat,
     pub public_url: String,
     pub site_root: PathBuf,
+    /// Whether the portal hosts the built-in broker under [`crate::broker::MOUNT_PATH`].
+    pub builtin_broker: bool,
 }
 
 impl Config {
@@ -126,7 +132,14 @@ impl Config {
             log_format: args.log_format.or(file.log_format).unwrap_or_default(),
             public_url: public_url.trim_end_matches('/').to_string(),
             site_root: args.site_root.or(file.site_root).unwrap_or_else(default_site_root),
+            builtin_broker: args.builtin_broker.or(file.builtin_broker).unwrap_or(true),
         })
+    }
+
+    /// How the built-in broker behaves inside the portal: asynchronous with a short delay, so the
+    /// portal's Provisioning → Ready path can be watched, and open (it only holds demo data).
+    pub fn builtin_broker_config(&self) -> crate::broker::BrokerConfig {
+        crate::broker::BrokerConfig::default()
     }
 
     /// A configuration for tests: a port picked by the OS, the given data directory.
@@ -187,6 +200,7 @@ mod tests {
         assert_eq!(config.log_format, LogFormat::Json);
         assert_eq!(config.database, DatabaseUrl::Sqlite("sqlite:///srv/qm/quartermaster.db".into()));
         assert_eq!(config.public_url, "http://127.0.0.1:5000");
+        assert!(config.builtin_broker, "the built-in broker is on by default");
     }
 
     #[test]

@@ -2,9 +2,11 @@
 //! client, the built-in broker and the controller.
 
 pub mod app_state;
+pub mod broker;
 pub mod config;
 pub mod db;
 pub mod http;
+pub mod osb;
 pub mod portal;
 pub mod store;
 pub mod telemetry;
@@ -26,6 +28,8 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        // Any HTTP client the portal builds (reqwest over rustls) needs the process-wide provider.
+        osb::install_crypto_provider();
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
         let db = Database::connect(&config.database).await?;
@@ -48,6 +52,12 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.local_addr.port()
+    }
+
+    /// The built-in broker's URL as this process reaches it, when the portal hosts one (for the
+    /// demo-broker registration).
+    pub fn builtin_broker_url(&self) -> Option<String> {
+        self.state.config.builtin_broker.then(|| broker::builtin_broker_url_for(self.local_addr))
     }
 
     /// Serves until `shutdown` completes, then lets requests in flight finish and closes the database.

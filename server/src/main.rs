@@ -1,7 +1,11 @@
-use clap::{Parser, Subcommand};
+use std::{net::SocketAddr, time::Duration};
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
 use server::{
     Application,
-    config::{Config, ServeArgs},
+    broker::{self, BasicCredentials, BrokerConfig, FaultRule},
+    config::{Config, LogFormat, ServeArgs},
     telemetry,
 };
 
@@ -20,13 +24,50 @@ struct Cli {
 enum Command {
     /// Serve the portal (the default when no command is given).
     Serve(ServeArgs),
+    /// Run only the built-in OSB 2.17 broker (the demo Hadoop/Kafka catalog), for any OSB client.
+    Broker(BrokerArgs),
+}
+
+/// `quartermaster broker` flags.
+#[derive(Args, Debug)]
+struct BrokerArgs {
+    /// Address to listen on.
+    #[arg(long, env = "QM_BROKER_LISTEN", default_value = "127.0.0.1:8090")]
+    listen: SocketAddr,
+    /// Answer every operation synchronously (default: asynchronously when the client accepts it).
+    #[arg(long, env = "QM_BROKER_SYNC")]
+    sync: bool,
+    /// Seconds an asynchronous operation stays in progress.
+    #[arg(long, env = "QM_BROKER_ASYNC_DELAY", default_value_t = 3.0)]
+    async_delay: f64,
+    /// Seconds advertised in Retry-After while an operation is in progress.
+    #[arg(long, env = "QM_BROKER_RETRY_AFTER", default_value_t = 1)]
+    retry_after: u64,
+    /// Seconds the `timeout` fault holds an answer.
+    #[arg(long, env = "QM_BROKER_HANG_FOR", default_value_t = 120.0)]
+    hang_for: f64,
+    /// Demand HTTP basic auth with this user name (needs --password).
+    #[arg(long, env = "QM_BROKER_USERNAME", requires = "password")]
+    username: Option<String>,
+    /// The basic-auth password.
+    #[arg(long, env = "QM_BROKER_PASSWORD", requires = "username", hide_env_values = true)]
+    password: Option<String>,
+    /// A broker-wide fault, `FAULT[@ENDPOINT][*TIMES]`, e.g. `server-error@provision*2`
+    /// (also switchable at run time: PUT /admin/fault).
+    #[arg(long, env = "QM_BROKER_FAULT")]
+    fault: Option<FaultRule>,
+    /// Log output format.
+    #[arg(long, env = "QM_LOG_FORMAT", value_enum, default_value = "pretty")]
+    log_format: LogFormat,
 }
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    server::osb::install_crypto_provider();
     let result = match cli.command.unwrap_or(Command::Serve(cli.serve)) {
         Command::Serve(args) => serve(args).await,
+        Command::Broker(args) => run_broker(args).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -50,4 +91,39 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         env!("CARGO_PKG_VERSION"),
     );
     app.run_until_stopped().await
+}
+
+async fn run_broker(args: BrokerArgs) -> anyhow::Result<()> {
+    telemetry::init(args.log_format);
+    let seconds = |s: f64, what: &str| {
+        Duration::try_from_secs_f64(s).with_context(|| format!("--{what} must be a non-negative number of seconds"))
+    };
+    let config = BrokerConfig {
+        basic_auth: args
+            .username
+            .zip(args.password)
+            .map(|(username, password)| BasicCredentials { username, password: password.into() }),
+        asynchronous: !args.sync,
+        async_delay: seconds(args.async_delay, "async-delay")?,
+        retry_after: Duration::from_secs(args.retry_after),
+        hang_for: seconds(args.hang_for, "hang-for")?,
+        fault: args.fault,
+        ..BrokerConfig::default()
+    };
+    let listener =
+        tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
+    let address = listener.local_addr()?;
+    tracing::info!(
+        %address,
+        asynchronous = config.asynchronous,
+        async_delay = ?config.async_delay,
+        basic_auth = config.basic_auth.is_some(),
+        fault = ?config.fault,
+        "Quartermaster's OSB broker {} is serving http://{address}",
+        env!("CARGO_PKG_VERSION"),
+    );
+    axum::serve(listener, broker::router(config))
+        .with_graceful_shutdown(server::shutdown_signal())
+        .await
+        .context("serving HTTP")
 }

@@ -17,7 +17,12 @@ pub fn router(state: AppState) -> Router {
     let portal: PortalHandle = Arc::new(PortalService::new(state.db.clone()));
     let leptos_options = state.leptos_options.clone();
 
-    Router::new()
+    let mut router = Router::new();
+    if state.config.builtin_broker {
+        router =
+            router.nest_service(crate::broker::MOUNT_PATH, crate::broker::router(state.config.builtin_broker_config()));
+    }
+    router
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
         .leptos_routes_with_context(
