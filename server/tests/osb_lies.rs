@@ -118,7 +118,7 @@ async fn bodies_above_the_limit_are_refused() {
     // Without a Content-Length (chunked), the limit holds while reading.
     let chunked = Router::new().fallback(any(|| async {
         let chunks = (0..50).map(|_| Ok::<_, std::io::Error>(vec![b' '; 10_000]));
-        Body::from_stream(futures_util::stream::iter(chunks))
+        Body::from_stream(futures::stream::iter(chunks))
     }));
     let url = serve(chunked).await;
     let limited = OsbClient::new(ClientConfig { max_body_bytes: 100_000, ..client_config(&url) }).expect("client");
