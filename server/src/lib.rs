@@ -2,9 +2,9 @@
 //! client, the built-in broker and the controller.
 
 pub mod app_state;
-pub mod controller;
 pub mod broker;
 pub mod config;
+pub mod controller;
 pub mod db;
 pub mod http;
 pub mod osb;
