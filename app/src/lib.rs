@@ -7,6 +7,7 @@ pub mod components;
 pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod port;
+pub mod schema_form;
 pub mod status;
 
 use leptos::prelude::*;

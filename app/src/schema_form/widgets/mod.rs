@@ -1,0 +1,4 @@
+//! Leptos widgets (stub while the model is built).
+use leptos::prelude::*;
+#[component]
+pub fn SchemaForm() -> impl IntoView {}
