@@ -5,6 +5,7 @@ pub mod app_state;
 pub mod config;
 pub mod db;
 pub mod http;
+pub mod params;
 pub mod portal;
 pub mod telemetry;
 
