@@ -61,7 +61,8 @@ pub fn prepare(schema: &Value) -> (Value, Draft, Vec<SchemaProblem>) {
 fn uses_boolean_exclusive(schema: &Value) -> bool {
     match schema {
         Value::Object(map) => map.iter().any(|(k, v)| {
-            (matches!(k.as_str(), "exclusiveMinimum" | "exclusiveMaximum") && v.is_boolean()) || uses_boolean_exclusive(v)
+            (matches!(k.as_str(), "exclusiveMinimum" | "exclusiveMaximum") && v.is_boolean())
+                || uses_boolean_exclusive(v)
         }),
         Value::Array(items) => items.iter().any(uses_boolean_exclusive),
         _ => false,
@@ -74,7 +75,10 @@ fn drop_unfollowable_refs(root: &Value, node: &mut Value, at: &str, problems: &m
         Value::Object(map) => {
             if let Some(reference) = map.get("$ref").and_then(Value::as_str) {
                 if let Err(problem) = lookup(root, reference) {
-                    problems.push(SchemaProblem { pointer: at.to_string(), message: format!("$ref {}", problem.describe()) });
+                    problems.push(SchemaProblem {
+                        pointer: at.to_string(),
+                        message: format!("$ref {}", problem.describe()),
+                    });
                     map.clear();
                     return;
                 }

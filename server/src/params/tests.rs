@@ -30,7 +30,8 @@ fn errors_land_on_field_pointers_with_form_wording() {
     let report = check(schema.clone(), json!({"hdfs": {}}));
     assert_eq!(report.errors.at("/name"), ["Required".to_string()]);
     assert_eq!(report.errors.at("/hdfs/storage"), ["Required".to_string()]);
-    let report = check(schema.clone(), json!({"name": "cpu-worker-0", "hdfs": {"storage": 200000}, "pools": [{"size": 3}]}));
+    let report =
+        check(schema.clone(), json!({"name": "cpu-worker-0", "hdfs": {"storage": 200000}, "pools": [{"size": 3}]}));
     assert!(report.errors.at("/name")[0].starts_with("Must match the pattern"), "{report:?}");
     assert_eq!(report.errors.at("/hdfs/storage"), ["Must be at most 102,400".to_string()]);
     assert_eq!(report.errors.at("/pools/0/size"), ["Must be a multiple of 5".to_string()]);
@@ -107,7 +108,8 @@ fn server_and_browser_validators_agree_on_pointers() {
         "list": {"type": "array", "maxItems": 1, "items": {"enum": ["a", "b"]}}
     }});
     for parameters in [json!({}), json!({"name": "ab", "labels": {"x": "long"}, "list": ["c", "a"]})] {
-        let server: Vec<String> = check(schema.clone(), parameters.clone()).errors.pointers().map(str::to_string).collect();
+        let server: Vec<String> =
+            check(schema.clone(), parameters.clone()).errors.pointers().map(str::to_string).collect();
         let browser: Vec<String> =
             app::schema_form::validate_value(&schema, &parameters).pointers().map(str::to_string).collect();
         assert_eq!(server, browser, "{parameters}");

@@ -2,6 +2,7 @@
 
 mod compile_kinds;
 mod compile_schemas;
+mod render;
 mod validate_keywords;
 mod values;
 
