@@ -299,14 +299,16 @@ impl Checker<'_> {
             self.check(schema, inst, ptr);
         }
         if let Some(members) = obj.get("anyOf").and_then(Value::as_array) {
-            let results: Vec<FieldErrors> = members.iter().map(|m| self.sub_check(m, inst, ptr)).collect();
-            if !results.iter().any(FieldErrors::is_empty) {
+            let results: Vec<(usize, FieldErrors)> =
+                members.iter().map(|m| (shape_misfit(self.root, m, inst), self.sub_check(m, inst, ptr))).collect();
+            if !results.iter().any(|(_, r)| r.is_empty()) {
                 self.report_closest(results, ptr);
             }
         }
         if let Some(members) = obj.get("oneOf").and_then(Value::as_array) {
-            let results: Vec<FieldErrors> = members.iter().map(|m| self.sub_check(m, inst, ptr)).collect();
-            match results.iter().filter(|r| r.is_empty()).count() {
+            let results: Vec<(usize, FieldErrors)> =
+                members.iter().map(|m| (shape_misfit(self.root, m, inst), self.sub_check(m, inst, ptr))).collect();
+            match results.iter().filter(|(_, r)| r.is_empty()).count() {
                 0 => self.report_closest(results, ptr),
                 1 => {}
                 _ => self.errors.push(ptr, msg::SEVERAL_OPTIONS_MATCH),
@@ -325,14 +327,56 @@ impl Checker<'_> {
         }
     }
 
-    /// No option matched: the messages of the option that came closest, so they land beside
-    /// the fields the user can fix; a plain message when that option's problem is the whole value.
-    fn report_closest(&mut self, results: Vec<FieldErrors>, ptr: &str) {
-        match results.into_iter().min_by_key(FieldErrors::len) {
+    /// No option matched: the messages of the option that came closest (the value has its shape,
+    /// then the fewest problems), so they land beside the fields the user can fix; a plain
+    /// message when that option's problem is the whole value.
+    fn report_closest(&mut self, results: Vec<(usize, FieldErrors)>, ptr: &str) {
+        match results.into_iter().min_by_key(|(misfit, errors)| (*misfit, errors.len())).map(|(_, e)| e) {
             Some(closest) if !closest.is_empty() && closest.pointers().any(|p| p != ptr) => self.errors.extend(closest),
             _ => self.errors.push(ptr, msg::NO_OPTION_MATCHES),
         }
     }
+}
+
+/// How far a value is from having the shape of an option of a `oneOf`/`anyOf`: a value of the
+/// wrong type is far off; properties the option does not allow, and discriminating constants
+/// (`const`, one-value `enum`) that differ, count one each. Missing or invalid fields do not
+/// count: they are what the user is still filling in.
+pub fn shape_misfit(root: &Value, schema: &Value, value: &Value) -> usize {
+    let mut schema = schema;
+    for _ in 0..16 {
+        match schema.get("$ref").and_then(Value::as_str).map(|r| lookup(root, r)) {
+            Some(Ok(target)) => schema = target,
+            Some(Err(_)) => return 0,
+            None => break,
+        }
+    }
+    if let Some(t) = schema.get("type")
+        && !type_matches(t, value)
+    {
+        return 1_000;
+    }
+    let Some(map) = value.as_object() else { return 0 };
+    let properties = schema.get("properties").and_then(Value::as_object);
+    let closed = schema.get("additionalProperties") == Some(&Value::Bool(false))
+        && schema.get("patternProperties").and_then(Value::as_object).is_none_or(Map::is_empty);
+    let mut misfit = 0;
+    for (key, v) in map {
+        match properties.and_then(|p| p.get(key)) {
+            None if closed => misfit += 1,
+            Some(property) => {
+                let constant = property.get("const").or_else(|| match property.get("enum")?.as_array()?.as_slice() {
+                    [only] => Some(only),
+                    _ => None,
+                });
+                if constant.is_some_and(|c| !json_eq(c, v)) {
+                    misfit += 1;
+                }
+            }
+            None => {}
+        }
+    }
+    misfit
 }
 
 fn type_matches(t: &Value, inst: &Value) -> bool {

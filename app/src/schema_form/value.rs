@@ -6,12 +6,14 @@
 use serde_json::{Map, Value};
 
 use super::model::{BranchesSpec, Condition, Field, FieldKind, FormModel};
-use super::validate::{check_against, is_valid_against};
+use super::validate::{check_against, is_valid_against, shape_misfit};
 
 /// The value a new form starts with: every default the schema gives, at any depth; required
-/// toggles off; required constants set.
+/// toggles off; required constants set. Empty values a default brings (a list item's `""`,
+/// `null`) are left out: the form shows them the same, and the value then round-trips.
 pub fn initial_value(model: &FormModel) -> Value {
-    from_parameters(model, &Value::Object(Map::new()))
+    let filled = from_parameters(model, &Value::Object(Map::new()));
+    from_parameters(model, &to_parameters(model, &filled))
 }
 
 /// The form value for existing parameters (an update form): the parameters, with the defaults of
@@ -28,12 +30,16 @@ pub fn to_parameters(model: &FormModel, value: &Value) -> Value {
     Filler { root: &model.schema }.prune(&model.root, value, true).unwrap_or_else(|| Value::Object(Map::new()))
 }
 
-/// Which branch of a choice of shapes a value is in: the one it satisfies (or comes closest to),
-/// `preferred` among equals, else the first.
+/// Which branch of a choice of shapes a value is in: the one whose shape it has and that it
+/// satisfies (or comes closest to), `preferred` among equals, else the first.
 pub fn select_branch(root: &Value, spec: &BranchesSpec, value: Option<&Value>, preferred: Option<usize>) -> usize {
     let Some(value) = value else { return preferred.filter(|p| *p < spec.branches.len()).unwrap_or(0) };
-    let scores: Vec<usize> = spec.branches.iter().map(|b| check_against(root, &b.schema, value, "").len()).collect();
-    let best = scores.iter().copied().min().unwrap_or(0);
+    let scores: Vec<(usize, usize)> = spec
+        .branches
+        .iter()
+        .map(|b| (shape_misfit(root, &b.schema, value), check_against(root, &b.schema, value, "").len()))
+        .collect();
+    let best = scores.iter().copied().min().unwrap_or((0, 0));
     match preferred {
         Some(p) if scores.get(p) == Some(&best) => p,
         _ => scores.iter().position(|s| *s == best).unwrap_or(0),

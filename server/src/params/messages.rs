@@ -67,20 +67,39 @@ pub fn add(errors: &mut FieldErrors, error: &ValidationError<'_>) {
 
 /// No option of a `oneOf`/`anyOf` matched: the messages of the option that came closest, so they
 /// land beside the fields to fix (as the browser's validator does).
+/// "Closest" as the browser's validator measures it (`shape_misfit`): first whether the value
+/// has the option's shape (type, allowed properties, discriminating constants), then how many
+/// problems it has.
 fn closest_option(errors: &mut FieldErrors, at: &str, context: &[Vec<ValidationError<'static>>]) {
     let closest = context
         .iter()
         .map(|option| {
             let mut mapped = FieldErrors::new();
+            let mut misfit = 0;
             for error in option {
+                misfit += shape_misfit(at, error);
                 add(&mut mapped, error);
             }
-            mapped
+            (misfit, mapped)
         })
-        .min_by_key(FieldErrors::len);
+        .min_by_key(|(misfit, mapped)| (*misfit, mapped.len()))
+        .map(|(_, mapped)| mapped);
     match closest {
         Some(closest) if !closest.is_empty() && closest.pointers().any(|p| p != at) => errors.extend(closest),
         _ => errors.push(at, msg::NO_OPTION_MATCHES),
+    }
+}
+
+/// How much one error of an option says the value does not have that option's shape.
+fn shape_misfit(at: &str, error: &ValidationError<'_>) -> usize {
+    let path = error.instance_path().as_str();
+    let direct_child = path.strip_prefix(at).is_some_and(|rest| rest.starts_with('/') && rest[1..].find('/').is_none());
+    match error.kind() {
+        ValidationErrorKind::Type { .. } if path == at => 1_000,
+        ValidationErrorKind::AdditionalProperties { unexpected } if path == at => unexpected.len(),
+        ValidationErrorKind::Constant { .. } if direct_child => 1,
+        ValidationErrorKind::Enum { options } if direct_child && options.as_array().is_some_and(|o| o.len() == 1) => 1,
+        _ => 0,
     }
 }
 
