@@ -10,10 +10,8 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use super::errors::msg;
 use super::labels::{help_text, humanize, text_of, value_label};
 use super::model::*;
-use super::pattern;
 use super::resolve::{flatten_all_of, follow, merge};
 use super::units::find_unit;
 
@@ -170,11 +168,10 @@ impl Compiler<'_> {
             "object" => self.object(field, schema, active, depth),
             "array" => self.array(field, schema, active, depth),
             "string" => {
-                let spec = text_spec(schema, key);
-                if let Some(p) = spec.pattern.as_deref().filter(|p| !pattern::is_checkable(p)) {
-                    field.note = Some(msg::pattern_unchecked(p));
-                }
-                field.kind = FieldKind::Text(spec);
+                // Whether the pattern can be checked depends on the engine at hand (the browser's
+                // or the server's), so the widget says it, not the model (which must be the same
+                // on both sides for the page to hydrate).
+                field.kind = FieldKind::Text(text_spec(schema, key));
                 field
             }
             "number" | "integer" => {

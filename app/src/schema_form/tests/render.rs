@@ -114,6 +114,30 @@ fn messages_show_beside_fields_after_submit() {
 }
 
 #[test]
+fn patterns_the_engine_cannot_run_are_noted_not_failed() {
+    let schema = json!({"properties": {"x": {"type": "string", "pattern": "(?<=[", "default": "abc"}, "y": {"type": "string", "pattern": "^a"}}});
+    let html = render(&schema, None, true);
+    assert!(html.contains("Cannot check pattern (?&lt;=[ here"), "{html}");
+    assert_eq!(html.matches(r#"data-note="" hidden"#).count(), 1, "the checkable pattern's note stays hidden");
+    assert!(!html.contains("Must match"));
+}
+
+#[test]
+fn hostile_schemas_render_quickly() {
+    let started = std::time::Instant::now();
+    let values: Vec<String> = (0..10_000).map(|i| format!("v{i}")).collect();
+    let numbers: Vec<u32> = (0..10_000).collect();
+    let schema = json!({
+        "definitions": {"node": {"type": "object", "properties": {"child": {"$ref": "#/definitions/node"}, "n": {"type": "string"}}}},
+        "properties": {"big": {"enum": values}, "nums": {"enum": numbers}, "tree": {"$ref": "#/definitions/node"}, "me": {"$ref": "#"}}
+    });
+    let html = render(&schema, None, true);
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "took {:?}", started.elapsed());
+    assert!(html.contains(r#"data-field="/tree/child""#) && html.contains(r#"data-field="/me""#));
+    assert!(html.contains("<datalist"));
+}
+
+#[test]
 fn schemas_that_cannot_be_forms_still_render() {
     for schema in
         [json!(null), json!(false), json!({"type": "Database"}), json!({"properties": {"t": {"items": [{}]}}})]
@@ -121,4 +145,35 @@ fn schemas_that_cannot_be_forms_still_render() {
         let html = render(&schema, None, true);
         assert!(html.contains("data-schema-form"));
     }
+}
+
+#[test]
+fn conditional_fields_are_hidden_until_their_condition_holds() {
+    let schema = json!({
+        "properties": {"tier": {"enum": ["basic", "premium"], "default": "basic"}},
+        "if": {"properties": {"tier": {"const": "premium"}}},
+        "then": {"properties": {"replicas": {"type": "integer"}}}
+    });
+    let html = render(&schema, None, false);
+    assert!(html.contains(r#"<div hidden data-conditional=""><div data-field="/replicas""#), "{html}");
+    let html = render(&schema, Some(json!({"tier": "premium"})), false);
+    assert!(html.contains(r#"<div data-conditional=""><div data-field="/replicas""#), "{html}");
+}
+
+#[test]
+fn many_shapes_get_a_select_and_hints_show_beside_fields() {
+    let branches: Vec<Value> =
+        (0..6).map(|i| json!({"title": format!("Shape {i}"), "type": "object", "properties": {format!("p{i}"): {"type": "string"}}})).collect();
+    let schema = json!({"properties": {"s": {"oneOf": branches}, "q": {"type": "integer"}}});
+    let model = compile(&schema);
+    let html = Owner::new().with(|| {
+        let value = RwSignal::new(initial_value(&model));
+        let errors = Signal::derive(FieldErrors::new);
+        let hints = Signal::derive(|| {
+            std::collections::HashMap::from([("/q".to_string(), "3,072 GB left in the team's quota".to_string())])
+        });
+        view! { <SchemaForm model=model.clone() value errors hints id_prefix="plan" /> }.to_html()
+    });
+    assert!(html.contains(r#"<select id="plan-_2fs-choice""#), "{html}");
+    assert!(html.contains("3,072 GB left in the team"));
 }

@@ -102,3 +102,28 @@ fn hidden_conditional_fields_are_not_sent() {
     );
     assert_eq!(from_parameters(&model, &json!({"tier": "premium"})), json!({"tier": "premium", "replicas": 3}));
 }
+
+#[test]
+fn a_branch_is_chosen_by_shape_before_by_problems() {
+    // KEB's OIDC: a list-based shape whose broker default is itself incomplete, and a legacy
+    // object shape. The list value belongs to the list shape even though it has more problems.
+    let model = compile(&json!({"properties": {"oidc": {"type": "object", "oneOf": [
+        {"title": "List", "type": "object", "additionalProperties": false, "properties": {"list": {
+            "type": "array",
+            "default": [{"clientID": "", "issuerURL": ""}],
+            "items": {"type": "object", "required": ["clientID", "issuerURL", "groupsClaim"], "properties": {
+                "clientID": {"type": "string", "minLength": 1}, "issuerURL": {"type": "string", "minLength": 1}, "groupsClaim": {"type": "string", "minLength": 1}
+            }}
+        }}},
+        {"title": "Object", "type": "object", "additionalProperties": false, "required": ["clientID", "issuerURL"], "properties": {
+            "clientID": {"type": "string"}, "issuerURL": {"type": "string"}
+        }}
+    ]}}}));
+    let initial = initial_value(&model);
+    assert_eq!(initial, json!({"oidc": {"list": [{}]}}));
+    let FieldKind::Branches(spec) = &field(&model, &["oidc"]).kind else { panic!() };
+    assert_eq!(value::select_branch(&model.schema, spec, initial.get("oidc"), None), 0);
+    let errors = validate(&model, &initial);
+    assert_eq!(errors.at("/oidc/list/0/clientID"), ["Required".to_string()], "{errors:?}");
+    assert!(errors.at("/oidc").is_empty(), "{errors:?}");
+}

@@ -54,10 +54,20 @@ pub fn choice(cx: &Ctx, field: &Field, ptr: String) -> AnyView {
                     }
                 })
                 .collect_view();
+            // An optional choice can be taken back.
+            let clear = (!field.required && !field.read_only).then(|| {
+                let pick = pick.clone();
+                view! {
+                    <button type="button" class="text-xs text-indigo-700 hover:underline dark:text-indigo-300"
+                        hidden=move || selected.get().is_none() on:click=move |_| pick(None)>
+                        "Clear"
+                    </button>
+                }
+            });
             view! {
                 <fieldset id=id.clone() aria-describedby=described_by(cx, &ptr)>
                     <legend class=LEGEND>{label_text(field)}</legend>
-                    <div class="flex flex-wrap gap-x-6 gap-y-2">{radios}</div>
+                    <div class="flex flex-wrap items-center gap-x-6 gap-y-2">{radios} {clear}</div>
                 </fieldset>
             }
             .into_any()

@@ -137,3 +137,61 @@ pub fn raw_view(cx: &Ctx) -> AnyView {
     }
     .into_any()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{HashMap, HashSet};
+    use std::sync::Arc;
+
+    use leptos::prelude::*;
+    use serde_json::json;
+
+    use super::*;
+    use crate::schema_form::{FieldErrors, compile};
+
+    fn context(value: Value) -> Ctx {
+        Ctx {
+            model: compile(&json!({"properties": {"a": {"type": "integer"}}})),
+            value: RwSignal::new(value),
+            errors: Signal::derive(FieldErrors::new),
+            touched: RwSignal::new(HashSet::new()),
+            show_all: Signal::derive(|| false),
+            hints: Signal::derive(HashMap::new),
+            prefix: Arc::from("t"),
+        }
+    }
+
+    #[test]
+    fn raw_text_changes_the_value_only_when_it_is_valid_json() {
+        Owner::new().with(|| {
+            let cx = context(json!({"a": 1}));
+            let (text, problem, on_text) = bind(&cx, "", true);
+            assert_eq!(text.get_untracked(), "{\n  \"a\": 1\n}");
+            on_text("{\"a\": 2,".to_string());
+            assert!(problem.get_untracked().is_some_and(|p| p.contains("Not valid JSON")));
+            assert_eq!(cx.value.get_untracked(), json!({"a": 1}), "a typo loses nothing");
+            assert_eq!(text.get_untracked(), "{\"a\": 2,", "and the text stays as typed");
+            on_text("[1]".to_string());
+            assert!(problem.get_untracked().is_some_and(|p| p.contains("must be a JSON object")));
+            assert_eq!(cx.value.get_untracked(), json!({"a": 1}));
+            on_text("{\"a\": 3}".to_string());
+            assert_eq!(problem.get_untracked(), None);
+            assert_eq!(cx.value.get_untracked(), json!({"a": 3}));
+        });
+    }
+
+    #[test]
+    fn a_json_field_edits_its_own_part() {
+        Owner::new().with(|| {
+            let cx = context(json!({"free": {"x": 1}, "other": true}));
+            let (_, problem, on_text) = bind(&cx, "/free", false);
+            on_text("[1, 2]".to_string());
+            assert_eq!(cx.value.get_untracked(), json!({"free": [1, 2], "other": true}));
+            on_text("   ".to_string());
+            assert_eq!(cx.value.get_untracked(), json!({"other": true}), "emptied: left out");
+            on_text("{".to_string());
+            assert!(problem.get_untracked().is_some());
+            assert_eq!(cx.value.get_untracked(), json!({"other": true}));
+        });
+    }
+}

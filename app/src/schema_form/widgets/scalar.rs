@@ -5,7 +5,9 @@ use serde_json::{Number, Value};
 
 use super::Ctx;
 use super::shell::{BUTTON, INPUT, Labelling, described_by, label_text, textarea_text, wrap};
+use crate::schema_form::errors::msg;
 use crate::schema_form::model::{Field, FieldKind, NumberSpec};
+use crate::schema_form::pattern;
 use crate::schema_form::units::{format_number, format_value, format_with_unit, parse_number};
 
 /// A value shown in a text box: strings as they are, anything else as JSON.
@@ -41,6 +43,12 @@ pub fn text(cx: &Ctx, field: &Field, ptr: String) -> AnyView {
         view! { <datalist id=list_id.clone()>{options.into_iter().map(|o| view! { <option value=o></option> }).collect_view()}</datalist> }
     });
     let common_placeholder = field.placeholder.clone();
+    // Present on both sides, shown where this engine cannot run the pattern: the page hydrates
+    // the same whichever engine could.
+    let unchecked = spec.pattern.clone().map(|p| {
+        let checkable = pattern::is_checkable(&p);
+        view! { <p class="text-xs text-amber-700 dark:text-amber-400" data-note="" hidden=move || checkable>{msg::pattern_unchecked(&p)}</p> }
+    });
     let control = if spec.multiline {
         view! {
             <textarea
@@ -113,13 +121,15 @@ pub fn text(cx: &Ctx, field: &Field, ptr: String) -> AnyView {
         }
         .into_any()
     };
+    let control = view! { {control} {unchecked} }.into_any();
     wrap(cx, field, &ptr, Labelling::For, control)
 }
 
-/// A number as JSON: whole numbers as integers.
-pub fn number_value(n: f64, integer: bool) -> Option<Value> {
-    if (integer || n.fract() == 0.0) && n.abs() < 9.0e15 {
-        return Some(Value::from(n.round() as i64));
+/// A number as JSON: whole numbers as integers. A fraction typed into a whole-number field is
+/// kept as typed, for the validator to point out (never silently rounded).
+pub fn number_value(n: f64) -> Option<Value> {
+    if n.fract() == 0.0 && n.abs() < 9.0e15 {
+        return Some(Value::from(n as i64));
     }
     Number::from_f64(n).map(Value::Number)
 }
@@ -160,14 +170,13 @@ pub fn number(cx: &Ctx, field: &Field, ptr: String) -> AnyView {
     let on_box = {
         let cx = cx.clone();
         let ptr = ptr.clone();
-        let integer = spec.integer;
         move |ev: leptos::ev::Event| {
             let text = event_target_value(&ev);
             typed.set(text.clone());
             match parse_number(&text) {
                 Some(n) => {
                     unreadable.set(false);
-                    cx.write(&ptr, number_value(n, integer));
+                    cx.write(&ptr, number_value(n));
                 }
                 None if text.trim().is_empty() => {
                     unreadable.set(false);
@@ -217,10 +226,9 @@ pub fn number(cx: &Ctx, field: &Field, ptr: String) -> AnyView {
             let on_slide = {
                 let cx = cx.clone();
                 let ptr = ptr.clone();
-                let integer = spec.integer;
                 move |ev: leptos::ev::Event| {
                     if let Ok(n) = event_target_value(&ev).parse::<f64>() {
-                        cx.write(&ptr, number_value(n, integer));
+                        cx.write(&ptr, number_value(n));
                     }
                 }
             };
@@ -330,5 +338,5 @@ pub fn fixed(cx: &Ctx, field: &Field, ptr: String) -> AnyView {
         </p>
     }
     .into_any();
-    wrap(cx, field, &ptr, Labelling::For, control)
+    wrap(cx, field, &ptr, Labelling::Heading, control)
 }
