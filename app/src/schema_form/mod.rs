@@ -16,6 +16,7 @@ pub mod model;
 pub mod pattern;
 pub mod pointer;
 pub mod resolve;
+pub mod state;
 pub mod units;
 pub mod validate;
 pub mod value;
@@ -30,6 +31,7 @@ pub use model::{
     ArraySpec, Branch, BranchesSpec, ChoiceOption, ChoiceSpec, ChoiceStyle, Condition, EntriesSpec, Field, FieldKind,
     FieldSummary, FormModel, NumberSpec, ObjectSpec, TextSpec,
 };
+pub use state::FormState;
 pub use validate::{validate, validate_value};
 pub use value::{from_parameters, initial_value, to_parameters};
 pub use widgets::SchemaForm;

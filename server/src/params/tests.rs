@@ -125,3 +125,9 @@ fn a_validator_is_reusable_and_hostile_patterns_do_not_stall() {
     assert!(started.elapsed() < std::time::Duration::from_secs(2), "took {:?}", started.elapsed());
     assert!(validator.validate(&json!({"p": "aaa"})).is_empty());
 }
+
+#[test]
+fn a_validator_can_be_shared_between_requests() {
+    fn shareable<T: Send + Sync + 'static>() {}
+    shareable::<ParamsValidator>();
+}

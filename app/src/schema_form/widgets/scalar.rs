@@ -44,10 +44,11 @@ pub fn text(cx: &Ctx, field: &Field, ptr: String) -> AnyView {
     });
     let common_placeholder = field.placeholder.clone();
     // Present on both sides, shown where this engine cannot run the pattern: the page hydrates
-    // the same whichever engine could.
+    // the same whichever engine could (the property, unlike the attribute, is set on hydration,
+    // so the browser shows its own answer).
     let unchecked = spec.pattern.clone().map(|p| {
         let checkable = pattern::is_checkable(&p);
-        view! { <p class="text-xs text-amber-700 dark:text-amber-400" data-note="" hidden=move || checkable>{msg::pattern_unchecked(&p)}</p> }
+        view! { <p class="text-xs text-amber-700 dark:text-amber-400" data-note="" hidden=move || checkable prop:hidden=move || checkable>{msg::pattern_unchecked(&p)}</p> }
     });
     let control = if spec.multiline {
         view! {
