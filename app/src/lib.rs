@@ -8,6 +8,7 @@ pub mod model;
 pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod port;
+pub mod schema_form;
 pub mod status;
 
 use leptos::prelude::*;

@@ -8,6 +8,7 @@ pub mod controller;
 pub mod db;
 pub mod http;
 pub mod osb;
+pub mod params;
 pub mod portal;
 pub mod store;
 pub mod telemetry;
