@@ -5,12 +5,14 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 
-use crate::{config::Config, db::Database};
+use crate::{config::Config, db::Database, store::ResourceStore};
 
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<Config>,
     pub db: Database,
+    /// The catalog's objects (instances, bindings, brokers, classes, plans, Secrets).
+    pub store: Arc<dyn ResourceStore>,
     pub leptos_options: LeptosOptions,
 }
 

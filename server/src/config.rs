@@ -42,6 +42,10 @@ pub struct ServeArgs {
     /// The URL people reach the portal at (links in messages, cookies' Secure flag).
     #[arg(long, env = "QM_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// Key that encrypts Secrets at rest: 32 bytes, base64. Default: `<data-dir>/secret.key`,
+    /// generated on first start.
+    #[arg(long, env = "QM_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<String>,
     /// Directory holding the built site (`pkg/` with the wasm, JS and CSS). Defaults to
     /// `LEPTOS_SITE_ROOT`, then a `site/` directory beside the executable, then `target/site`.
     #[arg(long, env = "QM_SITE_ROOT")]
@@ -60,6 +64,7 @@ struct FileConfig {
     database_url: Option<String>,
     log_format: Option<LogFormat>,
     public_url: Option<String>,
+    secret_key: Option<String>,
     site_root: Option<PathBuf>,
     builtin_broker: Option<bool>,
 }
@@ -94,6 +99,16 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// A configured secret: usable, but never printed by `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Redacted(pub String);
+
+impl std::fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("\"***\"")
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Config {
     pub listen: SocketAddr,
@@ -101,6 +116,7 @@ pub struct Config {
     pub database: DatabaseUrl,
     pub log_format: LogFormat,
     pub public_url: String,
+    pub secret_key: Option<Redacted>,
     pub site_root: PathBuf,
     /// Whether the portal hosts the built-in broker under [`crate::broker::MOUNT_PATH`].
     pub builtin_broker: bool,
@@ -131,6 +147,7 @@ impl Config {
             database,
             log_format: args.log_format.or(file.log_format).unwrap_or_default(),
             public_url: public_url.trim_end_matches('/').to_string(),
+            secret_key: args.secret_key.or(file.secret_key).map(Redacted),
             site_root: args.site_root.or(file.site_root).unwrap_or_else(default_site_root),
             builtin_broker: args.builtin_broker.or(file.builtin_broker).unwrap_or(true),
         })

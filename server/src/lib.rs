@@ -43,7 +43,12 @@ impl Application {
             .site_pkg_dir("pkg")
             .site_addr(local_addr)
             .build();
-        let state = AppState { config: Arc::new(config), db, leptos_options };
+        let cipher = match &config.secret_key {
+            Some(key) => store::SecretCipher::from_base64(&key.0).context("secret_key")?,
+            None => store::SecretCipher::load_or_create(&config.data_dir)?,
+        };
+        let store: Arc<dyn store::ResourceStore> = Arc::new(store::SqlStore::new(db.clone(), cipher));
+        let state = AppState { config: Arc::new(config), db, store, leptos_options };
         Ok(Self { listener, local_addr, state })
     }
 

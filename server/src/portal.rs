@@ -5,15 +5,19 @@ use app::{
     status::PortalStatus,
 };
 
-use crate::db::Database;
+use std::sync::Arc;
+
+use crate::{db::Database, store::ResourceStore};
 
 pub struct PortalService {
     db: Database,
+    #[allow(dead_code)] // the catalog and instance pages read through it
+    store: Arc<dyn ResourceStore>,
 }
 
 impl PortalService {
-    pub fn new(db: Database) -> Self {
-        Self { db }
+    pub fn new(db: Database, store: Arc<dyn ResourceStore>) -> Self {
+        Self { db, store }
     }
 }
 
