@@ -26,7 +26,8 @@ pub fn set(
         message: message.to_string(),
     };
     condition::set(conditions, new.clone());
-    if changed {
+    let repeats_last = history.last().is_some_and(|last| last.reason == new.reason && last.message == new.message);
+    if changed && !repeats_last {
         history.push(new);
         if history.len() > HISTORY {
             let excess = history.len() - HISTORY;

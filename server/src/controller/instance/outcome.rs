@@ -106,7 +106,9 @@ fn finish_operation(instance: &mut ServiceInstance) {
     s.attempts = 0;
 }
 
-fn succeeded(instance: &mut ServiceInstance, dashboard_url: Option<String>, now: &str) -> Requeue {
+fn succeeded(instance: &mut ServiceInstance, dashboard_url: Option<String>, timing: &Timing, at: Timestamp) -> Requeue {
+    let now_s = timing::format(at);
+    let now = &now_s;
     let operation = instance.status.current_operation;
     let observed = instance.status.observed_generation.max(1);
     match operation {
@@ -116,7 +118,7 @@ fn succeeded(instance: &mut ServiceInstance, dashboard_url: Option<String>, now:
             instance.status.provision_status = ProvisionStatus::NotProvisioned;
             instance.status.external_properties = None;
             if om {
-                return orphan_mitigation_done(instance, now);
+                return orphan_mitigation_done(instance, timing, at);
             }
             finish_operation(instance);
             set_ready(
@@ -138,6 +140,7 @@ fn succeeded(instance: &mut ServiceInstance, dashboard_url: Option<String>, now:
                 s.dashboard_url = dashboard_url;
             }
             s.reconciled_generation = observed;
+            s.failed_provisions = 0;
             finish_operation(instance);
             conditions::clear(&mut instance.status.conditions, condition::FAILED);
             let (reason, message) = if op == InstanceOperation::Update {
@@ -154,14 +157,15 @@ fn succeeded(instance: &mut ServiceInstance, dashboard_url: Option<String>, now:
 
 /// Orphan mitigation removed what an ambiguous provision may have left: try provisioning again
 /// after a backoff, or give up when the attempts are spent.
-fn orphan_mitigation_done(instance: &mut ServiceInstance, now: &str) -> Requeue {
+fn orphan_mitigation_done(instance: &mut ServiceInstance, timing: &Timing, now: Timestamp) -> Requeue {
+    let now_s = timing::format(now);
     let s = &mut instance.status;
     s.orphan_mitigation_in_progress = false;
-    s.current_operation = None;
     s.async_op_in_progress = false;
     s.last_operation = None;
     s.operation_start_time = None;
-    s.in_progress_properties = None;
+    s.attempts = 0;
+    s.failed_provisions += 1;
     conditions::set(
         &mut s.conditions,
         &mut s.history,
@@ -169,9 +173,21 @@ fn orphan_mitigation_done(instance: &mut ServiceInstance, now: &str) -> Requeue 
         ConditionStatus::False,
         reason::ORPHAN_MITIGATION_OK,
         "Orphan mitigation was completed successfully",
-        now,
+        &now_s,
     );
-    None
+    let failures = s.failed_provisions;
+    if failures >= timing.max_attempts {
+        s.current_operation = Some(InstanceOperation::Provision);
+        let message = format!(
+            "Provisioning failed {failures} times; each time the broker's answer was ambiguous and what it created was removed"
+        );
+        return give_up(instance, reason::RETRIES_EXHAUSTED, &message, timing, now);
+    }
+    s.current_operation = None;
+    s.in_progress_properties = None;
+    let delay = timing.backoff(failures);
+    s.next_attempt_time = Some(timing::after(now, delay));
+    Some(delay)
 }
 
 /// Schedules a retry, or gives up after `timing.max_attempts`.
@@ -186,7 +202,9 @@ fn retry(instance: &mut ServiceInstance, reason: &str, message: String, timing: 
     } else {
         ConditionStatus::False
     };
-    if attempts >= timing.max_attempts {
+    // Deprovisions (deletes and orphan mitigation) are retried until they succeed, as OSB asks.
+    let deprovisioning = instance.status.current_operation == Some(InstanceOperation::Deprovision);
+    if attempts >= timing.max_attempts && !deprovisioning {
         let message = format!("{message} (gave up after {attempts} attempts)");
         return give_up(instance, reason::RETRIES_EXHAUSTED, &message, timing, now);
     }
@@ -297,7 +315,7 @@ pub fn provision_replied<T>(
     let now_s = timing::format(now);
     let words = describe(&reply.outcome);
     match &reply.outcome {
-        Outcome::Done { .. } => succeeded(instance, dashboard_url, &now_s),
+        Outcome::Done { .. } => succeeded(instance, dashboard_url, timing, now),
         Outcome::Accepted { operation, dashboard_url } => {
             set_ready(
                 instance,
@@ -337,7 +355,7 @@ pub fn update_replied<T>(
     let now_s = timing::format(now);
     let words = describe(&reply.outcome);
     match &reply.outcome {
-        Outcome::Done { .. } => succeeded(instance, dashboard_url, &now_s),
+        Outcome::Done { .. } => succeeded(instance, dashboard_url, timing, now),
         Outcome::Accepted { operation, dashboard_url } => {
             set_ready(
                 instance,
@@ -365,7 +383,7 @@ pub fn deprovision_replied<T>(
     let now_s = timing::format(now);
     let words = describe(&reply.outcome);
     match &reply.outcome {
-        Outcome::Done { .. } | Outcome::Gone => succeeded(instance, None, &now_s),
+        Outcome::Done { .. } | Outcome::Gone => succeeded(instance, None, timing, now),
         Outcome::Accepted { operation, .. } => {
             if !instance.status.orphan_mitigation_in_progress {
                 set_ready(
@@ -403,8 +421,8 @@ pub fn poll_replied<T>(
     let operation = instance.status.current_operation.unwrap_or(InstanceOperation::Provision);
     let words = describe(&reply.outcome);
     match &reply.outcome {
-        Outcome::Succeeded { .. } => succeeded(instance, None, &now_s),
-        Outcome::Gone if operation == InstanceOperation::Deprovision => succeeded(instance, None, &now_s),
+        Outcome::Succeeded { .. } => succeeded(instance, None, timing, now),
+        Outcome::Gone if operation == InstanceOperation::Deprovision => succeeded(instance, None, timing, now),
         Outcome::Failed { .. } | Outcome::Gone => {
             let reason = match operation {
                 InstanceOperation::Provision => reason::PROVISION_CALL_FAILED,

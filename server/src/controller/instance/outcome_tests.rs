@@ -227,8 +227,38 @@ fn orphan_mitigation_then_a_new_provision() {
     assert!(!i.status.orphan_mitigation_in_progress);
     let om = condition::find(&i.status.conditions, condition::ORPHAN_MITIGATION).unwrap();
     assert_eq!((om.status, om.reason.as_str()), (F, reason::ORPHAN_MITIGATION_OK));
-    assert_eq!(r, None);
-    assert_eq!(decide::next_action(&i, now()), Action::Provision, "provisioning is tried again");
+    assert!(r.is_some(), "provisioning is tried again after a backoff");
+    assert!(matches!(decide::next_action(&i, now()), Action::WaitUntil(_)));
+    let later: Timestamp = "2026-06-01T13:00:00Z".parse().unwrap();
+    assert_eq!(decide::next_action(&i, later), Action::Provision);
+    assert_eq!(i.status.failed_provisions, 1);
+}
+
+#[test]
+fn provisions_that_keep_ending_in_orphan_mitigation_are_given_up() {
+    let t = timing();
+    let mut i = provisioning();
+    for round in 1..=t.max_attempts {
+        decide::begin(&mut i, InstanceOperation::Provision, Sending::default(), now());
+        provision_replied(&mut i, &reply(Call::Provision, Outcome::Timeout), None, &t, now());
+        decide::begin_deprovision(&mut i, true, now());
+        // The broker is still busy with the provision at first: orphan mitigation waits, never gives up.
+        for _ in 0..t.max_attempts + 2 {
+            deprovision_replied(
+                &mut i,
+                &reply(Call::Deprovision, Outcome::ConcurrencyError { description: None }),
+                &t,
+                now(),
+            );
+            assert!(i.status.orphan_mitigation_in_progress, "round {round}: still mitigating");
+            assert!(!condition::is_true(&i.status.conditions, condition::FAILED));
+        }
+        deprovision_replied(&mut i, &reply(Call::Deprovision, Outcome::Gone), &t, now());
+    }
+    let failed = condition::find(&i.status.conditions, condition::FAILED).expect("given up");
+    assert_eq!(failed.reason, reason::RETRIES_EXHAUSTED);
+    assert!(failed.message.contains("3 times"), "{}", failed.message);
+    assert_eq!(decide::next_action(&i, "2026-06-02T00:00:00Z".parse().unwrap()), Action::Nothing);
 }
 
 #[test]
@@ -257,7 +287,8 @@ fn orphan_mitigation_that_fails_for_good_says_what_may_be_left() {
 #[test]
 fn poll_outcomes_for_each_operation() {
     use reason::*;
-    let phases: [(&str, fn() -> ServiceInstance, InstanceOperation); 3] = [
+    type Phase = (&'static str, fn() -> ServiceInstance, InstanceOperation);
+    let phases: [Phase; 3] = [
         ("provision", provisioning, InstanceOperation::Provision),
         ("update", updating, InstanceOperation::Update),
         ("deprovision", deprovisioning, InstanceOperation::Deprovision),
