@@ -8,6 +8,7 @@ pub mod controller;
 pub mod db;
 pub mod demo;
 pub mod http;
+pub mod metrics;
 pub mod osb;
 pub mod params;
 pub mod portal;

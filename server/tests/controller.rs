@@ -179,6 +179,12 @@ async fn an_instance_is_provisioned_bound_updated_unbound_and_deprovisioned() {
     })
     .await;
     assert_ne!(broker_instance(&app, &id).await, 200, "the broker no longer has it");
+
+    // The work shows in the metrics.
+    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("quartermaster_reconciles_total{kind=\"ServiceInstance\"}"), "{metrics}");
+    assert!(metrics.contains("call=\"provision\""), "{metrics}");
+    assert!(metrics.contains("quartermaster_work_queue_depth"), "{metrics}");
     app.stop().await.unwrap();
 }
 

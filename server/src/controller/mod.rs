@@ -266,7 +266,14 @@ async fn resync(ctx: Arc<Ctx>, queue: Arc<WorkQueue<Target>>, mut stopped: watch
 
 async fn work(ctx: Arc<Ctx>, queue: Arc<WorkQueue<Target>>) {
     let mut failures: HashMap<Target, u32> = HashMap::new();
+    let metrics = &crate::metrics::METRICS;
     while let Some(target) = queue.next().await {
+        let kind = match &target {
+            Target::Broker(kind, ..) => kind.as_str(),
+            Target::Instance(..) => "ServiceInstance",
+            Target::Binding(..) => "ServiceBinding",
+        };
+        metrics.reconciles.with_label_values(&[kind]).inc();
         let span = tracing::info_span!("reconcile", ?target);
         let result = async {
             match &target {
@@ -278,6 +285,18 @@ async fn work(ctx: Arc<Ctx>, queue: Arc<WorkQueue<Target>>) {
         .instrument(span)
         .await;
         queue.done(&target);
+        metrics.queue_depth.set(queue.len() as i64);
+        if let Err(e) = &result {
+            let reason = match e {
+                StoreError::Conflict { .. } => "Conflict",
+                StoreError::NotFound { .. } => "NotFound",
+                StoreError::Invalid { .. } => "Invalid",
+                StoreError::AlreadyExists { .. } => "AlreadyExists",
+                StoreError::Gone { .. } => "Gone",
+                StoreError::Backend(_) => "StorageError",
+            };
+            metrics.reconcile_errors.with_label_values(&[kind, reason]).inc();
+        }
         match result {
             Ok(requeue) => {
                 failures.remove(&target);

@@ -25,6 +25,7 @@ pub fn router(state: AppState) -> Router {
     router
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
+        .route("/metrics", get(metrics))
         .leptos_routes_with_context(
             &state,
             routes,
@@ -35,4 +36,9 @@ pub fn router(state: AppState) -> Router {
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Prometheus text exposition of the process's metrics.
+async fn metrics() -> ([(axum::http::header::HeaderName, &'static str); 1], String) {
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], crate::metrics::METRICS.render())
 }
