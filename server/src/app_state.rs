@@ -5,12 +5,14 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 
-use crate::{config::Config, db::Database};
+use crate::{broker::BrokerDb, config::Config, db::Database};
 
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<Config>,
     pub db: Database,
+    /// The built-in broker's own database, when the portal hosts it.
+    pub builtin_broker: Option<BrokerDb>,
     pub leptos_options: LeptosOptions,
 }
 
