@@ -95,20 +95,22 @@ fn glyph(service: &str) -> (&'static str, String, String) {
         // A folder holding replicated blocks, one of them highlighted.
         "hdfs" => (
             "#2563eb",
-            "<path d=\"M14 20h12l4 4h20v22a2 2 0 0 1-2 2H16a2 2 0 0 1-2-2z\"/>\
-             <rect x=\"20\" y=\"32\" width=\"7\" height=\"8\" rx=\"1\"/><rect x=\"37\" y=\"32\" width=\"7\" height=\"8\" rx=\"1\"/>"
-                .into(),
-            "<rect x=\"28.5\" y=\"32\" width=\"7\" height=\"8\" rx=\"1\"/>".into(),
+            format!(
+                "<path d=\"M14 20h12l4 4h20v22a2 2 0 0 1-2 2H16a2 2 0 0 1-2-2z\"/>\
+                 <rect x=\"19.5\" y=\"32.5\" width=\"7\" height=\"7\" rx=\"1\" fill=\"{INK}\" stroke=\"none\"/>\
+                 <rect x=\"37.5\" y=\"32.5\" width=\"7\" height=\"7\" rx=\"1\" fill=\"{INK}\" stroke=\"none\"/>"
+            ),
+            "<rect x=\"28.5\" y=\"32.5\" width=\"7\" height=\"7\" rx=\"1\" stroke=\"none\"/>".into(),
         ),
         // A honeycomb (the hive), one cell filled.
         "hive" => ("#d97706", hexagon(24.2, 25.0) + &hexagon(39.8, 25.0), hexagon(32.0, 38.5)),
-        // An append-only log: cells in a row, the newest one highlighted, time flowing right.
+        // An append-only log: a row of records, the newest highlighted, time flowing right.
         "kafka" => (
             "#0d9488",
-            "<rect x=\"12\" y=\"22\" width=\"8\" height=\"12\" rx=\"1.5\"/><rect x=\"22\" y=\"22\" width=\"8\" height=\"12\" rx=\"1.5\"/>\
-             <rect x=\"32\" y=\"22\" width=\"8\" height=\"12\" rx=\"1.5\"/><path d=\"M14 43h32m-5-5 5 5-5 5\"/>"
+            "<rect x=\"12\" y=\"21\" width=\"40\" height=\"13\" rx=\"2\"/><path d=\"M22 21v13M32 21v13M42 21v13\"/>\
+             <path d=\"M16 43h32m-5-5 5 5-5 5\"/>"
                 .into(),
-            "<rect x=\"42\" y=\"22\" width=\"8\" height=\"12\" rx=\"1.5\"/>".into(),
+            "<rect x=\"43.5\" y=\"22.5\" width=\"7\" height=\"10\" stroke=\"none\"/>".into(),
         ),
         // Split into map tasks, merged by the reduce.
         "mapreduce" => (
