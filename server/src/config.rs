@@ -158,9 +158,19 @@ impl Config {
     }
 
     /// How the built-in broker behaves inside the portal: asynchronous with a short delay, so the
-    /// portal's Provisioning → Ready path can be watched, and open (it only holds demo data).
+    /// portal's Provisioning → Ready path can be watched, and open (it only holds demo data). It is
+    /// reached at [`Config::public_url`] + [`crate::broker::MOUNT_PATH`].
     pub fn builtin_broker_config(&self) -> crate::broker::BrokerConfig {
-        crate::broker::BrokerConfig::default()
+        crate::broker::BrokerConfig {
+            public_url: crate::broker::builtin_broker_url(&self.public_url),
+            ..crate::broker::BrokerConfig::default()
+        }
+    }
+
+    /// The built-in broker's own SQLite file, beside the portal's data (whatever database the
+    /// portal itself uses).
+    pub fn builtin_broker_db(&self) -> PathBuf {
+        self.data_dir.join(crate::broker::store::FILE_NAME)
     }
 
     /// A configuration for tests: a port picked by the OS, the given data directory, a
@@ -187,7 +197,8 @@ fn read_file_config(path: &Path) -> anyhow::Result<FileConfig> {
     toml::from_str(&text).with_context(|| format!("config file {}", path.display()))
 }
 
-fn default_data_dir() -> PathBuf {
+/// `$XDG_DATA_HOME/quartermaster`, else `~/.local/share/quartermaster`.
+pub fn default_data_dir() -> PathBuf {
     match std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
         Some(dir) => PathBuf::from(dir).join("quartermaster"),
         None => match std::env::var_os("HOME") {
@@ -230,6 +241,8 @@ mod tests {
         assert_eq!(config.database, DatabaseUrl::Sqlite("sqlite:///srv/qm/quartermaster.db".into()));
         assert_eq!(config.public_url, "http://127.0.0.1:5000");
         assert!(config.builtin_broker, "the built-in broker is on by default");
+        assert_eq!(config.builtin_broker_config().public_url, "http://127.0.0.1:5000/broker");
+        assert_eq!(config.builtin_broker_db(), PathBuf::from("/srv/qm/broker.db"));
     }
 
     #[test]

@@ -31,7 +31,7 @@ pub struct Application {
 }
 
 impl Application {
-    pub async fn build(config: Config) -> anyhow::Result<Self> {
+    pub async fn build(mut config: Config) -> anyhow::Result<Self> {
         // Any HTTP client the portal builds (reqwest over rustls) needs the process-wide provider.
         osb::install_crypto_provider();
         std::fs::create_dir_all(&config.data_dir)
@@ -39,6 +39,12 @@ impl Application {
         let db = Database::connect(&config.database).await?;
         let listener = TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
         let local_addr = listener.local_addr()?;
+        // A public URL defaulted from a listen port 0 names the port the OS picked.
+        if config.listen.port() == 0 && config.public_url == format!("http://{}", config.listen) {
+            config.public_url = broker::local_url(local_addr);
+        }
+        let builtin_broker =
+            if config.builtin_broker { Some(broker::BrokerDb::open(&config.builtin_broker_db()).await?) } else { None };
         let leptos_options = LeptosOptions::builder()
             .output_name("quartermaster")
             .site_root(config.site_root.to_string_lossy().into_owned())
@@ -53,7 +59,7 @@ impl Application {
         if config.builtin_broker {
             demo::register_builtin_broker(&db, store.as_ref(), &broker::builtin_broker_url_for(local_addr)).await?;
         }
-        let state = AppState { config: Arc::new(config), db, store, leptos_options };
+        let state = AppState { config: Arc::new(config), db, store, builtin_broker, leptos_options };
         Ok(Self { listener, local_addr, state })
     }
 
@@ -77,9 +83,11 @@ impl Application {
         self.state.config.builtin_broker.then(|| broker::builtin_broker_url_for(self.local_addr))
     }
 
-    /// Serves until `shutdown` completes, then lets requests in flight finish and closes the database.
+    /// Serves until `shutdown` completes, then lets requests in flight finish and closes the
+    /// databases.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let db = self.state.db.clone();
+        let broker_db = self.state.builtin_broker.clone();
         let controller = match self.state.config.controller.clone() {
             Some(config) => Some(controller::Controller::start(self.state.store.clone(), config).await?),
             None => None,
@@ -90,6 +98,9 @@ impl Application {
             controller.shutdown().await;
         }
         db.close().await;
+        if let Some(broker_db) = broker_db {
+            broker_db.close().await;
+        }
         served
     }
 

@@ -18,9 +18,9 @@ pub fn router(state: AppState) -> Router {
     let leptos_options = state.leptos_options.clone();
 
     let mut router = Router::new();
-    if state.config.builtin_broker {
-        router =
-            router.nest_service(crate::broker::MOUNT_PATH, crate::broker::router(state.config.builtin_broker_config()));
+    if let Some(broker_db) = &state.builtin_broker {
+        let broker = crate::broker::router(state.config.builtin_broker_config(), broker_db.clone());
+        router = router.nest_service(crate::broker::MOUNT_PATH, broker);
     }
     router
         .route("/healthz", get(health::live))
