@@ -4,6 +4,7 @@
 //! Objects travel as `serde_json::Value` so one store serves every kind, the typed model and the
 //! Kubernetes-style API alike; [`typed`] wraps it for the controller.
 
+mod changes;
 mod crypto;
 mod object;
 mod selector;

@@ -2,6 +2,8 @@
 //! implementation; each write takes the next resourceVersion from a one-row counter, which also
 //! serialises writers, so versions are gap-free and commit in order.
 
+use std::sync::Arc;
+
 use app::model::Kind;
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD as B64URL};
 use futures::stream::BoxStream;
@@ -50,14 +52,21 @@ pub struct SqlStore {
     pub(super) db: Database,
     pub(super) cipher: SecretCipher,
     pub(super) events: broadcast::Sender<WatchEvent>,
+    /// The newest committed version as noticed by `changes::follow` (which also sees other
+    /// processes' writes); watchers catch up from the log when it passes them.
+    pub(super) latest: Arc<tokio::sync::watch::Sender<u64>>,
     /// How many log entries to keep for watches that resume.
     retention: u64,
 }
 
 impl SqlStore {
+    /// A store on `db`. Must be called within a Tokio runtime: it starts a task that notices
+    /// writes of other processes (PostgreSQL `LISTEN`, SQLite polling), which ends with the store.
     pub fn new(db: Database, cipher: SecretCipher) -> Self {
         let (events, _) = broadcast::channel(4096);
-        Self { db, cipher, events, retention: 100_000 }
+        let latest = Arc::new(tokio::sync::watch::channel(0).0);
+        tokio::spawn(super::changes::follow(db.clone(), Arc::downgrade(&latest)));
+        Self { db, cipher, events, latest, retention: 100_000 }
     }
 
     /// Keep only this many change-log entries (older resume points answer 410 Gone).
@@ -150,6 +159,10 @@ impl SqlStore {
                     .bind(&key.name),
             };
             row.execute(&mut *tx).await?;
+            if matches!(&self.db, Database::Postgres(_)) {
+                // Delivered to listeners in other processes when (and only if) this commits.
+                sqlx::query("SELECT pg_notify('qm_resources', $1)").bind(rv.to_string()).execute(&mut *tx).await?;
+            }
             tx.commit().await?;
             (event_type, object, rv as u64)
         });
