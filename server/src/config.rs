@@ -53,6 +53,15 @@ pub struct ServeArgs {
     /// Serve the built-in demo OSB broker under `/broker` (default true).
     #[arg(long, env = "QM_BUILTIN_BROKER")]
     pub builtin_broker: Option<bool>,
+    /// Reconciles running at once (default 16).
+    #[arg(long, env = "QM_CONTROLLER_WORKERS")]
+    pub controller_workers: Option<usize>,
+    /// Seconds a broker call may take before it counts as timed out (default 60).
+    #[arg(long, env = "QM_BROKER_TIMEOUT")]
+    pub broker_timeout: Option<u64>,
+    /// `fast` polls and retries in milliseconds instead of seconds: for tests and demos.
+    #[arg(long, env = "QM_CONTROLLER_TIMING", hide = true)]
+    pub controller_timing: Option<String>,
 }
 
 /// The same settings as read from a config file.
@@ -67,6 +76,8 @@ struct FileConfig {
     secret_key: Option<String>,
     site_root: Option<PathBuf>,
     builtin_broker: Option<bool>,
+    controller_workers: Option<usize>,
+    broker_timeout: Option<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -151,7 +162,11 @@ impl Config {
             log_format: args.log_format.or(file.log_format).unwrap_or_default(),
             public_url: public_url.trim_end_matches('/').to_string(),
             secret_key: args.secret_key.or(file.secret_key).map(Redacted),
-            controller: Some(crate::controller::ControllerConfig::default()),
+            controller: Some(controller_config(
+                args.controller_workers.or(file.controller_workers),
+                args.broker_timeout.or(file.broker_timeout),
+                args.controller_timing.as_deref(),
+            )?),
             site_root: args.site_root.or(file.site_root).unwrap_or_else(default_site_root),
             builtin_broker: args.builtin_broker.or(file.builtin_broker).unwrap_or(true),
         })
@@ -190,6 +205,26 @@ impl Config {
         });
         config
     }
+}
+
+fn controller_config(
+    workers: Option<usize>,
+    broker_timeout: Option<u64>,
+    timing: Option<&str>,
+) -> anyhow::Result<crate::controller::ControllerConfig> {
+    let mut config = crate::controller::ControllerConfig::default();
+    if let Some(workers) = workers {
+        config.workers = workers.max(1);
+    }
+    if let Some(secs) = broker_timeout {
+        config.request_timeout = std::time::Duration::from_secs(secs.max(1));
+    }
+    match timing {
+        None | Some("default") => {}
+        Some("fast") => config.timing = crate::controller::Timing::fast(),
+        Some(other) => bail!("controller timing must be `default` or `fast`, got {other:?}"),
+    }
+    Ok(config)
 }
 
 fn read_file_config(path: &Path) -> anyhow::Result<FileConfig> {

@@ -89,7 +89,11 @@ impl Application {
         let db = self.state.db.clone();
         let broker_db = self.state.builtin_broker.clone();
         let controller = match self.state.config.controller.clone() {
-            Some(config) => Some(controller::Controller::start(self.state.store.clone(), config).await?),
+            Some(config) => {
+                let lease_ttl = config.request_timeout * 2 + std::time::Duration::from_secs(30);
+                let leases = controller::lease::Leases::new(&self.state.db, lease_ttl);
+                Some(controller::Controller::start(self.state.store.clone(), leases, config).await?)
+            }
             None => None,
         };
         let router = http::router(self.state);

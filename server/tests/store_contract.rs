@@ -535,9 +535,14 @@ async fn concurrent_writers_never_lose_an_update(b: &Backend) {
 async fn another_process_writes_reach_this_ones_watch(b: &Backend) {
     // A second store with its own pool, broadcast and key file: nothing shared in memory.
     let dir = tempfile::tempdir().unwrap();
-    let other = SqlStore::new(Database::connect(&b.url).await.unwrap(), SecretCipher::load_or_create(dir.path()).unwrap());
+    let other =
+        SqlStore::new(Database::connect(&b.url).await.unwrap(), SecretCipher::load_or_create(dir.path()).unwrap());
     let start = b.store.resource_version().await.unwrap();
-    let mut stream = b.store.watch(WatchQuery { kind: Some(Kind::ServiceInstance), resource_version: Some(start), ..Default::default() }).await.unwrap();
+    let mut stream = b
+        .store
+        .watch(WatchQuery { kind: Some(Kind::ServiceInstance), resource_version: Some(start), ..Default::default() })
+        .await
+        .unwrap();
     let created = other.create(Kind::ServiceInstance, instance("team-a", "from-elsewhere")).await.unwrap();
     let event = next_event(&mut stream).await;
     assert_eq!(event.event_type, EventType::Added);

@@ -11,6 +11,7 @@ pub mod catalog_sync;
 pub mod clients;
 pub mod conditions;
 pub mod instance;
+pub mod lease;
 pub mod params;
 pub mod queue;
 pub mod timing;
@@ -42,6 +43,7 @@ pub struct Ctx {
     pub timing: Timing,
     /// Sent to brokers in the OSB context as `clusterid`.
     pub cluster_id: String,
+    pub leases: lease::Leases,
     relist_failures: Mutex<HashMap<(Kind, String, String), u32>>,
 }
 
@@ -132,8 +134,25 @@ pub struct Controller {
     tasks: Vec<JoinHandle<()>>,
 }
 
+impl Target {
+    /// A stable name for leases and logs.
+    pub fn key(&self) -> String {
+        match self {
+            Target::Broker(kind, ns, name) => format!("{kind}/{ns}/{name}"),
+            Target::Instance(ns, name) => format!("ServiceInstance/{ns}/{name}"),
+            Target::Binding(ns, name) => format!("ServiceBinding/{ns}/{name}"),
+        }
+    }
+}
+
 impl Controller {
-    pub async fn start(store: Arc<dyn ResourceStore>, config: ControllerConfig) -> Result<Self, StoreError> {
+    /// Starts reconciling. `leases` decides which process works on what when several share a
+    /// database ([`lease::Leases::none`] for one process).
+    pub async fn start(
+        store: Arc<dyn ResourceStore>,
+        leases: lease::Leases,
+        config: ControllerConfig,
+    ) -> Result<Self, StoreError> {
         let ctx = Arc::new(Ctx {
             typed: TypedStore::new(store.clone()),
             clients: Clients::new(store.clone(), config.request_timeout, config.per_broker_concurrency),
@@ -141,6 +160,7 @@ impl Controller {
             cache: Cache::default(),
             timing: config.timing.clone(),
             cluster_id: config.cluster_id.clone(),
+            leases,
             relist_failures: Mutex::default(),
         });
         let queue = Arc::new(WorkQueue::default());
@@ -273,6 +293,22 @@ async fn work(ctx: Arc<Ctx>, queue: Arc<WorkQueue<Target>>) {
             Target::Instance(..) => "ServiceInstance",
             Target::Binding(..) => "ServiceBinding",
         };
+        let lease = target.key();
+        match ctx.leases.acquire(&lease).await {
+            Ok(true) => {}
+            Ok(false) => {
+                // Another process works on it; look again later in case that process dies.
+                queue.done(&target);
+                queue.add_after(target, ctx.timing.poll_interval.max(Duration::from_millis(500)));
+                continue;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot take a reconcile lease");
+                queue.done(&target);
+                queue.add_after(target, ctx.timing.backoff(1));
+                continue;
+            }
+        }
         metrics.reconciles.with_label_values(&[kind]).inc();
         let span = tracing::info_span!("reconcile", ?target);
         let result = async {
@@ -284,6 +320,7 @@ async fn work(ctx: Arc<Ctx>, queue: Arc<WorkQueue<Target>>) {
         }
         .instrument(span)
         .await;
+        ctx.leases.release(&lease).await;
         queue.done(&target);
         metrics.queue_depth.set(queue.len() as i64);
         if let Err(e) = &result {

@@ -2,10 +2,7 @@
 //! every change: PostgreSQL delivers `NOTIFY qm_resources` on commit; SQLite has no such thing,
 //! so its newest version is polled.
 
-use std::{
-    sync::Weak,
-    time::Duration,
-};
+use std::{sync::Weak, time::Duration};
 
 use sqlx::postgres::PgListener;
 use tokio::sync::watch;
@@ -77,8 +74,12 @@ fn db_closed(db: &Database) -> bool {
 
 async fn newest(db: &Database) -> Option<u64> {
     let rv: Result<i64, sqlx::Error> = match db {
-        Database::Sqlite(pool) => sqlx::query_scalar("SELECT rv FROM resource_version WHERE id = 1").fetch_one(pool).await,
-        Database::Postgres(pool) => sqlx::query_scalar("SELECT rv FROM resource_version WHERE id = 1").fetch_one(pool).await,
+        Database::Sqlite(pool) => {
+            sqlx::query_scalar("SELECT rv FROM resource_version WHERE id = 1").fetch_one(pool).await
+        }
+        Database::Postgres(pool) => {
+            sqlx::query_scalar("SELECT rv FROM resource_version WHERE id = 1").fetch_one(pool).await
+        }
     };
     rv.ok().map(|rv| rv as u64)
 }
