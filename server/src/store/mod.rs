@@ -9,6 +9,7 @@ mod crypto;
 mod object;
 mod selector;
 mod sql;
+mod sqlite_writer;
 pub mod typed;
 mod watch;
 
