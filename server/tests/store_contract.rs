@@ -62,6 +62,7 @@ macro_rules! contract {
 }
 
 contract!(
+    instances_get_the_catalog_finalizer_unless_given_finalizers,
     create_assigns_identity_and_drops_status,
     create_refuses_duplicates_and_bad_names,
     generate_name_makes_a_unique_name,
@@ -84,7 +85,8 @@ fn instance(ns: &str, name: &str) -> Value {
     json!({
         "apiVersion": "servicecatalog.k8s.io/v1beta1",
         "kind": "ServiceInstance",
-        "metadata": {"name": name, "namespace": ns, "labels": {"team": ns}},
+        // No finalizers (the store would add the catalog's): these cases test the store alone.
+        "metadata": {"name": name, "namespace": ns, "labels": {"team": ns}, "finalizers": []},
         "spec": {"clusterServiceClassExternalName": "hdfs", "clusterServicePlanExternalName": "small", "parameters": {"storageSpaceQuota": 2048}},
         "status": {"conditions": [{"type": "Ready", "status": "True"}]}
     })
@@ -92,6 +94,16 @@ fn instance(ns: &str, name: &str) -> Value {
 
 fn rv(object: &Value) -> u64 {
     object["metadata"]["resourceVersion"].as_str().unwrap().parse().unwrap()
+}
+
+async fn instances_get_the_catalog_finalizer_unless_given_finalizers(b: &Backend) {
+    let mut bare = instance("team-a", "defaulted");
+    bare["metadata"].as_object_mut().unwrap().remove("finalizers");
+    let created = b.store.create(Kind::ServiceInstance, bare).await.unwrap();
+    assert_eq!(created["metadata"]["finalizers"], json!([server::store::CATALOG_FINALIZER]));
+    assert!(created["spec"]["externalID"].as_str().is_some_and(|id| id.len() == 36), "an OSB id is assigned");
+    let explicit = b.store.create(Kind::ServiceInstance, instance("team-a", "explicit")).await.unwrap();
+    assert!(explicit["metadata"].get("finalizers").is_none_or(|f| f == &json!([])));
 }
 
 async fn create_assigns_identity_and_drops_status(b: &Backend) {

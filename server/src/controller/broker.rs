@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use app::model::{CatalogProblem, ConditionStatus, Kind, RelistBehavior, ServiceBrokerStatus, condition};
+use futures::{StreamExt, TryStreamExt};
 use serde_json::{Value, json};
 
 use super::{
@@ -184,45 +185,13 @@ async fn sync_catalog(
             .into_iter()
             .map(|o| (o.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_string(), o))
             .collect();
-        let mut wanted = std::collections::HashSet::new();
-        for (name, (object, problems)) in desired {
-            wanted.insert(name.clone());
-            let current = match existing.get(&name) {
-                None => match ctx.store.create(kind, object.clone()).await {
-                    Ok(created) => created,
-                    Err(StoreError::AlreadyExists { .. }) => {
-                        // Another broker's object of the same id: say so rather than take it over.
-                        tracing::warn!(%kind, %name, broker, "an object of this name belongs to another broker; skipped");
-                        continue;
-                    }
-                    Err(e) => return Err(e),
-                },
-                Some(current) => {
-                    if current.get("spec") != object.get("spec")
-                        || current.pointer("/metadata/labels") != object.pointer("/metadata/labels")
-                    {
-                        let mut next = current.clone();
-                        next["spec"] = object["spec"].clone();
-                        next["metadata"]["labels"] = object["metadata"]["labels"].clone();
-                        ctx.store.update(kind, next).await?
-                    } else {
-                        current.clone()
-                    }
-                }
-            };
-            let mut status = json!({"removedFromBrokerCatalog": false});
-            if let Some(problems) = problems.filter(|p| !p.is_empty()) {
-                status["problems"] = json!(problems);
-            }
-            // No status at all means the same as the default one: no write needed.
-            let current_status =
-                current.get("status").cloned().unwrap_or_else(|| json!({"removedFromBrokerCatalog": false}));
-            if current_status != status {
-                let mut next = current;
-                next["status"] = status;
-                ctx.store.update_status(kind, next).await?;
-            }
-        }
+        let wanted: std::collections::HashSet<String> = desired.iter().map(|(name, _)| name.clone()).collect();
+        // Written concurrently, so the store can commit them in groups.
+        let writes = desired.into_iter().map(|(name, (object, problems))| {
+            let current = existing.get(&name).cloned();
+            async move { sync_one(ctx, kind, broker, name, object, problems, current).await }
+        });
+        futures::stream::iter(writes).buffer_unordered(64).try_collect::<Vec<()>>().await?;
         for (name, mut object) in existing {
             if wanted.contains(&name) || object.pointer("/status/removedFromBrokerCatalog") == Some(&json!(true)) {
                 continue;
@@ -230,6 +199,53 @@ async fn sync_catalog(
             object["status"]["removedFromBrokerCatalog"] = json!(true);
             ctx.store.update_status(kind, object).await?;
         }
+    }
+    Ok(())
+}
+
+/// Creates or updates one class or plan, and its status, writing only what changed.
+async fn sync_one(
+    ctx: &Ctx,
+    kind: Kind,
+    broker: &str,
+    name: String,
+    object: Value,
+    problems: Option<Vec<String>>,
+    existing: Option<Value>,
+) -> Result<()> {
+    let current = match existing {
+        None => match ctx.store.create(kind, object.clone()).await {
+            Ok(created) => created,
+            Err(StoreError::AlreadyExists { .. }) => {
+                // Another broker's object of the same id: say so rather than take it over.
+                tracing::warn!(%kind, %name, broker, "an object of this name belongs to another broker; skipped");
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        },
+        Some(current) => {
+            if current.get("spec") != object.get("spec")
+                || current.pointer("/metadata/labels") != object.pointer("/metadata/labels")
+            {
+                let mut next = current.clone();
+                next["spec"] = object["spec"].clone();
+                next["metadata"]["labels"] = object["metadata"]["labels"].clone();
+                ctx.store.update(kind, next).await?
+            } else {
+                current
+            }
+        }
+    };
+    let mut status = json!({"removedFromBrokerCatalog": false});
+    if let Some(problems) = problems.filter(|p| !p.is_empty()) {
+        status["problems"] = json!(problems);
+    }
+    // No status at all means the same as the default one: no write needed.
+    let current_status = current.get("status").cloned().unwrap_or_else(|| json!({"removedFromBrokerCatalog": false}));
+    if current_status != status {
+        let mut next = current;
+        next["status"] = status;
+        ctx.store.update_status(kind, next).await?;
     }
     Ok(())
 }

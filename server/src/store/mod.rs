@@ -18,6 +18,7 @@ use futures::stream::BoxStream;
 use serde_json::Value;
 
 pub use crypto::{SecretCipher, SecretKeyError};
+pub use object::CATALOG_FINALIZER;
 pub use selector::{LabelSelector, SelectorError};
 pub use sql::SqlStore;
 pub use typed::TypedStore;

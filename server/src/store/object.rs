@@ -182,11 +182,18 @@ pub fn generation(object: &Value) -> i64 {
     meta(object).and_then(|m| m.get("generation")).and_then(Value::as_i64).unwrap_or(0)
 }
 
+/// The finalizer that keeps instances and bindings until the broker has let go of them.
+pub const CATALOG_FINALIZER: &str = "kubernetes-incubator/service-catalog";
+
 /// Defaults the API server fills on create (as upstream's did): an OSB id for instances and
-/// bindings, and a binding's Secret name.
+/// bindings, a binding's Secret name, and the catalog finalizer (unless the writer gave a list
+/// of finalizers, even an empty one).
 pub fn apply_create_defaults(kind: Kind, object: &mut Value) {
     if !matches!(kind, Kind::ServiceInstance | Kind::ServiceBinding) {
         return;
+    }
+    if meta(object).is_none_or(|m| !m.contains_key("finalizers")) {
+        set_meta(object, "finalizers", json!([CATALOG_FINALIZER]));
     }
     if !object.get("spec").is_some_and(Value::is_object) {
         object["spec"] = json!({});

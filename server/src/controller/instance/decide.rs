@@ -18,7 +18,7 @@ use crate::controller::{
 };
 
 /// The finalizer that keeps an instance (or binding) until the broker has let go of it.
-pub const FINALIZER: &str = "kubernetes-incubator/service-catalog";
+pub const FINALIZER: &str = crate::store::CATALOG_FINALIZER;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {

@@ -1,0 +1,185 @@
+//! Request guards every route passes through: who is calling (session cookie or bearer token),
+//! a same-origin check for state-changing requests made with a cookie (CSRF), security
+//! headers, and a limit on login attempts.
+
+use std::{net::IpAddr, num::NonZeroU32, sync::Arc};
+
+use axum::{
+    extract::{Request, State},
+    http::{HeaderValue, Method, StatusCode, header},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use tower_sessions::Session;
+
+use super::{Accounts, Role, User};
+
+/// The session key holding the signed-in user's id.
+pub const SESSION_USER: &str = "user_id";
+
+/// An authenticated person and their teams, as found on a request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Principal {
+    pub user: User,
+    pub teams: Vec<(String, Role)>,
+    /// How they proved it: a browser session, or an API token (which needs no CSRF check).
+    pub via_token: bool,
+}
+
+#[derive(Clone)]
+pub struct Guard {
+    pub accounts: Accounts,
+    /// The portal's own origin (`scheme://host[:port]`), for the CSRF check.
+    pub origin: String,
+}
+
+/// Who is calling. Puts `Option<Principal>` into the request's extensions for handlers and
+/// server functions; never rejects (pages decide what anonymous callers see).
+pub async fn identify(
+    State(guard): State<Arc<Guard>>,
+    session: Option<Session>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let principal = match bearer(&request) {
+        Some(token) => match guard.accounts.user_for_token(&token).await {
+            Ok(Some(user)) => principal(&guard.accounts, user, true).await,
+            Ok(None) => {
+                return unauthorized("the bearer token is not valid (unknown, revoked, or its user is disabled)");
+            }
+            Err(e) => return unavailable(&e.to_string()),
+        },
+        None => match session {
+            Some(session) => match session.get::<i64>(SESSION_USER).await.ok().flatten() {
+                Some(id) => match guard.accounts.user_by_id(id).await {
+                    Ok(Some(user)) if !user.disabled => principal(&guard.accounts, user, false).await,
+                    Ok(_) => None,
+                    Err(e) => return unavailable(&e.to_string()),
+                },
+                None => None,
+            },
+            None => None,
+        },
+    };
+    request.extensions_mut().insert(principal);
+    next.run(request).await
+}
+
+async fn principal(accounts: &Accounts, user: User, via_token: bool) -> Option<Principal> {
+    let teams = accounts.memberships(user.id).await.ok()?;
+    Some(Principal { user, teams, via_token })
+}
+
+fn bearer(request: &Request) -> Option<String> {
+    let value = request.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_string())
+}
+
+fn unauthorized(message: &str) -> Response {
+    (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Bearer")], message.to_string()).into_response()
+}
+
+fn unavailable(message: &str) -> Response {
+    (StatusCode::SERVICE_UNAVAILABLE, format!("cannot check credentials: {message}")).into_response()
+}
+
+/// CSRF: a state-changing request that relies on the session cookie must come from the portal's
+/// own pages, as the browser's `Origin` (or, failing that, `Referer`) says. Token-authenticated
+/// requests carry no ambient credentials and pass.
+pub async fn same_origin(State(guard): State<Arc<Guard>>, request: Request, next: Next) -> Response {
+    let safe = matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let by_token = bearer(&request).is_some();
+    if safe || by_token {
+        return next.run(request).await;
+    }
+    let headers = request.headers();
+    let claimed = headers
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| headers.get(header::REFERER).and_then(|v| v.to_str().ok()).and_then(origin_of));
+    match claimed {
+        Some(origin) if origin == guard.origin => next.run(request).await,
+        Some(origin) => {
+            (StatusCode::FORBIDDEN, format!("cross-site request refused: origin {origin:?} is not this portal"))
+                .into_response()
+        }
+        None => (StatusCode::FORBIDDEN, "cross-site request refused: the request names no origin").into_response(),
+    }
+}
+
+/// `scheme://host[:port]` of a URL.
+pub fn origin_of(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let host = rest.split(['/', '?', '#']).next()?;
+    (!host.is_empty()).then(|| format!("{scheme}://{host}"))
+}
+
+/// Headers every answer carries. The pages' CSP is set by the shell (it needs the per-request
+/// nonce of the hydration script); this sets the rest and a strict default for other answers.
+pub async fn security_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+        );
+    }
+    response
+}
+
+/// Login attempts per client address and per username: 10 a minute each.
+pub struct LoginLimiter {
+    by_address: DefaultKeyedRateLimiter<IpAddr>,
+    by_user: DefaultKeyedRateLimiter<String>,
+}
+
+impl Default for LoginLimiter {
+    fn default() -> Self {
+        let quota = Quota::per_minute(NonZeroU32::new(10).expect("10 is not zero"));
+        Self { by_address: RateLimiter::keyed(quota), by_user: RateLimiter::keyed(quota) }
+    }
+}
+
+impl LoginLimiter {
+    /// Whether another attempt is allowed now (both budgets are spent by an attempt).
+    pub fn allow(&self, address: IpAddr, username: &str) -> bool {
+        let address_ok = self.by_address.check_key(&address).is_ok();
+        let user_ok = self.by_user.check_key(&username.to_lowercase()).is_ok();
+        address_ok && user_ok
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins() {
+        assert_eq!(
+            origin_of("https://portal.example.com:8443/instances?x=1").as_deref(),
+            Some("https://portal.example.com:8443")
+        );
+        assert_eq!(origin_of("http://127.0.0.1:3000").as_deref(), Some("http://127.0.0.1:3000"));
+        assert_eq!(origin_of("not a url"), None);
+    }
+
+    #[test]
+    fn login_attempts_are_limited_per_address_and_per_user() {
+        let limiter = LoginLimiter::default();
+        let ip: IpAddr = "127.0.0.1".parse().unwrap();
+        for _ in 0..10 {
+            assert!(limiter.allow(ip, "alice"));
+        }
+        assert!(!limiter.allow(ip, "alice"), "the 11th attempt within a minute is refused");
+        let other: IpAddr = "127.0.0.2".parse().unwrap();
+        assert!(!limiter.allow(other, "ALICE"), "the username's budget is spent whatever the address");
+        assert!(limiter.allow(other, "bob"));
+    }
+}
