@@ -14,6 +14,9 @@ pub struct AppState {
     /// The catalog's objects (instances, bindings, brokers, classes, plans, Secrets).
     pub store: Arc<dyn ResourceStore>,
     pub leptos_options: LeptosOptions,
+    /// Turns `true` when the server starts shutting down, so endless responses (the live
+    /// stream) end and graceful shutdown can finish.
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -26,6 +26,7 @@ pub struct Application {
     listener: TcpListener,
     local_addr: SocketAddr,
     state: AppState,
+    shutdown: tokio::sync::watch::Sender<bool>,
 }
 
 impl Application {
@@ -48,8 +49,9 @@ impl Application {
             None => store::SecretCipher::load_or_create(&config.data_dir)?,
         };
         let store: Arc<dyn store::ResourceStore> = Arc::new(store::SqlStore::new(db.clone(), cipher));
-        let state = AppState { config: Arc::new(config), db, store, leptos_options };
-        Ok(Self { listener, local_addr, state })
+        let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
+        let state = AppState { config: Arc::new(config), db, store, leptos_options, shutdown: shutdown_rx };
+        Ok(Self { listener, local_addr, state, shutdown })
     }
 
     /// The address actually bound (the port is the OS's choice when configured as 0).
@@ -71,6 +73,11 @@ impl Application {
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let db = self.state.db.clone();
         let router = http::router(self.state);
+        let stopping = self.shutdown;
+        let shutdown = async move {
+            shutdown.await;
+            let _ = stopping.send(true);
+        };
         axum::serve(self.listener, router).with_graceful_shutdown(shutdown).await.context("serving HTTP")?;
         db.close().await;
         Ok(())

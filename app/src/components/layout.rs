@@ -92,20 +92,53 @@ fn SideNav() -> impl IntoView {
     }
 }
 
-/// A page heading with an optional one-line explanation.
+/// A page heading with an optional one-line explanation and actions on the right.
 #[component]
-pub fn PageHeader(title: &'static str, #[prop(optional)] subtitle: &'static str) -> impl IntoView {
+pub fn PageHeader(
+    #[prop(into)] title: String,
+    #[prop(optional, into)] subtitle: String,
+    #[prop(optional)] children: Option<Children>,
+) -> impl IntoView {
     view! {
-        <div class="mb-6">
-            <h1 class="text-xl font-semibold tracking-tight">{title}</h1>
-            {(!subtitle.is_empty()).then(|| view! { <p class="mt-1 text-sm text-zinc-500 dark:text-zinc-400">{subtitle}</p> })}
+        <div class="mb-6 flex flex-wrap items-start justify-between gap-4">
+            <div class="min-w-0">
+                <h1 class="text-xl font-semibold tracking-tight break-words">{title}</h1>
+                {(!subtitle.is_empty()).then(|| view! { <p class="mt-1 text-sm text-zinc-500 dark:text-zinc-400">{subtitle}</p> })}
+            </div>
+            {children.map(|c| view! { <div class="flex shrink-0 items-center gap-2">{c()}</div> })}
         </div>
+    }
+}
+
+/// Where a page sits: "Catalog › HDFS › Request".
+#[component]
+pub fn Breadcrumbs(items: Vec<(String, Option<String>)>) -> impl IntoView {
+    view! {
+        <nav aria-label="Breadcrumb" class="mb-2 text-sm text-zinc-500 dark:text-zinc-400">
+            <ol class="flex flex-wrap items-center gap-1">
+                {items
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, (label, href))| {
+                        view! {
+                            <li class="flex items-center gap-1">
+                                {(i > 0).then(|| view! { <span aria-hidden="true">"›"</span> })}
+                                {match href {
+                                    Some(href) => view! { <a class="hover:text-zinc-800 hover:underline dark:hover:text-zinc-200" href=href>{label}</a> }.into_any(),
+                                    None => view! { <span aria-current="page" class="text-zinc-700 dark:text-zinc-300">{label}</span> }.into_any(),
+                                }}
+                            </li>
+                        }
+                    })
+                    .collect_view()}
+            </ol>
+        </nav>
     }
 }
 
 /// A bordered box that tells the user there is nothing here yet and what to do next.
 #[component]
-pub fn EmptyState(title: &'static str, children: Children) -> impl IntoView {
+pub fn EmptyState(#[prop(into)] title: String, children: Children) -> impl IntoView {
     view! {
         <div class="rounded-lg border border-dashed border-zinc-300 bg-white px-6 py-10 text-center dark:border-zinc-700 dark:bg-zinc-900">
             <h2 class="text-base font-medium">{title}</h2>
