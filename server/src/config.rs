@@ -117,6 +117,9 @@ pub struct Config {
     pub log_format: LogFormat,
     pub public_url: String,
     pub secret_key: Option<Redacted>,
+    /// The reconcilers' settings; `None` runs the portal without a controller (tests of the
+    /// store or the UI alone).
+    pub controller: Option<crate::controller::ControllerConfig>,
     pub site_root: PathBuf,
     /// Whether the portal hosts the built-in broker under [`crate::broker::MOUNT_PATH`].
     pub builtin_broker: bool,
@@ -148,6 +151,7 @@ impl Config {
             log_format: args.log_format.or(file.log_format).unwrap_or_default(),
             public_url: public_url.trim_end_matches('/').to_string(),
             secret_key: args.secret_key.or(file.secret_key).map(Redacted),
+            controller: Some(crate::controller::ControllerConfig::default()),
             site_root: args.site_root.or(file.site_root).unwrap_or_else(default_site_root),
             builtin_broker: args.builtin_broker.or(file.builtin_broker).unwrap_or(true),
         })
@@ -159,14 +163,22 @@ impl Config {
         crate::broker::BrokerConfig::default()
     }
 
-    /// A configuration for tests: a port picked by the OS, the given data directory.
+    /// A configuration for tests: a port picked by the OS, the given data directory, a
+    /// controller with quick timings and short broker timeouts.
     pub fn for_tests(data_dir: &Path) -> Self {
-        Self::resolve(ServeArgs {
+        let mut config = Self::resolve(ServeArgs {
             listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
             data_dir: Some(data_dir.to_path_buf()),
             ..ServeArgs::default()
         })
-        .expect("test configuration is valid")
+        .expect("test configuration is valid");
+        config.controller = Some(crate::controller::ControllerConfig {
+            timing: crate::controller::Timing::fast(),
+            workers: 4,
+            request_timeout: std::time::Duration::from_secs(2),
+            ..Default::default()
+        });
+        config
     }
 }
 

@@ -84,6 +84,26 @@ impl Database {
         Ok(u64::try_from(n).unwrap_or_default())
     }
 
+    /// A fact about this installation (`portal_meta`).
+    pub async fn meta(&self, key: &str) -> Result<Option<String>, sqlx::Error> {
+        match self {
+            Self::Sqlite(pool) => {
+                sqlx::query_scalar("SELECT value FROM portal_meta WHERE key = $1").bind(key).fetch_optional(pool).await
+            }
+            Self::Postgres(pool) => {
+                sqlx::query_scalar("SELECT value FROM portal_meta WHERE key = $1").bind(key).fetch_optional(pool).await
+            }
+        }
+    }
+
+    pub async fn set_meta(&self, key: &str, value: &str) -> Result<(), sqlx::Error> {
+        const SQL: &str = "INSERT INTO portal_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value";
+        match self {
+            Self::Sqlite(pool) => sqlx::query(SQL).bind(key).bind(value).execute(pool).await.map(drop),
+            Self::Postgres(pool) => sqlx::query(SQL).bind(key).bind(value).execute(pool).await.map(drop),
+        }
+    }
+
     pub async fn close(&self) {
         match self {
             Self::Sqlite(pool) => pool.close().await,

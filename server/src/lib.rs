@@ -6,6 +6,7 @@ pub mod broker;
 pub mod config;
 pub mod controller;
 pub mod db;
+pub mod demo;
 pub mod http;
 pub mod osb;
 pub mod params;
@@ -49,6 +50,9 @@ impl Application {
             None => store::SecretCipher::load_or_create(&config.data_dir)?,
         };
         let store: Arc<dyn store::ResourceStore> = Arc::new(store::SqlStore::new(db.clone(), cipher));
+        if config.builtin_broker {
+            demo::register_builtin_broker(&db, store.as_ref(), &broker::builtin_broker_url_for(local_addr)).await?;
+        }
         let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
         let state = AppState { config: Arc::new(config), db, store, leptos_options, shutdown: shutdown_rx };
         Ok(Self { listener, local_addr, state, shutdown })
@@ -57,6 +61,11 @@ impl Application {
     /// The address actually bound (the port is the OS's choice when configured as 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The catalog's store (for tests and embedding).
+    pub fn store(&self) -> Arc<dyn store::ResourceStore> {
+        self.state.store.clone()
     }
 
     pub fn port(&self) -> u16 {
@@ -72,15 +81,22 @@ impl Application {
     /// Serves until `shutdown` completes, then lets requests in flight finish and closes the database.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let db = self.state.db.clone();
+        let controller = match self.state.config.controller.clone() {
+            Some(config) => Some(controller::Controller::start(self.state.store.clone(), config).await?),
+            None => None,
+        };
         let router = http::router(self.state);
         let stopping = self.shutdown;
         let shutdown = async move {
             shutdown.await;
             let _ = stopping.send(true);
         };
-        axum::serve(self.listener, router).with_graceful_shutdown(shutdown).await.context("serving HTTP")?;
+        let served = axum::serve(self.listener, router).with_graceful_shutdown(shutdown).await.context("serving HTTP");
+        if let Some(controller) = controller {
+            controller.shutdown().await;
+        }
         db.close().await;
-        Ok(())
+        served
     }
 
     /// Serves until SIGINT or SIGTERM.

@@ -79,7 +79,12 @@ async fn every_navigation_target_renders_and_unknown_paths_are_404() {
 
 #[tokio::test]
 async fn the_status_server_function_reports_the_real_database() {
-    let app = TestApp::spawn().await;
+    // Without the built-in broker, so the counts start at zero.
+    let app = TestApp::spawn_with(tempfile::tempdir().unwrap(), |c| {
+        c.builtin_broker = false;
+        c.controller = None;
+    })
+    .await;
     let response = app
         .client
         .post(app.url("/api/check_portal"))

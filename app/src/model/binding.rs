@@ -64,11 +64,11 @@ pub struct ServiceBindingSpec {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub parameters_from: Vec<ParametersFromSource>,
     /// Defaults to the binding's name.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub secret_name: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub secret_transforms: Vec<SecretTransform>,
-    #[serde(default, rename = "externalID")]
+    #[serde(default, rename = "externalID", skip_serializing_if = "String::is_empty")]
     pub external_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_info: Option<UserInfo>,

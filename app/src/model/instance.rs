@@ -69,12 +69,12 @@ pub struct ServiceInstanceSpec {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub parameters_from: Vec<ParametersFromSource>,
     /// The OSB instance id; set once, never changed.
-    #[serde(default, rename = "externalID")]
+    #[serde(default, rename = "externalID", skip_serializing_if = "String::is_empty")]
     pub external_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_info: Option<UserInfo>,
     /// Bumping this asks for an update call even when nothing else changed.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero_i64")]
     pub update_requests: i64,
 }
 
@@ -172,12 +172,20 @@ pub struct ServiceInstanceStatus {
     /// Failed attempts of the current operation, for backoff.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub attempts: u32,
+    /// Provisions that ended in orphan mitigation since the last success; the controller gives
+    /// up when they reach its limit.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub failed_provisions: u32,
     /// History of condition changes (newest last, bounded), for the instance page.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub history: Vec<Condition>,
 }
 
 pub(crate) fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+pub(crate) fn is_zero_i64(n: &i64) -> bool {
     *n == 0
 }
 

@@ -23,8 +23,8 @@ use crate::{db::Database, store::ResourceStore};
 
 pub use catalog::CatalogCache;
 
-/// The finalizer the controller puts on instances and bindings (upstream's name).
-pub const FINALIZER: &str = "kubernetes-incubator/service-catalog";
+/// The finalizer the controller puts on instances and bindings.
+pub use crate::controller::instance::decide::FINALIZER;
 /// Where the portal keeps Secrets of its own (broker credentials).
 pub const SYSTEM_NAMESPACE: &str = "quartermaster-system";
 

@@ -153,8 +153,21 @@ pub fn apply_generate_name(object: &mut Value) {
 }
 
 /// Parts of an object that make up its "spec" for generation purposes: everything but
-/// metadata and status (for Secrets, their data).
+/// metadata and status, with nulls and empty lists and maps dropped (a client that writes
+/// `"parametersFrom": []` has changed nothing).
 pub fn spec_part(object: &Value) -> Value {
+    fn prune(value: &Value) -> Option<Value> {
+        match value {
+            Value::Null => None,
+            Value::Array(items) if items.is_empty() => None,
+            Value::Object(map) => {
+                let pruned: Map<String, Value> =
+                    map.iter().filter_map(|(k, v)| prune(v).map(|v| (k.clone(), v))).collect();
+                (!pruned.is_empty()).then_some(Value::Object(pruned))
+            }
+            other => Some(other.clone()),
+        }
+    }
     let mut copy = object.clone();
     if let Some(map) = copy.as_object_mut() {
         map.remove("metadata");
@@ -162,9 +175,46 @@ pub fn spec_part(object: &Value) -> Value {
         map.remove("apiVersion");
         map.remove("kind");
     }
-    copy
+    prune(&copy).unwrap_or(Value::Null)
 }
 
 pub fn generation(object: &Value) -> i64 {
     meta(object).and_then(|m| m.get("generation")).and_then(Value::as_i64).unwrap_or(0)
+}
+
+/// Defaults the API server fills on create (as upstream's did): an OSB id for instances and
+/// bindings, and a binding's Secret name.
+pub fn apply_create_defaults(kind: Kind, object: &mut Value) {
+    if !matches!(kind, Kind::ServiceInstance | Kind::ServiceBinding) {
+        return;
+    }
+    if !object.get("spec").is_some_and(Value::is_object) {
+        object["spec"] = json!({});
+    }
+    let empty = |v: Option<&Value>| v.and_then(Value::as_str).is_none_or(str::is_empty);
+    if empty(object["spec"].get("externalID")) {
+        object["spec"]["externalID"] = Value::String(uuid::Uuid::new_v4().to_string());
+    }
+    if kind == Kind::ServiceBinding && empty(object["spec"].get("secretName")) {
+        object["spec"]["secretName"] = Value::String(name(object).to_string());
+    }
+}
+
+/// Fields that never change once set (the OSB id the broker knows the object by).
+pub fn check_immutable(kind: Kind, existing: &Value, incoming: &Value) -> Result<()> {
+    if matches!(kind, Kind::ServiceInstance | Kind::ServiceBinding) {
+        let before = existing.pointer("/spec/externalID").and_then(Value::as_str).unwrap_or_default();
+        let after = incoming.pointer("/spec/externalID").and_then(Value::as_str).unwrap_or_default();
+        if before != after {
+            return Err(StoreError::invalid(kind, name(incoming), "spec.externalID", "field is immutable"));
+        }
+    }
+    if kind == Kind::ServiceBinding {
+        for field in ["instanceRef", "secretName"] {
+            if existing.pointer(&format!("/spec/{field}")) != incoming.pointer(&format!("/spec/{field}")) {
+                return Err(StoreError::invalid(kind, name(incoming), &format!("spec.{field}"), "field is immutable"));
+            }
+        }
+    }
+    Ok(())
 }

@@ -336,6 +336,7 @@ impl ResourceStore for SqlStore {
         object::apply_generate_name(&mut object);
         let key = object::validate_for_write(kind, &object)?;
         normalize(kind, &mut object)?;
+        object::apply_create_defaults(kind, &mut object);
         let (_, created) = self
             .write(&key.clone(), move |existing, rv| {
                 if existing.is_some() {
@@ -369,6 +370,7 @@ impl ResourceStore for SqlStore {
             .write(&key.clone(), move |existing, rv| {
                 let existing = existing.ok_or_else(|| not_found(&key))?;
                 check_preconditions(&key, &object, &existing)?;
+                object::check_immutable(kind, &existing, &object)?;
                 for field in ["uid", "creationTimestamp", "deletionTimestamp", "generation", "resourceVersion"] {
                     match object::meta(&existing).and_then(|m| m.get(field)) {
                         Some(v) => object::set_meta(&mut object, field, v.clone()),
