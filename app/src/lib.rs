@@ -3,6 +3,8 @@
 //! Compiled twice: natively with `ssr` (server-side rendering, server functions run here) and to
 //! wasm with `hydrate` (the browser takes over the server-rendered page).
 
+#![recursion_limit = "256"]
+
 pub mod api;
 pub mod components;
 pub mod model;

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use leptos::prelude::ServerFnError;
 
 use crate::api::{
-    Caller, ObjectRef, Rejection, Submitted,
+    Caller, ObjectRef, Rejection, ShellInfo, Submitted,
     brokers::{BrokerForm, BrokerRow, ConnectionTest},
     catalog::{CatalogView, ClassDetail},
     instances::{BindingRequest, Credentials, InstancePage, InstanceRequest, InstanceUpdate, InstancesView},
@@ -51,6 +51,8 @@ pub type PortResult<T> = Result<T, PortError>;
 #[async_trait::async_trait]
 pub trait Portal: Send + Sync + 'static {
     async fn status(&self) -> PortResult<PortalStatus>;
+    /// The user's name and the navigation's counts.
+    async fn shell_info(&self, caller: &Caller) -> PortResult<ShellInfo>;
 
     // Catalog
     async fn catalog(&self, caller: &Caller) -> PortResult<CatalogView>;

@@ -40,6 +40,16 @@ impl Caller {
     }
 }
 
+/// What the frame around every page shows: who is signed in, and the navigation's counts.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShellInfo {
+    pub username: String,
+    /// Services on offer in the catalog.
+    pub services: usize,
+    /// Instances in the caller's teams.
+    pub instances: usize,
+}
+
 /// Why the server did not do what a form asked, placed where the form can show it.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Rejection {

@@ -1,15 +1,27 @@
 //! The frame around every page: top bar, left navigation, content area.
 
 use leptos::prelude::*;
-use leptos_router::components::A;
+use leptos_router::components::{A, Form};
+
+use crate::api::ShellInfo;
+
+/// The user's name and the navigation's counts.
+#[server(endpoint = "shell_info")]
+pub async fn load_shell_info() -> Result<ShellInfo, ServerFnError> {
+    let (portal, caller) = crate::port::portal_and_caller()?;
+    Ok(portal.shell_info(&caller).await?)
+}
 
 #[component]
 pub fn Shell(children: Children) -> impl IntoView {
+    let location = leptos_router::hooks::use_location();
+    // Fetched again on every navigation, so the counts follow what the user just did.
+    let info = Resource::new(move || location.pathname.get(), |_| load_shell_info());
     view! {
         <div class="flex min-h-screen flex-col">
-            <TopBar />
+            <TopBar info />
             <div class="flex flex-1">
-                <SideNav />
+                <SideNav info />
                 <main class="min-w-0 flex-1 px-6 py-6 lg:px-8" id="main">
                     {children()}
                 </main>
@@ -19,14 +31,36 @@ pub fn Shell(children: Children) -> impl IntoView {
 }
 
 #[component]
-fn TopBar() -> impl IntoView {
+fn TopBar(info: Resource<Result<ShellInfo, ServerFnError>>) -> impl IntoView {
     view! {
         <header class="sticky top-0 z-10 flex h-14 items-center gap-4 border-b border-zinc-200 bg-white/90 px-4 backdrop-blur dark:border-zinc-800 dark:bg-zinc-900/90">
             <a href="/" class="flex items-center gap-2 font-semibold tracking-tight">
                 <Logo />
                 <span>"Quartermaster"</span>
             </a>
-            <span class="hidden text-sm text-zinc-500 sm:inline dark:text-zinc-400">"Self-service for platform services"</span>
+            <span class="hidden text-sm text-zinc-500 lg:inline dark:text-zinc-400">"Self-service for platform services"</span>
+            <Form action="/catalog" method="get" attr:class="ml-auto hidden md:block" attr:role="search">
+                <label for="top-search" class="sr-only">"Search the catalog"</label>
+                <input
+                    id="top-search"
+                    name="q"
+                    type="search"
+                    placeholder="Search services…"
+                    class="w-64 rounded-md border border-zinc-300 bg-white px-3 py-1 text-sm placeholder:text-zinc-400 focus:border-indigo-500 focus:ring-1 focus:ring-indigo-500 focus:outline-none dark:border-zinc-700 dark:bg-zinc-900"
+                />
+            </Form>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    info.await.ok().map(|i| view! {
+                        <span class="flex items-center gap-2 text-sm text-zinc-700 dark:text-zinc-300" data-testid="user">
+                            <span class="inline-flex h-7 w-7 items-center justify-center rounded-full bg-indigo-100 text-xs font-semibold text-indigo-700 dark:bg-indigo-500/20 dark:text-indigo-300" aria-hidden="true">
+                                {i.username.chars().next().unwrap_or('?').to_uppercase().to_string()}
+                            </span>
+                            <span class="hidden sm:inline">{i.username}</span>
+                        </span>
+                    })
+                })}
+            </Transition>
         </header>
     }
 }
@@ -57,7 +91,7 @@ const NAV: &[NavItem] = &[
 ];
 
 #[component]
-fn SideNav() -> impl IntoView {
+fn SideNav(info: Resource<Result<ShellInfo, ServerFnError>>) -> impl IntoView {
     let location = leptos_router::hooks::use_location();
     view! {
         <nav aria-label="Main" class="w-48 shrink-0 border-r border-zinc-200 bg-white px-2 py-4 dark:border-zinc-800 dark:bg-zinc-900">
@@ -81,7 +115,23 @@ fn SideNav() -> impl IntoView {
                                         }
                                     }
                                 >
-                                    {item.label}
+                                    <span class="flex items-center justify-between gap-2">
+                                        {item.label}
+                                        <Transition fallback=|| ()>
+                                            {move || Suspend::new(async move {
+                                                let count = info.await.ok().and_then(|i| match item.href {
+                                                    "/catalog" => Some(i.services),
+                                                    "/instances" => Some(i.instances),
+                                                    _ => None,
+                                                });
+                                                count.map(|n| view! {
+                                                    <span class="rounded-full bg-zinc-100 px-2 text-xs font-medium text-zinc-600 tabular-nums dark:bg-zinc-800 dark:text-zinc-400" data-count=item.href>
+                                                        {n}
+                                                    </span>
+                                                })
+                                            })}
+                                        </Transition>
+                                    </span>
                                 </A>
                             </li>
                         }

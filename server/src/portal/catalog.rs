@@ -78,7 +78,7 @@ async fn follow(store: Arc<dyn ResourceStore>, kind: Kind, changes: Arc<AtomicU6
     }
 }
 
-fn meta_str<'a>(metadata: Option<&'a Value>, key: &str) -> String {
+fn meta_str(metadata: Option<&Value>, key: &str) -> String {
     metadata.and_then(|m| m.get(key)).and_then(Value::as_str).unwrap_or_default().to_string()
 }
 
@@ -138,6 +138,11 @@ fn plan_info(class: &ClusterServiceClass, plan: &ClusterServicePlan) -> PlanInfo
     }
 }
 
+/// Plans in the order a person compares them: free ones first, then by name.
+fn plan_order(a: &ClusterServicePlan, b: &ClusterServicePlan) -> std::cmp::Ordering {
+    (!a.spec.common.free, &a.spec.common.external_name).cmp(&(!b.spec.common.free, &b.spec.common.external_name))
+}
+
 /// Plans grouped by the object name of their class, in a stable order.
 fn plans_by_class(plans: &[ClusterServicePlan]) -> HashMap<&str, Vec<&ClusterServicePlan>> {
     let mut by_class: HashMap<&str, Vec<&ClusterServicePlan>> = HashMap::new();
@@ -145,7 +150,7 @@ fn plans_by_class(plans: &[ClusterServicePlan]) -> HashMap<&str, Vec<&ClusterSer
         by_class.entry(plan.spec.cluster_service_class_ref.name.as_str()).or_default().push(plan);
     }
     for list in by_class.values_mut() {
-        list.sort_by(|a, b| a.spec.common.external_name.cmp(&b.spec.common.external_name));
+        list.sort_by(|a, b| plan_order(a, b));
     }
     by_class
 }
@@ -195,7 +200,7 @@ pub async fn catalog_view(store: &dyn ResourceStore) -> Result<CatalogView, Port
             tile(c, plans, slugs.get(&c.metadata.name).cloned().unwrap_or_default())
         })
         .collect();
-    tiles.sort_by(|a, b| (a.removed, a.display_name.to_lowercase()).cmp(&(b.removed, b.display_name.to_lowercase())));
+    tiles.sort_by_key(|a| (a.removed, a.display_name.to_lowercase()));
     let mut brokers: Vec<BrokerBrief> = brokers.iter().map(broker_brief).collect();
     brokers.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(CatalogView { tiles, brokers })
@@ -218,7 +223,7 @@ pub async fn class_plans(store: &dyn ResourceStore, class: &str) -> Result<Vec<C
     let (plans, _) = list::<ClusterServicePlan>(store, &ListQuery::default()).await?;
     let mut plans: Vec<ClusterServicePlan> =
         plans.into_iter().filter(|p| p.spec.cluster_service_class_ref.name == class).collect();
-    plans.sort_by(|a, b| a.spec.common.external_name.cmp(&b.spec.common.external_name));
+    plans.sort_by(plan_order);
     Ok(plans)
 }
 

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use app::{
     api::{
-        Caller, ObjectRef,
+        Caller, ObjectRef, ShellInfo,
         brokers::{BrokerForm, BrokerRow, ConnectionTest},
         catalog::{CatalogView, ClassDetail},
         instances::{BindingRequest, Credentials, InstancePage, InstanceRequest, InstanceUpdate, InstancesView},
@@ -63,6 +63,15 @@ impl Portal for PortalService {
                 .round(jiff::Unit::Second)
                 .unwrap_or_else(|_| jiff::Timestamp::now())
                 .to_string(),
+        })
+    }
+
+    async fn shell_info(&self, caller: &Caller) -> PortResult<ShellInfo> {
+        let catalog = self.catalog.view(self.store.as_ref()).await?;
+        Ok(ShellInfo {
+            username: caller.username.clone(),
+            services: catalog.tiles.iter().filter(|t| !t.removed).count(),
+            instances: instances::count(self.store.as_ref(), caller).await?,
         })
     }
 

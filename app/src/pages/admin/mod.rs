@@ -12,6 +12,7 @@ pub use server_fns::*;
 
 use crate::components::layout::PageHeader;
 use crate::components::ui::{CARD, MUTED};
+use crate::pages::catalog::ConnectionCheck;
 
 #[component]
 pub fn AdminPage() -> impl IntoView {
@@ -44,5 +45,10 @@ pub fn AdminPage() -> impl IntoView {
                 </li>
             }).collect_view()}
         </ul>
+        <section class=format!("{CARD} mt-6 p-5")>
+            <h2 class="text-base font-semibold">"Portal status"</h2>
+            <p class=format!("mt-1 text-sm {MUTED}")>"Version, database, and what the portal knows of brokers and services."</p>
+            <ConnectionCheck />
+        </section>
     }
 }

@@ -37,7 +37,7 @@ impl Filters {
 
     fn keep(&self, tile: &ClassTile) -> bool {
         tile.matches(&self.q)
-            && (self.tag.is_empty() || tile.tags.iter().any(|t| *t == self.tag))
+            && (self.tag.is_empty() || tile.tags.contains(&self.tag))
             && (self.broker.is_empty() || tile.broker == self.broker)
     }
 }
@@ -64,7 +64,7 @@ pub fn CatalogPage() -> impl IntoView {
         broker: query.read().get("broker").unwrap_or_default(),
     };
     // The search box is typed into faster than the URL follows; it keeps its own signal.
-    let search = RwSignal::new(from_url().q);
+    let search = RwSignal::new(query.with_untracked(|q| q.get("q").unwrap_or_default()));
     let filters = Memo::new(move |_| Filters { q: search.get(), ..from_url() });
 
     view! {
@@ -248,7 +248,7 @@ fn no_services(catalog: &CatalogView) -> impl IntoView + use<> {
 
 /// A button that asks the server for its status and shows the answer.
 #[component]
-fn ConnectionCheck() -> impl IntoView {
+pub fn ConnectionCheck() -> impl IntoView {
     let check = ServerAction::<CheckPortal>::new();
     let pending = check.pending();
     let result = check.value();

@@ -68,7 +68,7 @@ fn class_body(d: ClassDetail) -> impl IntoView {
                 "The broker no longer offers this service. Existing instances keep working; new ones cannot be requested."
             </div>
         })}
-        <div class="grid gap-6 lg:grid-cols-3">
+        <div class="grid items-start gap-6 lg:grid-cols-3">
             <section class=format!("{CARD} p-5 lg:col-span-2") aria-labelledby="about-heading">
                 <h2 id="about-heading" class="text-base font-semibold">"About"</h2>
                 <p class="mt-2 text-sm whitespace-pre-line text-zinc-700 dark:text-zinc-300" data-testid="long-description">

@@ -13,7 +13,7 @@ use crate::components::status::StatusBadge;
 use crate::components::ui::{
     BUTTON_PRIMARY, BUTTON_SECONDARY, CARD, ErrorBox, FIELD_ERROR, INPUT, LABEL, MUTED, readable_time,
 };
-use crate::model::{ServiceBinding, binding_status};
+use crate::model::{Phase, ServiceBinding, binding_status, instance_status};
 use crate::pages::request::name_message;
 use crate::schema_form::{FormState, SchemaForm, compile};
 
@@ -28,17 +28,28 @@ pub fn Bindings(page: StoredValue<InstancePage>) -> impl IntoView {
     };
     let creating = RwSignal::new(false);
     let deleting = Memo::new(move |_| instance.with(|i| i.metadata.deletion_timestamp.is_some()));
+    // The broker binds only a working instance.
+    let usable =
+        Memo::new(move |_| instance.with(|i| matches!(instance_status(i).phase, Phase::Ready | Phase::Updating)));
     view! {
         <section class=format!("{CARD} p-5") aria-labelledby="bindings-heading" data-testid="bindings">
             <div class="mb-3 flex items-center justify-between gap-4">
                 <h2 id="bindings-heading" class="text-base font-semibold">"Bindings"</h2>
-                {move || (bindable() && !deleting.get()).then(|| view! {
+                {move || (bindable() && usable.get() && !deleting.get()).then(|| view! {
                     <button type="button" class=BUTTON_SECONDARY data-testid="new-binding" aria-expanded=move || creating.get().to_string() on:click=move |_| creating.update(|c| *c = !*c)>
                         {move || if creating.get() { "Cancel" } else { "New binding" }}
                     </button>
                 })}
             </div>
-            {move || (!bindable()).then(|| view! { <p class=format!("text-sm {MUTED}")>"This plan is not bindable: the broker hands out no credentials for it."</p> })}
+            {move || {
+                if !bindable() {
+                    Some(view! { <p class=format!("mb-2 text-sm {MUTED}")>"This plan is not bindable: the broker hands out no credentials for it."</p> })
+                } else if !usable.get() && !deleting.get() {
+                    Some(view! { <p class=format!("mb-2 text-sm {MUTED}")>"Bindings can be created once the instance is ready."</p> })
+                } else {
+                    None
+                }
+            }}
             <Show when=move || creating.get()>
                 {
                     let schema = page.with_value(|p| p.class.as_ref().and_then(|c| c.plan(&plan())).and_then(|p| p.binding_schema.clone()));

@@ -124,7 +124,9 @@ fn InstanceView(page: PageData) -> impl IntoView {
             <div class="min-w-0 flex-1">
                 <PageHeader title=name.clone() subtitle=format!("{class_display} in team {namespace}")>
                     <LiveIndicator state=live_state />
-                    <StatusBadge status />
+                    <Show when=move || !gone.get() fallback=|| view! { <span class="text-xs font-medium text-zinc-500">"Deleted"</span> }>
+                        <StatusBadge status />
+                    </Show>
                 </PageHeader>
             </div>
         </div>

@@ -9,7 +9,9 @@ use crate::components::params::{ParameterList, parameter_rows};
 use crate::components::safe::link_href;
 use crate::components::status::PhaseIcon;
 use crate::components::ui::{CARD, LINK, MUTED, SectionTitle, readable_time};
-use crate::model::{Condition, ConditionStatus, InstanceOperation, Phase, Tone, instance_status};
+use crate::model::{
+    Condition, ConditionStatus, InstanceOperation, Phase, Tone, instance_status, phase::is_error_reason,
+};
 use crate::schema_form::compile;
 
 fn panel_classes(tone: Tone) -> &'static str {
@@ -212,6 +214,21 @@ pub fn ConditionTable(conditions: Vec<Condition>) -> impl IntoView {
     }
 }
 
+/// The colour of an event: red for failures, blue for work in progress, green for success.
+fn timeline_dot(c: &Condition) -> &'static str {
+    const IN_PROGRESS: [&str; 5] = ["Provisioning", "UpdatingInstance", "Deprovisioning", "Binding", "Unbinding"];
+    let failed = (c.type_ == "Failed" && c.status == ConditionStatus::True) || is_error_reason(&c.reason);
+    if failed {
+        "bg-red-500"
+    } else if IN_PROGRESS.contains(&c.reason.as_str()) || c.type_ == "OrphanMitigation" {
+        "bg-sky-500"
+    } else if c.type_ == "Ready" && c.status == ConditionStatus::True {
+        "bg-emerald-500"
+    } else {
+        "bg-zinc-400"
+    }
+}
+
 /// The history of condition changes, newest first.
 #[component]
 pub fn Timeline() -> impl IntoView {
@@ -229,9 +246,7 @@ pub fn Timeline() -> impl IntoView {
                 view! {
                     <ol class="relative space-y-3 border-l border-zinc-200 pl-5 dark:border-zinc-800" data-testid="timeline">
                         {history.into_iter().map(|c| {
-                            let good = c.status == ConditionStatus::True && c.type_ == "Ready";
-                            let bad = c.type_ == "Failed" && c.status == ConditionStatus::True;
-                            let dot = if bad { "bg-red-500" } else if good { "bg-emerald-500" } else { "bg-sky-500" };
+                            let dot = timeline_dot(&c);
                             view! {
                                 <li class="relative">
                                     <span class=format!("absolute top-1.5 -left-[25px] h-2.5 w-2.5 rounded-full ring-4 ring-white dark:ring-zinc-900 {dot}") aria-hidden="true"></span>

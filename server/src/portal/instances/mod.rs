@@ -78,6 +78,16 @@ pub async fn namespaces(store: &dyn ResourceStore, caller: &Caller) -> PortResul
     Ok(set.into_iter().collect())
 }
 
+/// How many instances the caller's teams hold.
+pub async fn count(store: &dyn ResourceStore, caller: &Caller) -> PortResult<usize> {
+    let list = store.list(ServiceInstance::KIND, &visible_namespaces(caller)).await.map_err(store_error)?;
+    Ok(list
+        .items
+        .iter()
+        .filter(|i| caller.may_access(i.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or_default()))
+        .count())
+}
+
 pub async fn list_view(store: &dyn ResourceStore, caller: &Caller) -> PortResult<InstancesView> {
     let (instances, resource_version) = list::<ServiceInstance>(store, &visible_namespaces(caller)).await?;
     let (classes, _) = list::<ClusterServiceClass>(store, &ListQuery::default()).await?;
