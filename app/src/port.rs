@@ -55,7 +55,8 @@ pub trait Portal: Send + Sync + 'static {
     async fn shell_info(&self, caller: &Caller) -> PortResult<ShellInfo>;
 
     // Catalog
-    async fn catalog(&self, caller: &Caller) -> PortResult<CatalogView>;
+    /// The whole catalog (shared: it is cached between requests).
+    async fn catalog(&self, caller: &Caller) -> PortResult<Arc<CatalogView>>;
     /// A class by its object name or (unique) external name.
     async fn class(&self, caller: &Caller, class: &str) -> PortResult<Option<ClassDetail>>;
 

@@ -15,6 +15,8 @@ test('the catalog searches as you type, filters by tag, and keeps both in the UR
   await expect(page.getByTestId('catalog-count')).toHaveText(`1 of ${all} services`);
 
   await page.getByLabel('Search services').fill('');
+  await expect(page).toHaveURL(/\/catalog$/);
+  await expect(page.getByTestId('catalog-count')).toHaveText(`${all} services`);
   await page.locator('[data-tag="hadoop"]').click();
   await expect(page).toHaveURL(/tag=hadoop/);
   await expect(page.locator('[data-class="hdfs"]')).toBeVisible();

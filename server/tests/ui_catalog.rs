@@ -4,7 +4,7 @@
 mod common;
 
 use common::{seed, ui::quiet_app};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 #[tokio::test]
 async fn the_catalog_renders_tiles_and_escapes_broker_text() {
@@ -97,27 +97,55 @@ async fn the_class_page_shows_plans_side_by_side_with_what_their_forms_ask() {
 }
 
 #[tokio::test]
-async fn catalog_server_functions_answer_json() {
+async fn catalog_server_functions_answer_json_and_filter_on_the_server() {
     let app = quiet_app().await;
     seed::catalog(app.store.as_ref()).await;
-    let (status, view) = app.call_form("catalog", &[]).await;
-    assert_eq!(status, 200, "{view}");
-    let tiles = view["tiles"].as_array().unwrap();
-    assert_eq!(tiles.len(), 4);
+    let (status, page) = app.call_json("catalog", json!({"query": {}})).await;
+    assert_eq!(status, 200, "{page}");
+    let tiles = page["tiles"].as_array().unwrap();
+    assert_eq!((tiles.len(), page["total"].as_u64()), (4, Some(4)));
     let hdfs = tiles.iter().find(|t| t["external_name"] == "hdfs").unwrap();
     assert_eq!(hdfs["slug"], "hdfs");
     assert_eq!(hdfs["plans"], 2);
+    assert!(page["tags"].as_array().unwrap().iter().any(|t| t == "hadoop"));
+    let (_, page) = app.call_json("catalog", json!({"query": {"q": "topic"}})).await;
+    assert_eq!((page["tiles"].as_array().unwrap().len(), page["matches"].as_u64()), (1, Some(1)));
     let (_, class) = app.call_form("class", &[("class", "hdfs")]).await;
     assert_eq!(class["plans"].as_array().unwrap().len(), 2);
     assert!(class["plans"][0]["create_schema"].is_object());
     let (_, missing) = app.call_form("class", &[("class", "nope")]).await;
     assert_eq!(missing, Value::Null);
     // The cache follows the store: a new class shows up on the next call.
-    seed::class(app.store.as_ref(), seed::BROKER, "svc-new", "redis", "Redis", &[], serde_json::json!({})).await;
+    seed::class(app.store.as_ref(), seed::BROKER, "svc-new", "redis", "Redis", &[], json!({})).await;
     common::eventually(10, "the new class in the catalog", || async {
-        let (_, view) = app.call_form("catalog", &[]).await;
-        (view["tiles"].as_array().unwrap().len() == 5).then_some(())
+        let (_, page) = app.call_json("catalog", json!({"query": {}})).await;
+        (page["total"] == 5).then_some(())
     })
     .await;
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_large_catalog_sends_its_first_page_and_offers_the_rest() {
+    let app = quiet_app().await;
+    seed::broker(app.store.as_ref(), seed::BROKER, true, "ok").await;
+    for i in 0..75 {
+        seed::class(
+            app.store.as_ref(),
+            seed::BROKER,
+            &format!("svc-{i:03}"),
+            &format!("s{i:03}"),
+            "A service",
+            &[],
+            json!({}),
+        )
+        .await;
+    }
+    let (_, html) = app.page("/catalog").await;
+    assert_eq!(html.matches("data-testid=\"catalog-tile\"").count(), 60);
+    assert!(html.contains("Show all 75 services") && html.contains("href=\"/catalog?all=1\""));
+    assert!(!html.contains("s074"), "tiles beyond the first page travel with the page");
+    let (_, html) = app.page("/catalog?all=1").await;
+    assert_eq!(html.matches("data-testid=\"catalog-tile\"").count(), 75);
     app.stop().await.unwrap();
 }

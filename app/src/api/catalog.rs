@@ -9,16 +9,93 @@ pub struct CatalogView {
     pub tiles: Vec<ClassTile>,
     /// Every broker, for the broker filter and the error state (a broker that cannot be read).
     pub brokers: Vec<BrokerBrief>,
+    /// Every tag of the tiles, sorted, each once (see [`CatalogView::new`]).
+    pub tags: Vec<String>,
 }
 
 impl CatalogView {
-    /// Every tag of the catalog, sorted, each once.
-    pub fn tags(&self) -> Vec<String> {
-        let mut tags: Vec<String> = self.tiles.iter().flat_map(|t| t.tags.iter().cloned()).collect();
+    /// A view of these tiles, with their tags gathered and their search text prepared.
+    pub fn new(mut tiles: Vec<ClassTile>, brokers: Vec<BrokerBrief>) -> Self {
+        for tile in &mut tiles {
+            tile.search_text = tile.searchable();
+        }
+        let mut tags: Vec<String> = tiles.iter().flat_map(|t| t.tags.iter().cloned()).collect();
         tags.sort();
         tags.dedup();
-        tags
+        Self { tiles, brokers, tags }
     }
+
+    /// What the catalog page shows for a query: the first `first` matching tiles (all of them
+    /// with `query.all`), and what the filters need. The tiles are in the view's order.
+    pub fn page(&self, query: &CatalogQuery, first: usize) -> CatalogPage {
+        let limit = if query.all { usize::MAX } else { first };
+        let mut matches = 0;
+        let mut tiles = Vec::new();
+        for tile in self.tiles.iter().filter(|t| query.keep(t)) {
+            matches += 1;
+            if tiles.len() < limit {
+                tiles.push(tile.clone());
+            }
+        }
+        CatalogPage { tiles, matches, total: self.tiles.len(), tags: self.tags.clone(), brokers: self.brokers.clone() }
+    }
+}
+
+/// The catalog page's filters, as in its URL (`/catalog?q=&tag=&broker=&all=1`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CatalogQuery {
+    pub q: String,
+    pub tag: String,
+    pub broker: String,
+    /// Every matching tile, not only the first page of them.
+    pub all: bool,
+}
+
+impl CatalogQuery {
+    pub fn keep(&self, tile: &ClassTile) -> bool {
+        tile.matches(&self.q)
+            && (self.tag.is_empty() || tile.tags.contains(&self.tag))
+            && (self.broker.is_empty() || tile.broker == self.broker)
+    }
+
+    /// The URL of the catalog with these filters.
+    pub fn url(&self) -> String {
+        let mut parts = Vec::new();
+        for (key, value) in [("q", &self.q), ("tag", &self.tag), ("broker", &self.broker)] {
+            if !value.is_empty() {
+                parts.push(format!("{key}={}", encode(value)));
+            }
+        }
+        if self.all {
+            parts.push("all=1".to_string());
+        }
+        if parts.is_empty() { "/catalog".to_string() } else { format!("/catalog?{}", parts.join("&")) }
+    }
+}
+
+/// Percent-encodes a URL query value.
+pub fn encode(value: &str) -> String {
+    let mut out = String::new();
+    for b in value.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// One screen of the catalog: the tiles to show and the filters' choices.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CatalogPage {
+    pub tiles: Vec<ClassTile>,
+    /// Tiles matching the query (more than `tiles` when only the first page is shown).
+    pub matches: usize,
+    /// Every class of the catalog.
+    pub total: usize,
+    pub tags: Vec<String>,
+    pub brokers: Vec<BrokerBrief>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,12 +127,16 @@ pub struct ClassTile {
     pub has_free_plan: bool,
     /// The broker no longer offers it: marked, not offered.
     pub removed: bool,
+    /// Lower-case text searched by [`ClassTile::matches`], prepared once where tiles are built
+    /// (the server); not sent.
+    #[serde(skip)]
+    pub search_text: String,
 }
 
 impl ClassTile {
-    /// Whether the tile matches a search: every word in the name, description, provider or tags.
-    pub fn matches(&self, query: &str) -> bool {
-        let haystack = format!(
+    /// The text a search looks in: name, description, provider and tags, in lower case.
+    pub fn searchable(&self) -> String {
+        format!(
             "{} {} {} {} {}",
             self.display_name,
             self.external_name,
@@ -63,7 +144,21 @@ impl ClassTile {
             self.provider,
             self.tags.join(" ")
         )
-        .to_lowercase();
+        .to_lowercase()
+    }
+
+    /// Whether the tile matches a search: every word in the name, description, provider or tags.
+    pub fn matches(&self, query: &str) -> bool {
+        if query.trim().is_empty() {
+            return true;
+        }
+        let prepared;
+        let haystack = if self.search_text.is_empty() {
+            prepared = self.searchable();
+            &prepared
+        } else {
+            &self.search_text
+        };
         query.split_whitespace().all(|word| haystack.contains(&word.to_lowercase()))
     }
 }
@@ -161,6 +256,33 @@ mod tests {
         assert_eq!(format_costs(&json!([{"amount": {"eur": 0.5, "chf": 2}, "unit": "per GB"}])).len(), 2);
         assert_eq!(format_costs(&json!([{"amount": {"chf": 1200}, "unit": "HOURLY"}])), ["1,200.00 CHF / hour"]);
         assert!(format_costs(&json!("nonsense")).is_empty());
+    }
+
+    #[test]
+    fn pages_carry_the_first_matches_and_urls_round_trip() {
+        let view = CatalogView::new(
+            (0..100)
+                .map(|i| ClassTile {
+                    name: format!("c{i}"),
+                    display_name: format!("Service {i}"),
+                    tags: vec![if i % 2 == 0 { "even".into() } else { "odd".into() }],
+                    ..Default::default()
+                })
+                .collect(),
+            Vec::new(),
+        );
+        assert_eq!(view.tags, ["even", "odd"]);
+        assert!(view.tiles[0].matches("SERVICE 0"));
+        let page = view.page(&CatalogQuery::default(), 60);
+        assert_eq!((page.tiles.len(), page.matches, page.total), (60, 100, 100));
+        let even = CatalogQuery { tag: "even".into(), ..Default::default() };
+        assert_eq!(view.page(&even, 60).matches, 50);
+        let all = CatalogQuery { all: true, ..Default::default() };
+        assert_eq!(view.page(&all, 60).tiles.len(), 100);
+        let q = CatalogQuery { q: "hdfs quota".into(), tag: "big data".into(), broker: String::new(), all: true };
+        assert_eq!(q.url(), "/catalog?q=hdfs%20quota&tag=big%20data&all=1");
+        assert_eq!(CatalogQuery::default().url(), "/catalog");
+        assert_eq!(encode("a&b=c"), "a%26b%3Dc");
     }
 
     #[test]

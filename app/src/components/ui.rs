@@ -22,6 +22,28 @@ pub const SELECT: &str = "block rounded-md border border-zinc-300 bg-white px-2 
 pub const MUTED: &str = "text-zinc-500 dark:text-zinc-400";
 pub const FIELD_ERROR: &str = "text-xs text-red-600 dark:text-red-400";
 
+/// Moves keyboard focus to a button once it is in the page: a confirmation focuses its safe
+/// choice, so Enter never confirms by accident and Escape (handled by the dialog) cancels.
+pub fn focus_when_mounted(button: NodeRef<leptos::html::Button>) {
+    Effect::new(move |_| {
+        #[cfg(feature = "hydrate")]
+        if let Some(element) = button.get() {
+            let _ = element.focus();
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = button;
+    });
+}
+
+/// A keydown handler that runs `cancel` on Escape.
+pub fn on_escape(cancel: impl Fn() + 'static) -> impl Fn(leptos::ev::KeyboardEvent) {
+    move |ev: leptos::ev::KeyboardEvent| {
+        if ev.key() == "Escape" {
+            cancel();
+        }
+    }
+}
+
 /// A small spinning circle with a label for screen readers.
 #[component]
 pub fn Spinner(#[prop(default = "Loading")] label: &'static str) -> impl IntoView {

@@ -99,6 +99,7 @@ fn tile(class: &ClusterServiceClass, plans: &[&ClusterServicePlan], slug: String
         plans: plans.iter().filter(|p| !p.status.removed_from_broker_catalog).count(),
         has_free_plan: plans.iter().any(|p| p.spec.common.free && !p.status.removed_from_broker_catalog),
         removed: class.status.removed_from_broker_catalog,
+        search_text: String::new(),
     }
 }
 
@@ -203,7 +204,7 @@ pub async fn catalog_view(store: &dyn ResourceStore) -> Result<CatalogView, Port
     tiles.sort_by_key(|a| (a.removed, a.display_name.to_lowercase()));
     let mut brokers: Vec<BrokerBrief> = brokers.iter().map(broker_brief).collect();
     brokers.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(CatalogView { tiles, brokers })
+    Ok(CatalogView::new(tiles, brokers))
 }
 
 /// Finds a class by object name, else by external name (preferring one still offered).

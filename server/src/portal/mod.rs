@@ -75,8 +75,8 @@ impl Portal for PortalService {
         })
     }
 
-    async fn catalog(&self, _caller: &Caller) -> PortResult<CatalogView> {
-        Ok((*self.catalog.view(self.store.as_ref()).await?).clone())
+    async fn catalog(&self, _caller: &Caller) -> PortResult<Arc<CatalogView>> {
+        self.catalog.view(self.store.as_ref()).await
     }
 
     async fn class(&self, _caller: &Caller, class: &str) -> PortResult<Option<ClassDetail>> {

@@ -1,6 +1,7 @@
 //! The catalog: the services of all registered brokers, as tiles, with search as you type and
-//! filters by tag and broker. The filters live in the URL (`?q=&tag=&broker=`): shareable, and
-//! the server renders the filtered page before the browser takes over.
+//! filters by tag and broker. The filters live in the URL (`?q=&tag=&broker=&all=1`): shareable,
+//! and the server renders the filtered page before the browser takes over. The server filters,
+//! so a page carries the tiles it shows (the first 60, or all), however large the catalog.
 
 mod server_fns;
 mod tile;
@@ -9,121 +10,73 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::{NavigateOptions, hooks::use_navigate, hooks::use_query_map};
 
+pub use crate::api::catalog::encode;
 pub use server_fns::*;
 
-use crate::api::catalog::{CatalogView, ClassTile};
+use crate::api::catalog::{CatalogPage as PageData, CatalogQuery};
 use crate::components::layout::{EmptyState, PageHeader};
-use crate::components::ui::{BUTTON_PRIMARY, ErrorBox, INPUT, LINK, Loading, SELECT};
+use crate::components::ui::{BUTTON_PRIMARY, BUTTON_SECONDARY, ErrorBox, INPUT, LINK, Loading, MUTED, SELECT, Spinner};
 use tile::Tile;
 
-/// The catalog's filters, as in the URL.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-struct Filters {
-    q: String,
-    tag: String,
-    broker: String,
-}
-
-impl Filters {
-    fn query_string(&self) -> String {
-        let mut parts = Vec::new();
-        for (key, value) in [("q", &self.q), ("tag", &self.tag), ("broker", &self.broker)] {
-            if !value.is_empty() {
-                parts.push(format!("{key}={}", encode(value)));
-            }
-        }
-        if parts.is_empty() { "/catalog".to_string() } else { format!("/catalog?{}", parts.join("&")) }
-    }
-
-    fn keep(&self, tile: &ClassTile) -> bool {
-        tile.matches(&self.q)
-            && (self.tag.is_empty() || tile.tags.contains(&self.tag))
-            && (self.broker.is_empty() || tile.broker == self.broker)
-    }
-}
-
-/// Percent-encodes a query value.
-pub fn encode(value: &str) -> String {
-    let mut out = String::new();
-    for b in value.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
+/// How long typing pauses before the search is sent.
+const SEARCH_PAUSE: std::time::Duration = std::time::Duration::from_millis(150);
 
 #[component]
 pub fn CatalogPage() -> impl IntoView {
-    let catalog = Resource::new(|| (), |_| load_catalog());
     let query = use_query_map();
-    let from_url = move || Filters {
-        q: query.read().get("q").unwrap_or_default(),
-        tag: query.read().get("tag").unwrap_or_default(),
-        broker: query.read().get("broker").unwrap_or_default(),
-    };
-    // The search box is typed into faster than the URL follows; it keeps its own signal.
+    let url_query = Memo::new(move |_| {
+        let q = query.read();
+        CatalogQuery {
+            q: q.get("q").unwrap_or_default(),
+            tag: q.get("tag").unwrap_or_default(),
+            broker: q.get("broker").unwrap_or_default(),
+            all: q.get("all").is_some_and(|v| v == "1"),
+        }
+    });
+    let data = Resource::new(move || url_query.get(), load_catalog);
+    let searching = RwSignal::new(false);
+
+    // The search box is typed into faster than the URL follows: it has its own signal, and the
+    // URL (hence the server's answer) follows after a short pause.
     let search = RwSignal::new(query.with_untracked(|q| q.get("q").unwrap_or_default()));
-    let filters = Memo::new(move |_| Filters { q: search.get(), ..from_url() });
+    let typed = StoredValue::new(0u64);
+    let sent = StoredValue::new(0u64);
+    let navigate = use_navigate();
+    let on_search = move |ev: leptos::ev::Event| {
+        search.set(event_target_value(&ev));
+        typed.update_value(|n| *n += 1);
+        let mine = typed.get_value();
+        let navigate = navigate.clone();
+        set_timeout(
+            move || {
+                if typed.get_value() == mine {
+                    sent.set_value(mine);
+                    let next = CatalogQuery {
+                        q: search.get_untracked().trim().to_string(),
+                        all: false,
+                        ..url_query.get_untracked()
+                    };
+                    navigate(&next.url(), NavigateOptions { replace: true, scroll: false, ..Default::default() });
+                }
+            },
+            SEARCH_PAUSE,
+        );
+    };
+    // The URL changed by other means (back button, the top bar's search): the box follows.
+    Effect::watch(
+        move || url_query.with(|u| u.q.clone()),
+        move |q, _, _| {
+            if typed.get_value() == sent.get_value() && search.get_untracked().trim() != q {
+                search.set(q.clone());
+            }
+        },
+        false,
+    );
 
     view! {
         <Title text="Catalog" />
         <PageHeader title="Catalog" subtitle="Services offered by the platform's brokers. Pick one to see its plans and request an instance." />
-        <Suspense fallback=Loading>
-            {move || Suspend::new(async move {
-                match catalog.await {
-                    Ok(view) => catalog_body(view, filters, search).into_any(),
-                    Err(e) => view! { <ErrorBox title="The catalog could not be loaded" message=e.to_string() /> }.into_any(),
-                }
-            })}
-        </Suspense>
-    }
-}
-
-fn catalog_body(catalog: CatalogView, filters: Memo<Filters>, search: RwSignal<String>) -> impl IntoView {
-    if catalog.tiles.is_empty() {
-        return no_services(&catalog).into_any();
-    }
-    let tags = catalog.tags();
-    let brokers: Vec<String> = catalog.brokers.iter().map(|b| b.name.clone()).collect();
-    let unready: Vec<_> = catalog.brokers.iter().filter(|b| !b.ready).cloned().collect();
-    let tiles = StoredValue::new(catalog.tiles);
-    let total = tiles.with_value(Vec::len);
-    let shown = Memo::new(move |_| {
-        let f = filters.get();
-        tiles.with_value(|all| {
-            let mut kept: Vec<ClassTile> = all.iter().filter(|t| f.keep(t)).cloned().collect();
-            // Offered classes first; removed ones are marked and last.
-            kept.sort_by(|a, b| (a.removed, &a.display_name).cmp(&(b.removed, &b.display_name)));
-            kept
-        })
-    });
-    let navigate = use_navigate();
-    let go = move |f: Filters| {
-        navigate(&f.query_string(), NavigateOptions { replace: true, scroll: false, ..Default::default() });
-    };
-    let on_search = {
-        let go = go.clone();
-        move |ev: leptos::ev::Event| {
-            search.set(event_target_value(&ev));
-            go(filters.get_untracked());
-        }
-    };
-    let on_broker = {
-        let go = go.clone();
-        move |ev: leptos::ev::Event| go(Filters { broker: event_target_value(&ev), ..filters.get_untracked() })
-    };
-
-    view! {
-        {(!unready.is_empty()).then(|| view! {
-            <div class="mb-4 space-y-2" data-testid="broker-problems">
-                {unready.into_iter().map(|b| view! {
-                    <ErrorBox title=format!("Broker {} is not ready; its services may be missing or out of date", b.name) message=b.message />
-                }).collect_view()}
-            </div>
-        })}
-        <form method="get" action="/catalog" role="search" class="mb-4 flex flex-wrap items-end gap-3" on:submit=|ev| ev.prevent_default()>
+        <form method="get" action="/catalog" role="search" class="mb-4 flex flex-wrap items-center gap-3" on:submit=|ev| ev.prevent_default()>
             <div class="min-w-64 flex-1">
                 <label for="catalog-search" class="sr-only">"Search services"</label>
                 <input
@@ -138,86 +91,111 @@ fn catalog_body(catalog: CatalogView, filters: Memo<Filters>, search: RwSignal<S
                     on:input=on_search
                 />
             </div>
-            <div>
-                <label for="catalog-broker" class="sr-only">"Broker"</label>
-                <select id="catalog-broker" name="broker" class=SELECT on:change=on_broker>
-                    <option value="" selected=move || filters.get().broker.is_empty()>"All brokers"</option>
-                    {brokers
-                        .into_iter()
-                        .map(|b| {
-                            let name = b.clone();
-                            let value = b.clone();
-                            view! { <option value=value selected=move || filters.get().broker == name>{b}</option> }
-                        })
-                        .collect_view()}
-                </select>
-            </div>
-            <input type="hidden" name="tag" value=move || filters.get().tag />
-            <noscript><button type="submit" class=BUTTON_PRIMARY>"Filter"</button></noscript>
+            <input type="hidden" name="tag" value=move || url_query.get().tag />
+            <input type="hidden" name="broker" value=move || url_query.get().broker />
+            <noscript><button type="submit" class=BUTTON_PRIMARY>"Search"</button></noscript>
+            <span class="w-24">{move || searching.get().then(|| view! { <Spinner label="Searching" /> })}</span>
         </form>
-        <div class="mb-4 flex flex-wrap items-center gap-1.5" role="group" aria-label="Filter by tag">
-            {tags
-                .into_iter()
-                .map(|tag| {
-                    let tag_for_href = tag.clone();
-                    let tag_for_class = tag.clone();
-                    let href = move || {
-                        let f = filters.get();
-                        let next = if f.tag == tag_for_href { String::new() } else { tag_for_href.clone() };
-                        Filters { tag: next, ..f }.query_string()
-                    };
-                    let active = move || filters.get().tag == tag_for_class;
-                    let active2 = active.clone();
-                    let data_tag = tag.clone();
+        <Transition fallback=Loading set_pending=searching.write_only()>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(page) => catalog_body(page, url_query, search).into_any(),
+                    Err(e) => view! { <ErrorBox title="The catalog could not be loaded" message=e.to_string() /> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+fn catalog_body(page: PageData, url_query: Memo<CatalogQuery>, search: RwSignal<String>) -> impl IntoView {
+    if page.total == 0 {
+        return no_services(&page).into_any();
+    }
+    let current = url_query.get_untracked();
+    let unready: Vec<_> = page.brokers.iter().filter(|b| !b.ready).cloned().collect();
+    let navigate = use_navigate();
+    let on_broker = move |ev: leptos::ev::Event| {
+        let next = CatalogQuery { broker: event_target_value(&ev), all: false, ..url_query.get_untracked() };
+        navigate(&next.url(), NavigateOptions { replace: true, scroll: false, ..Default::default() });
+    };
+    let count = if page.matches == page.total {
+        format!("{} services", page.total)
+    } else {
+        format!("{} of {} services", page.matches, page.total)
+    };
+    let more = (page.matches > page.tiles.len()).then(|| CatalogQuery { all: true, ..current.clone() }.url());
+    let matches = page.matches;
+
+    view! {
+        {(!unready.is_empty()).then(|| view! {
+            <div class="mb-4 space-y-2" data-testid="broker-problems">
+                {unready.into_iter().map(|b| view! {
+                    <ErrorBox title=format!("Broker {} is not ready; its services may be missing or out of date", b.name) message=b.message />
+                }).collect_view()}
+            </div>
+        })}
+        <div class="mb-4 flex flex-wrap items-center gap-3">
+            <label for="catalog-broker" class=format!("text-sm {MUTED}")>"Broker"</label>
+            <select id="catalog-broker" name="broker" class=SELECT on:change=on_broker>
+                <option value="" selected=current.broker.is_empty()>"All brokers"</option>
+                {page.brokers.iter().map(|b| {
+                    let selected = current.broker == b.name;
+                    view! { <option value=b.name.clone() selected=selected>{b.name.clone()}</option> }
+                }).collect_view()}
+            </select>
+            <div class="flex flex-wrap items-center gap-1.5" role="group" aria-label="Filter by tag">
+                {page.tags.iter().map(|tag| {
+                    let active = current.tag == *tag;
+                    let next = if active { String::new() } else { tag.clone() };
+                    // With what is typed in the search box now, even if the URL has not caught up.
+                    let base = current.clone();
+                    let href = move || CatalogQuery { q: search.get().trim().to_string(), tag: next.clone(), all: false, ..base.clone() }.url();
                     view! {
                         <a
                             href=href
-                            data-tag=data_tag
-                            aria-pressed=move || active2().to_string()
-                            class=move || {
-                                if active() {
-                                    "rounded-full bg-indigo-600 px-2.5 py-0.5 text-xs font-medium text-white"
-                                } else {
-                                    "rounded-full bg-zinc-100 px-2.5 py-0.5 text-xs font-medium text-zinc-700 hover:bg-zinc-200 dark:bg-zinc-800 dark:text-zinc-300 dark:hover:bg-zinc-700"
-                                }
+                            data-tag=tag.clone()
+                            aria-pressed=active.to_string()
+                            class=if active {
+                                "rounded-full bg-indigo-600 px-2.5 py-0.5 text-xs font-medium text-white"
+                            } else {
+                                "rounded-full bg-zinc-100 px-2.5 py-0.5 text-xs font-medium text-zinc-700 hover:bg-zinc-200 dark:bg-zinc-800 dark:text-zinc-300 dark:hover:bg-zinc-700"
                             }
                         >
-                            {tag}
+                            {tag.clone()}
                         </a>
                     }
-                })
-                .collect_view()}
+                }).collect_view()}
+            </div>
         </div>
-        <p class="mb-3 text-xs text-zinc-500 dark:text-zinc-400" aria-live="polite" data-testid="catalog-count">
-            {move || {
-                let n = shown.with(Vec::len);
-                if n == total { format!("{total} services") } else { format!("{n} of {total} services") }
-            }}
-        </p>
-        <Show
-            when=move || !shown.with(Vec::is_empty)
-            fallback=move || {
-                view! {
-                    <EmptyState title="No service matches these filters">
-                        <p>"Try other words, or " <a class=LINK href="/catalog" on:click=move |_| search.set(String::new())>"clear all filters"</a> "."</p>
-                    </EmptyState>
-                }
+        <p class=format!("mb-3 text-xs {MUTED}") aria-live="polite" data-testid="catalog-count">{count}</p>
+        {if page.tiles.is_empty() {
+            view! {
+                <EmptyState title="No service matches these filters">
+                    <p>"Try other words, or " <a class=LINK href="/catalog" on:click=move |_| search.set(String::new())>"clear all filters"</a> "."</p>
+                </EmptyState>
             }
-        >
-            <ul class="grid grid-cols-1 gap-4 sm:grid-cols-2 xl:grid-cols-3 2xl:grid-cols-4" data-testid="catalog-grid">
-                <For each=move || shown.get() key=|t| t.name.clone() let(tile)>
-                    <Tile tile />
-                </For>
-            </ul>
-        </Show>
+            .into_any()
+        } else {
+            view! {
+                <ul class="grid grid-cols-1 gap-4 sm:grid-cols-2 xl:grid-cols-3 2xl:grid-cols-4" data-testid="catalog-grid">
+                    {page.tiles.into_iter().map(|tile| view! { <Tile tile /> }).collect_view()}
+                </ul>
+                {more.map(|href| view! {
+                    <div class="mt-6 text-center">
+                        <a class=BUTTON_SECONDARY href=href data-testid="show-all">{format!("Show all {matches} services")}</a>
+                    </div>
+                })}
+            }
+            .into_any()
+        }}
     }
     .into_any()
 }
 
 /// No classes at all: no broker yet, or brokers that could not be read.
-fn no_services(catalog: &CatalogView) -> impl IntoView + use<> {
-    let problems: Vec<_> = catalog.brokers.iter().filter(|b| !b.ready).cloned().collect();
-    let has_brokers = !catalog.brokers.is_empty();
+fn no_services(page: &PageData) -> impl IntoView + use<> {
+    let problems: Vec<_> = page.brokers.iter().filter(|b| !b.ready).cloned().collect();
+    let has_brokers = !page.brokers.is_empty();
     view! {
         <EmptyState title="No services yet">
             {if !has_brokers {
@@ -291,18 +269,5 @@ pub fn ConnectionCheck() -> impl IntoView {
                 }}
             </p>
         </div>
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn filters_round_trip_through_the_url() {
-        let f = Filters { q: "hdfs quota".into(), tag: "big data".into(), broker: String::new() };
-        assert_eq!(f.query_string(), "/catalog?q=hdfs%20quota&tag=big%20data");
-        assert_eq!(Filters::default().query_string(), "/catalog");
-        assert_eq!(encode("a&b=c"), "a%26b%3Dc");
     }
 }

@@ -11,7 +11,8 @@ use crate::api::instances::{BindingRequest, InstancePage};
 use crate::api::{Rejection, Submitted};
 use crate::components::status::StatusBadge;
 use crate::components::ui::{
-    BUTTON_PRIMARY, BUTTON_SECONDARY, CARD, ErrorBox, FIELD_ERROR, INPUT, LABEL, MUTED, readable_time,
+    BUTTON_PRIMARY, BUTTON_SECONDARY, CARD, ErrorBox, FIELD_ERROR, INPUT, LABEL, MUTED, focus_when_mounted, on_escape,
+    readable_time,
 };
 use crate::model::{Phase, ServiceBinding, binding_status, instance_status};
 use crate::pages::request::name_message;
@@ -182,10 +183,12 @@ fn BindingRow(name: String) -> impl IntoView {
             }}
             <Show when=move || confirming.get()>
                 {
+                    let cancel = NodeRef::<leptos::html::Button>::new();
+                    focus_when_mounted(cancel);
                     view! {
-                        <div role="alertdialog" aria-label="Confirm deleting the binding" class="mt-2 flex flex-wrap items-center gap-3 rounded-md border border-red-200 bg-red-50 p-3 text-sm text-red-900 dark:border-red-900 dark:bg-red-950/30 dark:text-red-200">
+                        <div on:keydown=on_escape(move || confirming.set(false)) role="alertdialog" aria-label="Confirm deleting the binding" class="mt-2 flex flex-wrap items-center gap-3 rounded-md border border-red-200 bg-red-50 p-3 text-sm text-red-900 dark:border-red-900 dark:bg-red-950/30 dark:text-red-200">
                             <span>{format!("Delete binding {}? Its credentials stop working.", name.get_value())}</span>
-                            <button type="button" class=format!("{BUTTON_SECONDARY} px-2 py-1 text-xs") on:click=move |_| confirming.set(false)>"Cancel"</button>
+                            <button type="button" class=format!("{BUTTON_SECONDARY} px-2 py-1 text-xs") node_ref=cancel on:click=move |_| confirming.set(false)>"Cancel"</button>
                             <button type="button" class="rounded-md bg-red-600 px-2 py-1 text-xs font-medium text-white hover:bg-red-500" data-testid="confirm-delete-binding" on:click=move |_| {
                                 confirming.set(false);
                                 delete.dispatch(DeleteBinding { namespace: namespace.get_value(), name: name.get_value() });

@@ -11,7 +11,8 @@ use crate::api::catalog::PlanInfo;
 use crate::api::instances::{InstancePage, InstanceUpdate};
 use crate::api::{Rejection, Submitted};
 use crate::components::ui::{
-    BUTTON_DANGER, BUTTON_PRIMARY, BUTTON_SECONDARY, CARD, ErrorBox, LABEL, MUTED, SELECT, Spinner,
+    BUTTON_DANGER, BUTTON_PRIMARY, BUTTON_SECONDARY, CARD, ErrorBox, LABEL, MUTED, SELECT, Spinner, focus_when_mounted,
+    on_escape,
 };
 use crate::model::{Phase, instance_status};
 use crate::schema_form::{FormState, SchemaForm, compile};
@@ -45,8 +46,10 @@ pub fn Changes(page: StoredValue<InstancePage>) -> impl IntoView {
             </div>
             <Show when=move || confirming.get()>
                 {
+                    let cancel = NodeRef::<leptos::html::Button>::new();
+                    focus_when_mounted(cancel);
                     view! {
-                        <div role="alertdialog" aria-labelledby="delete-title" aria-describedby="delete-text" class="rounded-lg border border-red-200 bg-red-50 p-5 dark:border-red-900 dark:bg-red-950/30" data-testid="confirm-delete">
+                        <div role="alertdialog" aria-labelledby="delete-title" aria-describedby="delete-text" class="rounded-lg border border-red-200 bg-red-50 p-5 dark:border-red-900 dark:bg-red-950/30" data-testid="confirm-delete" on:keydown=on_escape(move || confirming.set(false))>
                             <h2 id="delete-title" class="text-base font-semibold text-red-900 dark:text-red-200">{format!("Delete {}?", name.get_value())}</h2>
                             <p id="delete-text" class="mt-1 text-sm text-red-900 dark:text-red-200">
                                 "The broker removes the instance and its data. This cannot be undone."
@@ -57,7 +60,7 @@ pub fn Changes(page: StoredValue<InstancePage>) -> impl IntoView {
                                 }}
                             </p>
                             <div class="mt-3 flex gap-3">
-                                <button type="button" class=BUTTON_SECONDARY on:click=move |_| confirming.set(false)>"Cancel"</button>
+                                <button type="button" class=BUTTON_SECONDARY node_ref=cancel on:click=move |_| confirming.set(false)>"Cancel"</button>
                                 <button
                                     type="button"
                                     class=BUTTON_DANGER
@@ -188,6 +191,7 @@ fn Deletion(page: StoredValue<InstancePage>) -> impl IntoView {
     let instance = live.instance;
     let status = Memo::new(move |_| instance.with(instance_status));
     let confirming = RwSignal::new(false);
+    let abandon_cancel = NodeRef::<leptos::html::Button>::new();
     let abandon = ServerAction::<AbandonInstance>::new();
     let abandon_error = Memo::new(move |_| match abandon.value().get() {
         Some(Ok(Submitted::Rejected(r))) => Some(r.message),
@@ -237,11 +241,12 @@ fn Deletion(page: StoredValue<InstancePage>) -> impl IntoView {
                     <button type="button" class=format!("{BUTTON_SECONDARY} text-red-700 dark:text-red-400") data-testid="abandon-instance" on:click=move |_| confirming.set(true)>"Abandon…"</button>
                 }
             >
-                <div role="alertdialog" aria-labelledby="abandon-title" aria-describedby="abandon-text" class="rounded-md border border-red-200 bg-red-50 p-4 dark:border-red-900 dark:bg-red-950/30" data-testid="confirm-abandon">
+                {focus_when_mounted(abandon_cancel)}
+                <div role="alertdialog" aria-labelledby="abandon-title" aria-describedby="abandon-text" class="rounded-md border border-red-200 bg-red-50 p-4 dark:border-red-900 dark:bg-red-950/30" data-testid="confirm-abandon" on:keydown=on_escape(move || confirming.set(false))>
                     <h3 id="abandon-title" class="font-semibold text-red-900 dark:text-red-200">"Abandon this instance?"</h3>
                     <p id="abandon-text" class="mt-1 text-sm text-red-900 dark:text-red-200">{left_behind.clone()}</p>
                     <div class="mt-3 flex gap-3">
-                        <button type="button" class=BUTTON_SECONDARY on:click=move |_| confirming.set(false)>"Cancel"</button>
+                        <button type="button" class=BUTTON_SECONDARY node_ref=abandon_cancel on:click=move |_| confirming.set(false)>"Cancel"</button>
                         <button
                             type="button"
                             class=BUTTON_DANGER
