@@ -1,5 +1,5 @@
 import { test, expect, type Page } from '@playwright/test';
-import { catalogWith, snap, uniqueName } from './helpers';
+import { catalogWith, openHydrated, snap, uniqueName } from './helpers';
 
 // The whole life of an HDFS namespace on the built-in broker, in one browser tab: no reloads.
 test.describe.configure({ mode: 'serial' });
@@ -55,6 +55,10 @@ test('request, watch, bind, reveal, raise the quota, delete', async ({ page, con
   await expect(page.getByTestId('review')).toContainText('4,096 GB');
   await expect(page.getByTestId('review-name')).toHaveText(name);
   await snap(page, testInfo, 'review');
+  // A second tab on the instances list sees the new instance arrive and change, live.
+  const list = await context.newPage();
+  await openHydrated(list, '/instances');
+  await list.evaluate(() => ((window as any).__qmNoReload = true));
   await page.getByTestId('submit-request').click();
 
   // The instance page: Provisioning, then Ready, pushed by the server.
@@ -66,6 +70,11 @@ test('request, watch, bind, reveal, raise the quota, delete', async ({ page, con
   await expect(page.getByTestId('status-word')).toHaveText('Ready');
   await expect(page.getByTestId('parameters')).toContainText('4,096 GB');
   await snap(page, testInfo, 'ready');
+  const row = list.locator(`[data-instance="default/${name}"]`);
+  await expect(row.locator('[data-status="ready"]')).toBeVisible({ timeout: 30_000 });
+  expect(await list.evaluate(() => (window as any).__qmNoReload)).toBe(true);
+  await snap(list, testInfo, 'instances list, live');
+  await list.close();
 
   // Bind, and reveal the credentials (fetched only now).
   const revealed: string[] = [];

@@ -20,9 +20,9 @@ pub fn Shell(children: Children) -> impl IntoView {
     view! {
         <div class="flex min-h-screen flex-col">
             <TopBar info />
-            <div class="flex flex-1">
+            <div class="flex flex-1 flex-col md:flex-row">
                 <SideNav info />
-                <main class="min-w-0 flex-1 px-6 py-6 lg:px-8" id="main">
+                <main class="min-w-0 flex-1 px-4 py-6 sm:px-6 lg:px-8" id="main">
                     {children()}
                 </main>
             </div>
@@ -94,8 +94,8 @@ const NAV: &[NavItem] = &[
 fn SideNav(info: Resource<Result<ShellInfo, ServerFnError>>) -> impl IntoView {
     let location = leptos_router::hooks::use_location();
     view! {
-        <nav aria-label="Main" class="w-48 shrink-0 border-r border-zinc-200 bg-white px-2 py-4 dark:border-zinc-800 dark:bg-zinc-900">
-            <ul class="space-y-1">
+        <nav aria-label="Main" class="shrink-0 border-b border-zinc-200 bg-white px-2 py-2 md:w-48 md:border-r md:border-b-0 md:py-4 dark:border-zinc-800 dark:bg-zinc-900">
+            <ul class="flex gap-1 overflow-x-auto md:block md:space-y-1">
                 {NAV
                     .iter()
                     .map(|item| {
