@@ -5,7 +5,7 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 
-use crate::{config::Config, db::Database, store::ResourceStore};
+use crate::{broker::BrokerDb, config::Config, db::Database, store::ResourceStore};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -13,6 +13,8 @@ pub struct AppState {
     pub db: Database,
     /// The catalog's objects (instances, bindings, brokers, classes, plans, Secrets).
     pub store: Arc<dyn ResourceStore>,
+    /// The built-in broker's own database, when the portal hosts it.
+    pub builtin_broker: Option<BrokerDb>,
     pub leptos_options: LeptosOptions,
     /// Turns `true` when the server starts shutting down, so endless responses (the live
     /// stream) end and graceful shutdown can finish.

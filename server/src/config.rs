@@ -53,6 +53,15 @@ pub struct ServeArgs {
     /// Serve the built-in demo OSB broker under `/broker` (default true).
     #[arg(long, env = "QM_BUILTIN_BROKER")]
     pub builtin_broker: Option<bool>,
+    /// Reconciles running at once (default 16).
+    #[arg(long, env = "QM_CONTROLLER_WORKERS")]
+    pub controller_workers: Option<usize>,
+    /// Seconds a broker call may take before it counts as timed out (default 60).
+    #[arg(long, env = "QM_BROKER_TIMEOUT")]
+    pub broker_timeout: Option<u64>,
+    /// `fast` polls and retries in milliseconds instead of seconds: for tests and demos.
+    #[arg(long, env = "QM_CONTROLLER_TIMING", hide = true)]
+    pub controller_timing: Option<String>,
 }
 
 /// The same settings as read from a config file.
@@ -67,6 +76,8 @@ struct FileConfig {
     secret_key: Option<String>,
     site_root: Option<PathBuf>,
     builtin_broker: Option<bool>,
+    controller_workers: Option<usize>,
+    broker_timeout: Option<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -151,16 +162,30 @@ impl Config {
             log_format: args.log_format.or(file.log_format).unwrap_or_default(),
             public_url: public_url.trim_end_matches('/').to_string(),
             secret_key: args.secret_key.or(file.secret_key).map(Redacted),
-            controller: Some(crate::controller::ControllerConfig::default()),
+            controller: Some(controller_config(
+                args.controller_workers.or(file.controller_workers),
+                args.broker_timeout.or(file.broker_timeout),
+                args.controller_timing.as_deref(),
+            )?),
             site_root: args.site_root.or(file.site_root).unwrap_or_else(default_site_root),
             builtin_broker: args.builtin_broker.or(file.builtin_broker).unwrap_or(true),
         })
     }
 
     /// How the built-in broker behaves inside the portal: asynchronous with a short delay, so the
-    /// portal's Provisioning → Ready path can be watched, and open (it only holds demo data).
+    /// portal's Provisioning → Ready path can be watched, and open (it only holds demo data). It is
+    /// reached at [`Config::public_url`] + [`crate::broker::MOUNT_PATH`].
     pub fn builtin_broker_config(&self) -> crate::broker::BrokerConfig {
-        crate::broker::BrokerConfig::default()
+        crate::broker::BrokerConfig {
+            public_url: crate::broker::builtin_broker_url(&self.public_url),
+            ..crate::broker::BrokerConfig::default()
+        }
+    }
+
+    /// The built-in broker's own SQLite file, beside the portal's data (whatever database the
+    /// portal itself uses).
+    pub fn builtin_broker_db(&self) -> PathBuf {
+        self.data_dir.join(crate::broker::store::FILE_NAME)
     }
 
     /// A configuration for tests: a port picked by the OS, the given data directory, a
@@ -182,12 +207,33 @@ impl Config {
     }
 }
 
+fn controller_config(
+    workers: Option<usize>,
+    broker_timeout: Option<u64>,
+    timing: Option<&str>,
+) -> anyhow::Result<crate::controller::ControllerConfig> {
+    let mut config = crate::controller::ControllerConfig::default();
+    if let Some(workers) = workers {
+        config.workers = workers.max(1);
+    }
+    if let Some(secs) = broker_timeout {
+        config.request_timeout = std::time::Duration::from_secs(secs.max(1));
+    }
+    match timing {
+        None | Some("default") => {}
+        Some("fast") => config.timing = crate::controller::Timing::fast(),
+        Some(other) => bail!("controller timing must be `default` or `fast`, got {other:?}"),
+    }
+    Ok(config)
+}
+
 fn read_file_config(path: &Path) -> anyhow::Result<FileConfig> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading config file {}", path.display()))?;
     toml::from_str(&text).with_context(|| format!("config file {}", path.display()))
 }
 
-fn default_data_dir() -> PathBuf {
+/// `$XDG_DATA_HOME/quartermaster`, else `~/.local/share/quartermaster`.
+pub fn default_data_dir() -> PathBuf {
     match std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
         Some(dir) => PathBuf::from(dir).join("quartermaster"),
         None => match std::env::var_os("HOME") {
@@ -230,6 +276,8 @@ mod tests {
         assert_eq!(config.database, DatabaseUrl::Sqlite("sqlite:///srv/qm/quartermaster.db".into()));
         assert_eq!(config.public_url, "http://127.0.0.1:5000");
         assert!(config.builtin_broker, "the built-in broker is on by default");
+        assert_eq!(config.builtin_broker_config().public_url, "http://127.0.0.1:5000/broker");
+        assert_eq!(config.builtin_broker_db(), PathBuf::from("/srv/qm/broker.db"));
     }
 
     #[test]

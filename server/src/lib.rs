@@ -2,12 +2,14 @@
 //! client, the built-in broker and the controller.
 
 pub mod app_state;
+pub mod auth;
 pub mod broker;
 pub mod config;
 pub mod controller;
 pub mod db;
 pub mod demo;
 pub mod http;
+pub mod metrics;
 pub mod osb;
 pub mod params;
 pub mod portal;
@@ -31,7 +33,7 @@ pub struct Application {
 }
 
 impl Application {
-    pub async fn build(config: Config) -> anyhow::Result<Self> {
+    pub async fn build(mut config: Config) -> anyhow::Result<Self> {
         // Any HTTP client the portal builds (reqwest over rustls) needs the process-wide provider.
         osb::install_crypto_provider();
         std::fs::create_dir_all(&config.data_dir)
@@ -39,6 +41,12 @@ impl Application {
         let db = Database::connect(&config.database).await?;
         let listener = TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
         let local_addr = listener.local_addr()?;
+        // A public URL defaulted from a listen port 0 names the port the OS picked.
+        if config.listen.port() == 0 && config.public_url == format!("http://{}", config.listen) {
+            config.public_url = broker::local_url(local_addr);
+        }
+        let builtin_broker =
+            if config.builtin_broker { Some(broker::BrokerDb::open(&config.builtin_broker_db()).await?) } else { None };
         let leptos_options = LeptosOptions::builder()
             .output_name("quartermaster")
             .site_root(config.site_root.to_string_lossy().into_owned())
@@ -54,7 +62,8 @@ impl Application {
             demo::register_builtin_broker(&db, store.as_ref(), &broker::builtin_broker_url_for(local_addr)).await?;
         }
         let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
-        let state = AppState { config: Arc::new(config), db, store, leptos_options, shutdown: shutdown_rx };
+        let state =
+            AppState { config: Arc::new(config), db, store, builtin_broker, leptos_options, shutdown: shutdown_rx };
         Ok(Self { listener, local_addr, state, shutdown })
     }
 
@@ -78,11 +87,17 @@ impl Application {
         self.state.config.builtin_broker.then(|| broker::builtin_broker_url_for(self.local_addr))
     }
 
-    /// Serves until `shutdown` completes, then lets requests in flight finish and closes the database.
+    /// Serves until `shutdown` completes, then lets requests in flight finish and closes the
+    /// databases.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let db = self.state.db.clone();
+        let broker_db = self.state.builtin_broker.clone();
         let controller = match self.state.config.controller.clone() {
-            Some(config) => Some(controller::Controller::start(self.state.store.clone(), config).await?),
+            Some(config) => {
+                let lease_ttl = config.request_timeout * 2 + std::time::Duration::from_secs(30);
+                let leases = controller::lease::Leases::new(&self.state.db, lease_ttl);
+                Some(controller::Controller::start(self.state.store.clone(), leases, config).await?)
+            }
             None => None,
         };
         let router = http::router(self.state);
@@ -96,6 +111,9 @@ impl Application {
             controller.shutdown().await;
         }
         db.close().await;
+        if let Some(broker_db) = broker_db {
+            broker_db.close().await;
+        }
         served
     }
 

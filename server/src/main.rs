@@ -1,11 +1,11 @@
-use std::{net::SocketAddr, time::Duration};
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 use server::{
     Application,
-    broker::{self, BasicCredentials, BrokerConfig, FaultRule},
-    config::{Config, LogFormat, ServeArgs},
+    broker::{self, BasicCredentials, BrokerConfig, BrokerDb, FaultRule},
+    config::{Config, LogFormat, ServeArgs, default_data_dir},
     telemetry,
 };
 
@@ -34,6 +34,14 @@ struct BrokerArgs {
     /// Address to listen on.
     #[arg(long, env = "QM_BROKER_LISTEN", default_value = "127.0.0.1:8090")]
     listen: SocketAddr,
+    /// Directory of the broker's database (`broker.db`) [default: `$XDG_DATA_HOME/quartermaster/broker`,
+    /// else `~/.local/share/quartermaster/broker`].
+    #[arg(long, env = "QM_BROKER_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// The URL clients reach the broker at, for the icon URLs in its catalog
+    /// [default: `http://` + the address it listens on].
+    #[arg(long, env = "QM_BROKER_PUBLIC_URL")]
+    public_url: Option<String>,
     /// Answer every operation synchronously (default: asynchronously when the client accepts it).
     #[arg(long, env = "QM_BROKER_SYNC")]
     sync: bool,
@@ -98,7 +106,17 @@ async fn run_broker(args: BrokerArgs) -> anyhow::Result<()> {
     let seconds = |s: f64, what: &str| {
         Duration::try_from_secs_f64(s).with_context(|| format!("--{what} must be a non-negative number of seconds"))
     };
+    let listener =
+        tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
+    let address = listener.local_addr()?;
+    let public_url = args.public_url.unwrap_or_else(|| broker::local_url(address)).trim_end_matches('/').to_string();
+    if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
+        anyhow::bail!("--public-url must be an http:// or https:// URL, got {public_url:?}");
+    }
+    let db_path = args.data_dir.unwrap_or_else(|| default_data_dir().join("broker")).join(broker::store::FILE_NAME);
+    let db = BrokerDb::open(&db_path).await?;
     let config = BrokerConfig {
+        public_url,
         basic_auth: args
             .username
             .zip(args.password)
@@ -110,11 +128,10 @@ async fn run_broker(args: BrokerArgs) -> anyhow::Result<()> {
         fault: args.fault,
         ..BrokerConfig::default()
     };
-    let listener =
-        tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
-    let address = listener.local_addr()?;
     tracing::info!(
         %address,
+        public_url = %config.public_url,
+        database = %db_path.display(),
         asynchronous = config.asynchronous,
         async_delay = ?config.async_delay,
         basic_auth = config.basic_auth.is_some(),
@@ -122,8 +139,10 @@ async fn run_broker(args: BrokerArgs) -> anyhow::Result<()> {
         "Quartermaster's OSB broker {} is serving http://{address}",
         env!("CARGO_PKG_VERSION"),
     );
-    axum::serve(listener, broker::router(config))
+    axum::serve(listener, broker::router(config, db.clone()))
         .with_graceful_shutdown(server::shutdown_signal())
         .await
-        .context("serving HTTP")
+        .context("serving HTTP")?;
+    db.close().await;
+    Ok(())
 }

@@ -91,7 +91,7 @@ async fn the_builtin_broker_is_registered_and_its_catalog_synced() {
     let classes = app.store.list(Kind::ClusterServiceClass, &ListQuery::default()).await.unwrap().items;
     let hdfs = classes.iter().find(|c| c["spec"]["externalName"] == "hdfs").expect("hdfs class");
     assert_eq!(hdfs["spec"]["clusterServiceBrokerName"], "builtin-broker");
-    assert_eq!(hdfs["status"]["removedFromBrokerCatalog"], false);
+    assert_ne!(hdfs["status"]["removedFromBrokerCatalog"], true, "offered");
     let plans = app.store.list(Kind::ClusterServicePlan, &ListQuery::default()).await.unwrap().items;
     let shared = plans.iter().find(|p| p["spec"]["externalID"] == "hdfs-shared-7c1e").expect("hdfs shared plan");
     let schema = &shared["spec"]["instanceCreateParameterSchema"];
@@ -179,6 +179,12 @@ async fn an_instance_is_provisioned_bound_updated_unbound_and_deprovisioned() {
     })
     .await;
     assert_ne!(broker_instance(&app, &id).await, 200, "the broker no longer has it");
+
+    // The work shows in the metrics.
+    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("quartermaster_reconciles_total{kind=\"ServiceInstance\"}"), "{metrics}");
+    assert!(metrics.contains("call=\"provision\""), "{metrics}");
+    assert!(metrics.contains("quartermaster_work_queue_depth"), "{metrics}");
     app.stop().await.unwrap();
 }
 

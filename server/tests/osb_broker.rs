@@ -30,7 +30,7 @@ async fn the_catalog_is_complete_and_clean() {
     }
     let hdfs = &parsed.catalog.services[0];
     let meta = hdfs.metadata.as_ref().expect("service metadata");
-    assert!(meta.image_url.as_deref().is_some_and(|u| u.starts_with("data:image/svg+xml")));
+    assert_eq!(meta.image_url.as_deref(), Some(format!("{url}/icons/hdfs.svg").as_str()));
     assert!(meta.display_name.is_some() && meta.provider_display_name.is_some() && meta.long_description.is_some());
     let plan = &hdfs.plans[0];
     let schema = plan.schema(SchemaSlot::InstanceCreate).expect("create schema");
@@ -42,6 +42,43 @@ async fn the_catalog_is_complete_and_clean() {
     assert!(plan.schema(SchemaSlot::InstanceUpdate).is_some() && plan.schema(SchemaSlot::BindingCreate).is_some());
     assert!(plan.maintenance_info.is_some() && plan.metadata.as_ref().is_some_and(|m| !m.bullets.is_empty()));
     assert!(parsed.catalog.services.iter().flat_map(|s| &s.plans).any(|p| !p.is_free()));
+}
+
+#[tokio::test]
+async fn icons_are_svgs_served_by_the_broker_to_anyone_and_cacheable() {
+    // Even a broker demanding credentials serves its icons without them: browsers fetch them.
+    let config = BrokerConfig {
+        basic_auth: Some(BasicCredentials { username: "portal".into(), password: SecretString::from("s3cret") }),
+        ..BrokerConfig::default()
+    };
+    let url = spawn_broker(config).await;
+    let catalog: Value = reqwest::Client::new()
+        .get(format!("{url}/v2/catalog"))
+        .header("X-Broker-API-Version", "2.17")
+        .basic_auth("portal", Some("s3cret"))
+        .send()
+        .await
+        .expect("catalog")
+        .json()
+        .await
+        .expect("json");
+    let http = reqwest::Client::new();
+    let mut bodies = std::collections::HashSet::new();
+    for service in catalog["services"].as_array().expect("services") {
+        let icon = service["metadata"]["imageUrl"].as_str().expect("imageUrl");
+        assert_eq!(icon, format!("{url}/icons/{}.svg", service["name"].as_str().expect("name")));
+        let response = http.get(icon).send().await.expect("icon");
+        assert_eq!(response.status(), 200, "{icon}");
+        let headers = response.headers().clone();
+        assert_eq!(headers["content-type"], "image/svg+xml");
+        assert!(headers["cache-control"].to_str().expect("ascii").contains("max-age="), "{icon}");
+        let body = response.text().await.expect("body");
+        assert!(body.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\"") && body.ends_with("</svg>"), "{body}");
+        assert!(bodies.insert(body), "{icon} looks like another service's");
+        let again = http.get(icon).header("If-None-Match", headers["etag"].clone()).send().await.expect("icon");
+        assert_eq!(again.status(), 304, "{icon} revalidates by ETag");
+    }
+    assert_eq!(http.get(format!("{url}/icons/nope.svg")).send().await.expect("icon").status(), 404);
 }
 
 #[tokio::test]
@@ -307,13 +344,27 @@ async fn older_clients_are_served_and_unknown_versions_refused() {
 
 #[tokio::test]
 async fn the_portal_hosts_the_builtin_broker() {
-    let app = common::TestApp::spawn().await;
+    // Without the controller: this is about the broker the portal hosts, not what calls it.
+    let app = common::TestApp::spawn_with(tempfile::tempdir().expect("temp dir"), |c| c.controller = None).await;
     let client = client(&app.url("/broker"));
     let reply = client.catalog().await;
-    assert!(
-        matches!(&reply.outcome, Outcome::Done { body, .. } if body.catalog.services.len() >= 9),
-        "{:?}",
-        reply.outcome.kind()
+    let Outcome::Done { body, .. } = &reply.outcome else { panic!("{:?}", reply.outcome.kind()) };
+    assert!(body.catalog.services.len() >= 9);
+    // Icons are absolute URLs under the portal's public URL (here: the port the OS picked).
+    let icon = body.catalog.services[0].metadata.as_ref().and_then(|m| m.image_url.clone()).expect("imageUrl");
+    assert_eq!(icon, app.url("/broker/icons/hdfs.svg"));
+    let response = reqwest::get(&icon).await.expect("icon");
+    assert_eq!(
+        (response.status().as_u16(), response.headers()["content-type"].clone()),
+        (200, "image/svg+xml".parse().unwrap())
     );
+    // The broker keeps its records in a file of its own in the portal's data directory.
+    let provisioned = client.provision("portal-i", &hdfs_provision(json!({"_async": false})), None).await;
+    assert!(matches!(provisioned.outcome, Outcome::Done { status: 201, .. }), "{:?}", provisioned.outcome);
+    let broker_db = app.data_dir.path().join("broker.db");
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", broker_db.display())).await.expect("broker.db");
+    let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM instances").fetch_all(&pool).await.expect("instances");
+    assert_eq!(ids, ["portal-i"]);
+    pool.close().await;
     app.stop().await.expect("stops");
 }

@@ -19,22 +19,26 @@ use server::{
 struct Backend {
     store: SqlStore,
     db: Database,
+    /// Opens a second, independent store on the same database (as another process would).
+    url: DatabaseUrl,
     _dir: tempfile::TempDir,
 }
 
 async fn sqlite() -> Backend {
     let dir = tempfile::tempdir().unwrap();
-    let db = Database::connect(&DatabaseUrl::Sqlite(format!("sqlite://{}/qm.db", dir.path().display()))).await.unwrap();
+    let url = DatabaseUrl::Sqlite(format!("sqlite://{}/qm.db", dir.path().display()));
+    let db = Database::connect(&url).await.unwrap();
     let cipher = SecretCipher::load_or_create(dir.path()).unwrap();
-    Backend { store: SqlStore::new(db.clone(), cipher), db, _dir: dir }
+    Backend { store: SqlStore::new(db.clone(), cipher), db, url, _dir: dir }
 }
 
 async fn postgres(test: &str) -> Option<Backend> {
     let url = common::postgres::fresh_database(test).await?;
     let dir = tempfile::tempdir().unwrap();
-    let db = Database::connect(&DatabaseUrl::Postgres(url)).await.unwrap();
+    let url = DatabaseUrl::Postgres(url);
+    let db = Database::connect(&url).await.unwrap();
     let cipher = SecretCipher::load_or_create(dir.path()).unwrap();
-    Some(Backend { store: SqlStore::new(db.clone(), cipher), db, _dir: dir })
+    Some(Backend { store: SqlStore::new(db.clone(), cipher), db, url, _dir: dir })
 }
 
 /// Runs a contract case against both backends as two tests.
@@ -73,6 +77,7 @@ contract!(
     watch_from_a_compacted_version_is_gone,
     secrets_are_encrypted_at_rest,
     concurrent_writers_never_lose_an_update,
+    another_process_writes_reach_this_ones_watch,
 );
 
 fn instance(ns: &str, name: &str) -> Value {
@@ -525,4 +530,25 @@ async fn concurrent_writers_never_lose_an_update(b: &Backend) {
             "every version seen once, in order"
         );
     }
+}
+
+async fn another_process_writes_reach_this_ones_watch(b: &Backend) {
+    // A second store with its own pool, broadcast and key file: nothing shared in memory.
+    let dir = tempfile::tempdir().unwrap();
+    let other =
+        SqlStore::new(Database::connect(&b.url).await.unwrap(), SecretCipher::load_or_create(dir.path()).unwrap());
+    let start = b.store.resource_version().await.unwrap();
+    let mut stream = b
+        .store
+        .watch(WatchQuery { kind: Some(Kind::ServiceInstance), resource_version: Some(start), ..Default::default() })
+        .await
+        .unwrap();
+    let created = other.create(Kind::ServiceInstance, instance("team-a", "from-elsewhere")).await.unwrap();
+    let event = next_event(&mut stream).await;
+    assert_eq!(event.event_type, EventType::Added);
+    assert_eq!(event.resource_version, rv(&created));
+    let mut changed = created.clone();
+    changed["metadata"]["labels"]["moved"] = json!("yes");
+    other.update(Kind::ServiceInstance, changed).await.unwrap();
+    assert_eq!(next_event(&mut stream).await.event_type, EventType::Modified);
 }

@@ -16,7 +16,7 @@ pub fn routes() -> Router<Shared> {
 }
 
 async fn show_fault(State(broker): State<Shared>) -> Response {
-    json(StatusCode::OK, &broker.lock().rule)
+    json(StatusCode::OK, &broker.memory().rule)
 }
 
 /// Body: `{"fault": "server-error", "on": "provision", "times": 2}` (`on` and `times` optional).
@@ -24,7 +24,7 @@ async fn set_fault(State(broker): State<Shared>, body: Bytes) -> Response {
     match serde_json::from_slice::<FaultRule>(&body) {
         Ok(rule) => {
             tracing::warn!(fault = %rule.fault, on = ?rule.on, times = ?rule.times, "broker-wide fault switched on");
-            broker.lock().rule = Some(rule.clone());
+            broker.memory().rule = Some(rule.clone());
             json(StatusCode::OK, &rule)
         }
         Err(e) => osb_error(StatusCode::BAD_REQUEST, None, &format!("not a fault rule: {e}")),
@@ -32,12 +32,12 @@ async fn set_fault(State(broker): State<Shared>, body: Bytes) -> Response {
 }
 
 async fn clear_fault(State(broker): State<Shared>) -> Response {
-    broker.lock().rule = None;
+    broker.memory().rule = None;
     tracing::info!("broker-wide fault switched off");
     json(StatusCode::OK, &serde_json::Value::Null)
 }
 
 /// The last requests received, oldest first (headers of interest only, never credentials).
 async fn requests(State(broker): State<Shared>) -> Response {
-    json(StatusCode::OK, &broker.lock().requests)
+    json(StatusCode::OK, &broker.memory().requests)
 }

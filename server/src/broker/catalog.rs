@@ -1,7 +1,6 @@
 //! The built-in broker's catalog: builders for services and plans, the per-version view older
 //! clients get, and the "huge catalog" fault.
 
-use base64::Engine as _;
 use serde_json::{Map, Value, json};
 
 use crate::osb::catalog::{
@@ -9,11 +8,21 @@ use crate::osb::catalog::{
     ServiceInstanceSchemas, ServiceMetadata,
 };
 
-use super::services;
+use super::{icons, services};
 
-/// The full OSB 2.17 catalog.
-pub fn catalog() -> Catalog {
-    Catalog { services: services::all(), extra: Map::new() }
+/// The categories the portal can filter by: every service has one, as its first tag and as
+/// `metadata.category` (its other tags may name further categories: Kafka is also `messaging`).
+pub const CATEGORIES: [&str; 7] = ["storage", "sql", "nosql", "streaming", "messaging", "compute", "cache"];
+
+/// The full OSB 2.17 catalog of a broker reachable at `public_url` (icons are absolute URLs under it).
+pub fn catalog(public_url: &str) -> Catalog {
+    let mut services = services::all();
+    for service in &mut services {
+        if let Some(metadata) = service.metadata.as_mut() {
+            metadata.image_url = Some(icons::url(public_url, &service.name));
+        }
+    }
+    Catalog { services, extra: Map::new() }
 }
 
 /// The catalog as a client announcing OSB `2.<minor>` may see it: fields its version does not
@@ -78,9 +87,10 @@ pub struct ServiceSpec {
     pub display_name: &'static str,
     pub description: &'static str,
     pub long_description: &'static str,
+    /// One of [`CATEGORIES`].
+    pub category: &'static str,
+    /// More tags (technology, family): `hadoop`, `kafka`, `batch`, …
     pub tags: &'static [&'static str],
-    pub icon_text: &'static str,
-    pub icon_color: &'static str,
     pub documentation_url: &'static str,
     pub bindable: bool,
 }
@@ -91,7 +101,10 @@ impl ServiceSpec {
             id: self.id.into(),
             name: self.name.into(),
             description: self.description.into(),
-            tags: self.tags.iter().map(|t| t.to_string()).collect(),
+            tags: std::iter::once(&self.category)
+                .chain(self.tags.iter().filter(|t| **t != self.category))
+                .map(|t| t.to_string())
+                .collect(),
             requires: Vec::new(),
             bindable: self.bindable,
             instances_retrievable: Some(true),
@@ -100,12 +113,13 @@ impl ServiceSpec {
             plan_updateable: Some(true),
             metadata: Some(ServiceMetadata {
                 display_name: Some(self.display_name.into()),
-                image_url: Some(icon(self.icon_text, self.icon_color)),
+                // Set by `catalog()`, which knows the broker's public URL.
+                image_url: None,
                 long_description: Some(self.long_description.into()),
                 provider_display_name: Some("Quartermaster capability center".into()),
                 documentation_url: Some(self.documentation_url.into()),
                 support_url: Some("mailto:platform-team@example.com".into()),
-                extra: Map::new(),
+                extra: Map::from_iter([("category".to_string(), Value::from(self.category))]),
             }),
             dashboard_client: None,
             plans,
@@ -206,16 +220,6 @@ pub fn name_pattern(title: &str, description: &str) -> Value {
            "pattern": "^[a-z][a-z0-9_]{0,62}$", "maxLength": 63})
 }
 
-/// A square icon with a short label, as a `data:` SVG.
-fn icon(text: &str, color: &str) -> String {
-    let svg = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 64 64\"><rect width=\"64\" height=\"64\" rx=\"12\" \
-         fill=\"{color}\"/><text x=\"32\" y=\"40\" font-family=\"system-ui,sans-serif\" font-size=\"20\" \
-         font-weight=\"700\" text-anchor=\"middle\" fill=\"#ffffff\">{text}</text></svg>"
-    );
-    format!("data:image/svg+xml;base64,{}", base64::engine::general_purpose::STANDARD.encode(svg))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -223,7 +227,7 @@ mod tests {
 
     #[test]
     fn the_catalog_passes_the_clients_own_checks() {
-        let body = serde_json::to_vec(&catalog()).unwrap();
+        let body = serde_json::to_vec(&catalog("http://127.0.0.1:8090")).unwrap();
         let parsed = parse_catalog(&body).unwrap();
         assert!(parsed.problems.is_empty(), "{:#?}", parsed.problems);
         assert!(parsed.catalog.services.len() >= 9);
@@ -237,8 +241,24 @@ mod tests {
     }
 
     #[test]
+    fn every_service_has_a_category_tags_and_an_absolute_icon_url() {
+        for service in catalog("https://qm.example.com/broker").services {
+            assert!(CATEGORIES.contains(&service.tags[0].as_str()), "{}: the category comes first", service.name);
+            assert!(service.tags.len() >= 3, "{}: {:?}", service.name, service.tags);
+            let unique: std::collections::HashSet<_> = service.tags.iter().collect();
+            assert_eq!(unique.len(), service.tags.len(), "{}: {:?}", service.name, service.tags);
+            let metadata = service.metadata.expect("metadata");
+            assert_eq!(metadata.extra["category"], service.tags[0].as_str());
+            assert_eq!(
+                metadata.image_url.as_deref(),
+                Some(format!("https://qm.example.com/broker/icons/{}.svg", service.name).as_str())
+            );
+        }
+    }
+
+    #[test]
     fn older_clients_do_not_see_newer_fields() {
-        let catalog = catalog();
+        let catalog = catalog("http://127.0.0.1:8090");
         let v13 = catalog_json_for(&catalog, 13).to_string();
         assert!(!v13.contains("maintenance_info"));
         assert!(!v13.contains("maximum_polling_duration"));

@@ -1,6 +1,7 @@
 //! The built-in OSB 2.17 broker (also serving 2.13–2.16 clients): a Hadoop-flavoured catalog,
-//! in-memory instances and bindings, sync or async operations, and fault injection. Its own axum
-//! Router, mounted by the portal under [`MOUNT_PATH`] and runnable alone (`quartermaster broker`).
+//! instances and bindings kept in its own SQLite file ([`BrokerDb`]), sync or async operations, and
+//! fault injection. Its own axum Router, mounted by the portal under [`MOUNT_PATH`] (with
+//! `<portal data dir>/broker.db`) and runnable alone (`quartermaster broker --data-dir DIR`).
 //!
 //! Steering it (names in [`Fault`]: `timeout`, `server-error`, `bad-json`, `invalid-status`,
 //! `async-fail`, `async-never`, `bad-request`, `conflict`, `gone`, `async-required`,
@@ -13,18 +14,27 @@
 //! - `GET /admin/requests` lists the last requests' OSB headers (for tests and demos).
 //!
 //! The orphan faults (`timeout`, `server-error`, `bad-json`, `invalid-status`) do the work first and
-//! then spoil the answer, so the platform's orphan mitigation has something to clean up. State lives
-//! in memory: a restart forgets every instance and binding.
+//! then spoil the answer, so the platform's orphan mitigation has something to clean up.
+//!
+//! What survives a restart: instances, bindings (with the credentials issued) and operations with
+//! their timing, so an asynchronous operation started before a restart ends as planned after it.
+//! What does not: the broker-wide fault rule (back to [`BrokerConfig::fault`]) and the request log.
+//!
+//! Icons: `GET /icons/{service}.svg` (no credentials needed, so browsers can show them), named by
+//! absolute URL under [`BrokerConfig::public_url`] in each service's `metadata.imageUrl`.
 
 mod admin;
 mod bindings;
 pub mod catalog;
 pub mod credentials;
 pub mod faults;
+pub mod icons;
 mod instances;
 mod reply;
+mod rules;
 mod services;
 pub mod state;
+pub mod store;
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
@@ -39,7 +49,10 @@ use axum::{
 use base64::Engine as _;
 use secrecy::{ExposeSecret, SecretString};
 
-pub use self::faults::{Endpoint, Fault, FaultRule};
+pub use self::{
+    faults::{Endpoint, Fault, FaultRule},
+    store::BrokerDb,
+};
 use self::{reply::osb_error, state::RequestRecord};
 use crate::osb::{
     Catalog, SchemaSlot,
@@ -59,13 +72,19 @@ pub fn builtin_broker_url(portal_base: &str) -> String {
 /// The built-in broker's URL for a portal listening on `addr`, as a process on this machine reaches
 /// it (an unspecified address becomes loopback). This is what the demo-broker registration uses.
 pub fn builtin_broker_url_for(addr: std::net::SocketAddr) -> String {
+    builtin_broker_url(&local_url(addr))
+}
+
+/// `http://HOST:PORT` for a server listening on `addr`, as a process on this machine reaches it
+/// (an unspecified address becomes loopback).
+pub fn local_url(addr: std::net::SocketAddr) -> String {
     let host = match addr.ip() {
         ip if ip.is_unspecified() && ip.is_ipv4() => "127.0.0.1".to_string(),
         ip if ip.is_unspecified() => "[::1]".to_string(),
         std::net::IpAddr::V6(ip) => format!("[{ip}]"),
         std::net::IpAddr::V4(ip) => ip.to_string(),
     };
-    builtin_broker_url(&format!("http://{host}:{}", addr.port()))
+    format!("http://{host}:{}", addr.port())
 }
 
 /// The oldest and newest OSB minor versions served (2.13 … 2.17).
@@ -82,6 +101,8 @@ pub struct BasicCredentials {
 /// How the built-in broker behaves.
 #[derive(Clone, Debug)]
 pub struct BrokerConfig {
+    /// The URL clients reach the broker at (icon URLs in the catalog are built from it).
+    pub public_url: String,
     /// Demand these credentials (none: open).
     pub basic_auth: Option<BasicCredentials>,
     /// Answer provision/update/deprovision/bind/unbind with 202 when the client accepts it.
@@ -101,6 +122,7 @@ pub struct BrokerConfig {
 impl Default for BrokerConfig {
     fn default() -> Self {
         Self {
+            public_url: "http://127.0.0.1:8090".into(),
             basic_auth: None,
             asynchronous: true,
             async_delay: Duration::from_secs(3),
@@ -119,14 +141,17 @@ pub(crate) struct Broker {
     /// Catalog bodies per minor version, rendered once.
     pub catalog_bodies: HashMap<u32, Vec<u8>>,
     pub validators: HashMap<(String, SchemaSlot), jsonschema::Validator>,
-    pub state: std::sync::Mutex<state::State>,
+    /// Icons by service name.
+    pub icons: HashMap<String, icons::Icon>,
+    pub db: BrokerDb,
+    pub memory: std::sync::Mutex<state::Memory>,
 }
 
 pub(crate) type Shared = Arc<Broker>;
 
 impl Broker {
-    fn new(config: BrokerConfig) -> Self {
-        let catalog = catalog::catalog();
+    fn new(config: BrokerConfig, db: BrokerDb) -> Self {
+        let catalog = catalog::catalog(&config.public_url);
         let catalog_bodies = (MIN_MINOR..=MAX_MINOR)
             .map(|minor| (minor, serde_json::to_vec(&catalog::catalog_json_for(&catalog, minor)).unwrap_or_default()))
             .collect();
@@ -142,13 +167,17 @@ impl Broker {
                 }
             }
         }
-        let state = state::State { rule: config.fault.clone(), ..state::State::default() };
-        Self { config, catalog, catalog_bodies, validators, state: std::sync::Mutex::new(state) }
+        let icons = icons::render_all(catalog.services.iter().map(|s| {
+            (s.name.as_str(), s.metadata.as_ref().and_then(|m| m.display_name.as_deref()).unwrap_or(&s.name))
+        }));
+        let memory = state::Memory { rule: config.fault.clone(), ..state::Memory::default() };
+        Self { config, catalog, catalog_bodies, validators, icons, db, memory: std::sync::Mutex::new(memory) }
     }
 
-    /// The state, even if a panic elsewhere poisoned the lock (the data stays consistent per call).
-    pub fn lock(&self) -> std::sync::MutexGuard<'_, state::State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    /// The in-memory part (fault rule, request log), even if a panic elsewhere poisoned the lock
+    /// (each use leaves it consistent).
+    pub fn memory(&self) -> std::sync::MutexGuard<'_, state::Memory> {
+        self.memory.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub fn retry_after_value(&self) -> HeaderValue {
@@ -157,9 +186,10 @@ impl Broker {
     }
 }
 
-/// The broker's routes: `/v2/…` (OSB) and `/admin/…` (fault switch, request log).
-pub fn router(config: BrokerConfig) -> Router {
-    let broker: Shared = Arc::new(Broker::new(config));
+/// The broker's routes: `/v2/…` (OSB), `/admin/…` (fault switch, request log) and `/icons/…`,
+/// keeping its records in `db` (see [`BrokerDb::open`]).
+pub fn router(config: BrokerConfig, db: BrokerDb) -> Router {
+    let broker: Shared = Arc::new(Broker::new(config, db));
     let osb = Router::new()
         .route("/v2/catalog", get(instances::catalog))
         .route(
@@ -178,6 +208,8 @@ pub fn router(config: BrokerConfig) -> Router {
         .layer(middleware::from_fn(check_version));
     osb.merge(admin::routes())
         .layer(middleware::from_fn_with_state(broker.clone(), authenticate_and_record))
+        // Outside authentication: browsers fetch icons without the broker's credentials.
+        .route("/icons/{file}", get(icons::serve))
         .with_state(broker)
 }
 
@@ -220,7 +252,7 @@ async fn authenticate_and_record(State(broker): State<Shared>, request: Request,
         Some(Ok((platform, identity))) => (Some(platform.clone()), Some(identity.clone())),
         _ => (None, None),
     };
-    broker.lock().record(RequestRecord {
+    broker.memory().record(RequestRecord {
         method: request.method().to_string(),
         path: request.uri().path().to_string(),
         api_version: header_str(headers, HEADER_API_VERSION),

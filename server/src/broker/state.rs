@@ -1,17 +1,22 @@
-//! The built-in broker's memory: instances, bindings, their operations, the broker-wide fault and a
-//! short log of the requests received. Operations complete lazily: whoever reads an instance or a
-//! binding first "settles" it, applying what finished since.
+//! The built-in broker's records (instances, bindings, operations: kept in its SQLite file, see
+//! [`super::store`]) and what it keeps only in memory: the broker-wide fault rule and a short log
+//! of the requests received. Both of those are for demos and tests and start afresh on restart.
+//!
+//! Operations end lazily: an operation knows when it is due (wall-clock time, so it survives a
+//! restart) and how it ends; whoever reads the resource first after that "settles" it.
 
-use std::{
-    collections::{HashMap, VecDeque},
-    time::{Duration, Instant},
-};
+use std::{collections::VecDeque, time::Duration};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::faults::{Endpoint, Fault, FaultRule};
 use crate::osb::{catalog::MaintenanceInfo, wire::OperationState};
+
+/// Now, in unix milliseconds: the clock operations are timed by.
+pub fn now_ms() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OpKind {
@@ -22,6 +27,24 @@ pub enum OpKind {
     Unbind,
 }
 
+impl OpKind {
+    pub const ALL: [OpKind; 5] = [Self::Provision, Self::Update, Self::Deprovision, Self::Bind, Self::Unbind];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Provision => "provision",
+            Self::Update => "update",
+            Self::Deprovision => "deprovision",
+            Self::Bind => "bind",
+            Self::Unbind => "unbind",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
 /// How an operation ends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Ending {
@@ -30,23 +53,59 @@ pub enum Ending {
     Never,
 }
 
-#[derive(Clone, Debug)]
+impl Ending {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Succeed => "succeed",
+            Self::Fail => "fail",
+            Self::Never => "never",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Succeed, Self::Fail, Self::Never].into_iter().find(|e| e.as_str() == s)
+    }
+}
+
+/// An asynchronous operation on an instance or a binding.
+#[derive(Clone, Debug, PartialEq)]
 pub struct Operation {
     pub id: String,
     pub kind: OpKind,
-    pub started: Instant,
-    pub delay: Duration,
     pub ending: Ending,
+    /// Unix milliseconds.
+    pub started_at: i64,
+    /// When it ends (unless `ending` is `Never`), unix milliseconds.
+    pub due_at: i64,
+    /// What an update applies when it succeeds.
+    pub pending_update: Option<PendingUpdate>,
+    /// As recorded: `InProgress` until the operation is settled.
+    pub state: OperationState,
+    pub description: String,
 }
 
 impl Operation {
-    pub fn new(kind: OpKind, delay: Duration, ending: Ending) -> Self {
-        let id = format!("{}-{}", op_prefix(kind), uuid::Uuid::new_v4().simple());
-        Self { id, kind, started: Instant::now(), delay, ending }
+    /// A new operation started at `now` that ends `delay` later.
+    pub fn start(kind: OpKind, delay: Duration, ending: Ending, now: i64) -> Self {
+        let id = format!("{}-{}", kind.as_str(), uuid::Uuid::new_v4().simple());
+        let delay = i64::try_from(delay.as_millis()).unwrap_or(i64::MAX);
+        Self {
+            id,
+            kind,
+            ending,
+            started_at: now,
+            due_at: now.saturating_add(delay),
+            pending_update: None,
+            state: OperationState::InProgress,
+            description: describe(kind, OperationState::InProgress),
+        }
     }
 
-    pub fn state(&self, now: Instant) -> OperationState {
-        if self.ending == Ending::Never || now.duration_since(self.started) < self.delay {
+    /// Where the operation stands at `now` (unix milliseconds).
+    pub fn state_at(&self, now: i64) -> OperationState {
+        if self.state != OperationState::InProgress {
+            self.state
+        } else if self.ending == Ending::Never || now < self.due_at {
             OperationState::InProgress
         } else if self.ending == Ending::Fail {
             OperationState::Failed
@@ -54,45 +113,29 @@ impl Operation {
             OperationState::Succeeded
         }
     }
-
-    pub fn description(&self, state: OperationState) -> String {
-        let what = op_prefix(self.kind);
-        match state {
-            OperationState::InProgress => format!("{what} in progress"),
-            OperationState::Succeeded => format!("{what} succeeded"),
-            OperationState::Failed => format!("{what} failed: the cluster refused the request (injected fault)"),
-        }
-    }
 }
 
-fn op_prefix(kind: OpKind) -> &'static str {
-    match kind {
-        OpKind::Provision => "provision",
-        OpKind::Update => "update",
-        OpKind::Deprovision => "deprovision",
-        OpKind::Bind => "bind",
-        OpKind::Unbind => "unbind",
+/// What `last_operation` says about an operation of `kind` in `state`.
+pub fn describe(kind: OpKind, state: OperationState) -> String {
+    let what = kind.as_str();
+    match state {
+        OperationState::InProgress => format!("{what} in progress"),
+        OperationState::Succeeded => format!("{what} succeeded"),
+        OperationState::Failed => format!("{what} failed: the cluster refused the request (injected fault)"),
     }
-}
-
-/// A finished operation, kept for `last_operation`.
-#[derive(Clone, Debug)]
-pub struct Finished {
-    pub id: String,
-    pub state: OperationState,
-    pub description: String,
 }
 
 /// An update waiting for its operation to succeed.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PendingUpdate {
     pub plan_id: String,
     pub parameters: Map<String, Value>,
     pub maintenance_info: Option<MaintenanceInfo>,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Instance {
+    pub id: String,
     pub service_id: String,
     pub plan_id: String,
     /// As sent, without the broker's own `_…` keys.
@@ -101,21 +144,32 @@ pub struct Instance {
     pub maintenance_info: Option<MaintenanceInfo>,
     /// True once a provision has succeeded.
     pub ready: bool,
+    /// The operation in progress, if any.
     pub op: Option<Operation>,
-    pub pending_update: Option<PendingUpdate>,
-    pub last: Option<Finished>,
 }
 
-#[derive(Clone, Debug)]
+impl Instance {
+    /// Applies a successful update.
+    pub fn apply(&mut self, update: PendingUpdate) {
+        self.plan_id = update.plan_id;
+        self.parameters = update.parameters;
+        if update.maintenance_info.is_some() {
+            self.maintenance_info = update.maintenance_info;
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
 pub struct Binding {
+    pub id: String,
     pub instance_id: String,
     pub service_id: String,
     pub plan_id: String,
     pub parameters: Map<String, Value>,
     pub credentials: Map<String, Value>,
     pub ready: bool,
+    /// The operation in progress, if any.
     pub op: Option<Operation>,
-    pub last: Option<Finished>,
 }
 
 /// What a broker saw of one request (for tests and the admin page; never credentials).
@@ -133,17 +187,16 @@ pub struct RequestRecord {
     pub auth_scheme: Option<String>,
 }
 
-const MAX_RECORDS: usize = 200;
+const MAX_RECORDS: usize = 5000;
 
+/// What the broker keeps only in memory: the broker-wide fault and the request log.
 #[derive(Default)]
-pub struct State {
-    pub instances: HashMap<String, Instance>,
-    pub bindings: HashMap<String, Binding>,
+pub struct Memory {
     pub rule: Option<FaultRule>,
     pub requests: VecDeque<RequestRecord>,
 }
 
-impl State {
+impl Memory {
     pub fn record(&mut self, record: RequestRecord) {
         if self.requests.len() == MAX_RECORDS {
             self.requests.pop_front();
@@ -162,56 +215,6 @@ impl State {
             }
         }
         Some(fault)
-    }
-
-    /// Applies a finished operation of the instance; removes the instance once deprovisioned.
-    pub fn settle_instance(&mut self, id: &str, now: Instant) {
-        let Some(instance) = self.instances.get_mut(id) else { return };
-        let Some(op) = instance.op.clone() else { return };
-        let state = op.state(now);
-        if state == OperationState::InProgress {
-            return;
-        }
-        instance.op = None;
-        instance.last = Some(Finished { id: op.id.clone(), state, description: op.description(state) });
-        let succeeded = state == OperationState::Succeeded;
-        match op.kind {
-            OpKind::Provision => instance.ready = succeeded,
-            OpKind::Update => {
-                if let (true, Some(update)) = (succeeded, instance.pending_update.take()) {
-                    instance.plan_id = update.plan_id;
-                    instance.parameters = update.parameters;
-                    if update.maintenance_info.is_some() {
-                        instance.maintenance_info = update.maintenance_info;
-                    }
-                }
-                instance.pending_update = None;
-            }
-            OpKind::Deprovision if succeeded => {
-                self.instances.remove(id);
-                self.bindings.retain(|_, b| b.instance_id != id);
-            }
-            _ => {}
-        }
-    }
-
-    /// Applies a finished operation of the binding; removes the binding once unbound.
-    pub fn settle_binding(&mut self, id: &str, now: Instant) {
-        let Some(binding) = self.bindings.get_mut(id) else { return };
-        let Some(op) = binding.op.clone() else { return };
-        let state = op.state(now);
-        if state == OperationState::InProgress {
-            return;
-        }
-        binding.op = None;
-        binding.last = Some(Finished { id: op.id.clone(), state, description: op.description(state) });
-        match (op.kind, state) {
-            (OpKind::Bind, s) => binding.ready = s == OperationState::Succeeded,
-            (OpKind::Unbind, OperationState::Succeeded) => {
-                self.bindings.remove(id);
-            }
-            _ => {}
-        }
     }
 }
 
@@ -246,24 +249,38 @@ mod tests {
 
     #[test]
     fn operations_finish_after_their_delay() {
-        let op = Operation::new(OpKind::Provision, Duration::from_secs(10), Ending::Succeed);
-        assert_eq!(op.state(op.started), OperationState::InProgress);
-        assert_eq!(op.state(op.started + Duration::from_secs(10)), OperationState::Succeeded);
-        let never = Operation::new(OpKind::Bind, Duration::ZERO, Ending::Never);
-        assert_eq!(never.state(never.started + Duration::from_secs(3600)), OperationState::InProgress);
-        let fail = Operation::new(OpKind::Update, Duration::ZERO, Ending::Fail);
-        assert_eq!(fail.state(fail.started), OperationState::Failed);
+        let op = Operation::start(OpKind::Provision, Duration::from_secs(10), Ending::Succeed, 1_000);
+        assert_eq!(op.state_at(1_000), OperationState::InProgress);
+        assert_eq!(op.state_at(10_999), OperationState::InProgress);
+        assert_eq!(op.state_at(11_000), OperationState::Succeeded);
+        let never = Operation::start(OpKind::Bind, Duration::ZERO, Ending::Never, 0);
+        assert_eq!(never.state_at(3_600_000), OperationState::InProgress);
+        let fail = Operation::start(OpKind::Update, Duration::ZERO, Ending::Fail, 0);
+        assert_eq!(fail.state_at(0), OperationState::Failed);
+        let settled = Operation { state: OperationState::Failed, ..op };
+        assert_eq!(settled.state_at(0), OperationState::Failed, "a recorded ending is final");
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for kind in OpKind::ALL {
+            assert_eq!(OpKind::parse(kind.as_str()), Some(kind));
+        }
+        for ending in [Ending::Succeed, Ending::Fail, Ending::Never] {
+            assert_eq!(Ending::parse(ending.as_str()), Some(ending));
+        }
+        assert_eq!(OpKind::parse("nope"), None);
     }
 
     #[test]
     fn limited_rules_expire() {
-        let mut state = State {
+        let mut memory = Memory {
             rule: Some(FaultRule { fault: Fault::Gone, on: Some(Endpoint::Unbind), times: Some(2) }),
-            ..State::default()
+            ..Memory::default()
         };
-        assert_eq!(state.take_fault(Endpoint::Provision), None);
-        assert_eq!(state.take_fault(Endpoint::Unbind), Some(Fault::Gone));
-        assert_eq!(state.take_fault(Endpoint::Unbind), Some(Fault::Gone));
-        assert_eq!(state.take_fault(Endpoint::Unbind), None);
+        assert_eq!(memory.take_fault(Endpoint::Provision), None);
+        assert_eq!(memory.take_fault(Endpoint::Unbind), Some(Fault::Gone));
+        assert_eq!(memory.take_fault(Endpoint::Unbind), Some(Fault::Gone));
+        assert_eq!(memory.take_fault(Endpoint::Unbind), None);
     }
 }

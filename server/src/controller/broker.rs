@@ -214,7 +214,10 @@ async fn sync_catalog(
             if let Some(problems) = problems.filter(|p| !p.is_empty()) {
                 status["problems"] = json!(problems);
             }
-            if current.get("status").is_none_or(|s| *s != status) {
+            // No status at all means the same as the default one: no write needed.
+            let current_status =
+                current.get("status").cloned().unwrap_or_else(|| json!({"removedFromBrokerCatalog": false}));
+            if current_status != status {
                 let mut next = current;
                 next["status"] = status;
                 ctx.store.update_status(kind, next).await?;

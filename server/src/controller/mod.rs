@@ -11,6 +11,7 @@ pub mod catalog_sync;
 pub mod clients;
 pub mod conditions;
 pub mod instance;
+pub mod lease;
 pub mod params;
 pub mod queue;
 pub mod timing;
@@ -42,6 +43,7 @@ pub struct Ctx {
     pub timing: Timing,
     /// Sent to brokers in the OSB context as `clusterid`.
     pub cluster_id: String,
+    pub leases: lease::Leases,
     relist_failures: Mutex<HashMap<(Kind, String, String), u32>>,
 }
 
@@ -132,8 +134,25 @@ pub struct Controller {
     tasks: Vec<JoinHandle<()>>,
 }
 
+impl Target {
+    /// A stable name for leases and logs.
+    pub fn key(&self) -> String {
+        match self {
+            Target::Broker(kind, ns, name) => format!("{kind}/{ns}/{name}"),
+            Target::Instance(ns, name) => format!("ServiceInstance/{ns}/{name}"),
+            Target::Binding(ns, name) => format!("ServiceBinding/{ns}/{name}"),
+        }
+    }
+}
+
 impl Controller {
-    pub async fn start(store: Arc<dyn ResourceStore>, config: ControllerConfig) -> Result<Self, StoreError> {
+    /// Starts reconciling. `leases` decides which process works on what when several share a
+    /// database ([`lease::Leases::none`] for one process).
+    pub async fn start(
+        store: Arc<dyn ResourceStore>,
+        leases: lease::Leases,
+        config: ControllerConfig,
+    ) -> Result<Self, StoreError> {
         let ctx = Arc::new(Ctx {
             typed: TypedStore::new(store.clone()),
             clients: Clients::new(store.clone(), config.request_timeout, config.per_broker_concurrency),
@@ -141,6 +160,7 @@ impl Controller {
             cache: Cache::default(),
             timing: config.timing.clone(),
             cluster_id: config.cluster_id.clone(),
+            leases,
             relist_failures: Mutex::default(),
         });
         let queue = Arc::new(WorkQueue::default());
@@ -176,6 +196,9 @@ impl Controller {
     }
 }
 
+/// Objects read per list call when listing everything.
+const PAGE: usize = 500;
+
 /// Lists everything once (filling the cache, queueing every object) and returns the version to
 /// watch from.
 async fn prime(ctx: &Ctx, queue: &WorkQueue<Target>, index: &Mutex<BindingIndex>) -> Result<u64, StoreError> {
@@ -184,12 +207,22 @@ async fn prime(ctx: &Ctx, queue: &WorkQueue<Target>, index: &Mutex<BindingIndex>
         if kind == Kind::Secret {
             continue;
         }
-        for object in ctx.store.list(kind, &ListQuery::default()).await?.items {
-            let event = WatchEvent { kind, event_type: crate::store::EventType::Added, resource_version: 0, object };
-            ctx.cache.apply(&event);
-            index.lock().unwrap_or_else(|p| p.into_inner()).apply(&event);
-            if let Some(target) = target_of(kind, &event.object) {
-                queue.add(target);
+        // In pages, so 100,000 instances never sit in memory at once.
+        let mut page = ListQuery { limit: Some(PAGE), ..ListQuery::default() };
+        loop {
+            let list = ctx.store.list(kind, &page).await?;
+            for object in list.items {
+                let event =
+                    WatchEvent { kind, event_type: crate::store::EventType::Added, resource_version: 0, object };
+                ctx.cache.apply(&event);
+                index.lock().unwrap_or_else(|p| p.into_inner()).apply(&event);
+                if let Some(target) = target_of(kind, &event.object) {
+                    queue.add(target);
+                }
+            }
+            match list.continue_token {
+                Some(token) => page.continue_token = Some(token),
+                None => break,
             }
         }
     }
@@ -256,9 +289,21 @@ async fn resync(ctx: Arc<Ctx>, queue: Arc<WorkQueue<Target>>, mut stopped: watch
             _ = stopped.changed() => return,
         }
         for kind in [Kind::ClusterServiceBroker, Kind::ServiceBroker, Kind::ServiceInstance, Kind::ServiceBinding] {
-            match ctx.store.list(kind, &ListQuery::default()).await {
-                Ok(list) => list.items.iter().filter_map(|o| target_of(kind, o)).for_each(|t| queue.add(t)),
-                Err(e) => tracing::warn!(error = %e, "resync list failed"),
+            let mut page = ListQuery { limit: Some(PAGE), ..ListQuery::default() };
+            loop {
+                match ctx.store.list(kind, &page).await {
+                    Ok(list) => {
+                        list.items.iter().filter_map(|o| target_of(kind, o)).for_each(|t| queue.add(t));
+                        match list.continue_token {
+                            Some(token) => page.continue_token = Some(token),
+                            None => break,
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "resync list failed");
+                        break;
+                    }
+                }
             }
         }
     }
@@ -266,7 +311,30 @@ async fn resync(ctx: Arc<Ctx>, queue: Arc<WorkQueue<Target>>, mut stopped: watch
 
 async fn work(ctx: Arc<Ctx>, queue: Arc<WorkQueue<Target>>) {
     let mut failures: HashMap<Target, u32> = HashMap::new();
+    let metrics = &crate::metrics::METRICS;
     while let Some(target) = queue.next().await {
+        let kind = match &target {
+            Target::Broker(kind, ..) => kind.as_str(),
+            Target::Instance(..) => "ServiceInstance",
+            Target::Binding(..) => "ServiceBinding",
+        };
+        let lease = target.key();
+        match ctx.leases.acquire(&lease).await {
+            Ok(true) => {}
+            Ok(false) => {
+                // Another process works on it; look again later in case that process dies.
+                queue.done(&target);
+                queue.add_after(target, ctx.timing.poll_interval.max(Duration::from_millis(500)));
+                continue;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot take a reconcile lease");
+                queue.done(&target);
+                queue.add_after(target, ctx.timing.backoff(1));
+                continue;
+            }
+        }
+        metrics.reconciles.with_label_values(&[kind]).inc();
         let span = tracing::info_span!("reconcile", ?target);
         let result = async {
             match &target {
@@ -277,7 +345,20 @@ async fn work(ctx: Arc<Ctx>, queue: Arc<WorkQueue<Target>>) {
         }
         .instrument(span)
         .await;
+        ctx.leases.release(&lease).await;
         queue.done(&target);
+        metrics.queue_depth.set(queue.len() as i64);
+        if let Err(e) = &result {
+            let reason = match e {
+                StoreError::Conflict { .. } => "Conflict",
+                StoreError::NotFound { .. } => "NotFound",
+                StoreError::Invalid { .. } => "Invalid",
+                StoreError::AlreadyExists { .. } => "AlreadyExists",
+                StoreError::Gone { .. } => "Gone",
+                StoreError::Backend(_) => "StorageError",
+            };
+            metrics.reconcile_errors.with_label_values(&[kind, reason]).inc();
+        }
         match result {
             Ok(requeue) => {
                 failures.remove(&target);

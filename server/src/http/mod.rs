@@ -19,14 +19,15 @@ pub fn router(state: AppState) -> Router {
     let leptos_options = state.leptos_options.clone();
 
     let mut router = Router::new();
-    if state.config.builtin_broker {
-        router =
-            router.nest_service(crate::broker::MOUNT_PATH, crate::broker::router(state.config.builtin_broker_config()));
+    if let Some(broker_db) = &state.builtin_broker {
+        let broker = crate::broker::router(state.config.builtin_broker_config(), broker_db.clone());
+        router = router.nest_service(crate::broker::MOUNT_PATH, broker);
     }
     router
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
         .route("/live/instances", get(live::instances))
+        .route("/metrics", get(metrics))
         .leptos_routes_with_context(
             &state,
             routes,
@@ -37,4 +38,9 @@ pub fn router(state: AppState) -> Router {
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Prometheus text exposition of the process's metrics.
+async fn metrics() -> ([(axum::http::header::HeaderName, &'static str); 1], String) {
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], crate::metrics::METRICS.render())
 }

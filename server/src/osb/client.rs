@@ -295,6 +295,7 @@ impl OsbClient {
         let request_identity = uuid::Uuid::new_v4().to_string();
         let request = request.header(HEADER_REQUEST_IDENTITY, &request_identity);
         let span = tracing::info_span!("osb_call", call = call.name(), request_identity = %request_identity);
+        let started = std::time::Instant::now();
         async move {
             let (outcome, retry_after) = match request.send().await {
                 Err(e) => (transport_outcome(&e), None),
@@ -315,6 +316,12 @@ impl OsbClient {
                 }
             };
             tracing::debug!(outcome = outcome.kind(), ?retry_after, "broker answered");
+            let broker = format!(
+                "{}:{}",
+                self.base.host_str().unwrap_or_default(),
+                self.base.port_or_known_default().unwrap_or(0)
+            );
+            crate::metrics::METRICS.observe_broker_call(&broker, call.name(), outcome.kind(), started.elapsed());
             Reply { call, outcome, retry_after, request_identity }
         }
         .instrument(span)

@@ -4,10 +4,12 @@
 //! Objects travel as `serde_json::Value` so one store serves every kind, the typed model and the
 //! Kubernetes-style API alike; [`typed`] wraps it for the controller.
 
+mod changes;
 mod crypto;
 mod object;
 mod selector;
 mod sql;
+mod sqlite_writer;
 pub mod typed;
 mod watch;
 

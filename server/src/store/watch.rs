@@ -19,6 +19,7 @@ const PAGE: i64 = 500;
 pub(super) async fn start(store: SqlStore, query: WatchQuery) -> Result<BoxStream<'static, Result<WatchEvent>>> {
     // Subscribe before reading anything, so no change can slip between the read and the stream.
     let receiver = store.events.subscribe();
+    let external = store.latest.subscribe();
     if let Some(requested) = query.resource_version {
         let oldest = store.oldest_resumable().await?;
         if requested < oldest {
@@ -27,7 +28,7 @@ pub(super) async fn start(store: SqlStore, query: WatchQuery) -> Result<BoxStrea
     }
     let (tx, rx) = mpsc::channel(256);
     tokio::spawn(async move {
-        if let Err(e) = run(store, query, receiver, &tx).await {
+        if let Err(e) = run(store, query, receiver, external, &tx).await {
             let _ = tx.send(Err(e)).await;
         }
     });
@@ -133,6 +134,7 @@ async fn run(
     store: SqlStore,
     query: WatchQuery,
     mut receiver: broadcast::Receiver<WatchEvent>,
+    mut external: tokio::sync::watch::Receiver<u64>,
     tx: &mpsc::Sender<Result<WatchEvent>>,
 ) -> Result<()> {
     let start = query.resource_version;
@@ -147,6 +149,17 @@ async fn run(
     loop {
         let next = tokio::select! {
             next = receiver.recv() => next,
+            changed = external.changed() => {
+                // Another process (or a lagging broadcast) committed past what we delivered.
+                if changed.is_err() {
+                    return Ok(());
+                }
+                let newest = *external.borrow_and_update();
+                if newest > watcher.last && !watcher.catch_up().await? {
+                    return Ok(());
+                }
+                continue;
+            }
             () = tx.closed() => return Ok(()),
         };
         let alive = match next {

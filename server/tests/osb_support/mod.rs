@@ -9,7 +9,7 @@ use std::{
 use axum::Router;
 use serde_json::{Map, Value, json};
 use server::{
-    broker::{self, BrokerConfig},
+    broker::{self, BrokerConfig, BrokerDb},
     osb::{
         ClientConfig, Context, OriginatingIdentity, OsbClient, Outcome, Reply,
         wire::{BindRequest, ProvisionRequest},
@@ -42,11 +42,56 @@ pub fn quick_config(asynchronous: bool, async_delay: Duration) -> BrokerConfig {
     }
 }
 
+/// A broker on loopback with a fresh database in a temp dir (both live as long as the test's
+/// runtime); returns its base URL, which is also its public URL.
 pub async fn spawn_broker(config: BrokerConfig) -> String {
-    serve(broker::router(config)).await
+    let dir = tempfile::tempdir().expect("temp dir");
+    let broker = RunningBroker::start(config, &dir.path().join("broker.db")).await;
+    let url = broker.url.clone();
+    // Keeps the directory until the runtime drops the task.
+    tokio::spawn(async move {
+        let _dir = dir;
+        let _broker = broker;
+        std::future::pending::<()>().await;
+    });
+    url
 }
 
-pub const REQUEST_TIMEOUT: Duration = Duration::from_millis(500);
+/// A broker serving from the database at `path`, that a test can kill and start again.
+pub struct RunningBroker {
+    pub url: String,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RunningBroker {
+    pub async fn start(config: BrokerConfig, path: &std::path::Path) -> Self {
+        server::osb::install_crypto_provider();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+        let url = format!("http://{}", listener.local_addr().expect("local addr"));
+        let db = BrokerDb::open(path).await.expect("broker database opens");
+        let router = broker::router(BrokerConfig { public_url: url.clone(), ..config }, db);
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        Self { url, task }
+    }
+
+    /// Stops it the hard way, as a crash would: the server (and, once its clients hang up, its
+    /// database handle) is dropped with nothing closed or flushed first.
+    pub async fn kill(mut self) {
+        self.task.abort();
+        let _ = (&mut self.task).await;
+    }
+}
+
+impl Drop for RunningBroker {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+// Generous enough for a loaded 2-core machine running debug builds; the timeout fault hangs longer.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
 
 pub fn client_config(url: &str) -> ClientConfig {
     ClientConfig { request_timeout: REQUEST_TIMEOUT, connect_timeout: Duration::from_secs(2), ..ClientConfig::new(url) }
@@ -62,7 +107,7 @@ pub fn alice() -> OriginatingIdentity {
 
 /// Service and plan ids of the built-in catalog, by name.
 pub fn ids(service: &str, plan: &str) -> (String, String) {
-    let catalog = broker::catalog::catalog();
+    let catalog = broker::catalog::catalog("http://127.0.0.1");
     let s = catalog.services.iter().find(|s| s.name == service).expect("service in the built-in catalog");
     let p = s.plans.iter().find(|p| p.name == plan).expect("plan in the built-in catalog");
     (s.id.clone(), p.id.clone())
