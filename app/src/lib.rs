@@ -3,6 +3,9 @@
 //! Compiled twice: natively with `ssr` (server-side rendering, server functions run here) and to
 //! wasm with `hydrate` (the browser takes over the server-rendered page).
 
+#![recursion_limit = "256"]
+
+pub mod api;
 pub mod components;
 pub mod model;
 pub mod pages;
@@ -14,13 +17,21 @@ pub mod status;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
+    SsrMode,
     components::{Route, Router, Routes},
     path,
 };
 
 use components::layout::Shell;
 use pages::{
-    admin::AdminPage, approvals::ApprovalsPage, catalog::CatalogPage, instances::InstancesPage, not_found::NotFound,
+    admin::{AdminPage, BrokersPage},
+    approvals::ApprovalsPage,
+    catalog::CatalogPage,
+    class::ClassPage,
+    instance::InstancePage,
+    instances::InstancesPage,
+    not_found::NotFound,
+    request::RequestPage,
 };
 
 /// The HTML document around the app, rendered on the server only.
@@ -55,11 +66,16 @@ pub fn App() -> impl IntoView {
         <Router>
             <Shell>
                 <Routes fallback=NotFound>
-                    <Route path=path!("") view=CatalogPage />
-                    <Route path=path!("catalog") view=CatalogPage />
-                    <Route path=path!("instances") view=InstancesPage />
+                    // Data pages render completely on the server (readable before the wasm loads).
+                    <Route path=path!("") view=CatalogPage ssr=SsrMode::Async />
+                    <Route path=path!("catalog") view=CatalogPage ssr=SsrMode::Async />
+                    <Route path=path!("catalog/:class") view=ClassPage ssr=SsrMode::Async />
+                    <Route path=path!("catalog/:class/request") view=RequestPage ssr=SsrMode::Async />
+                    <Route path=path!("instances") view=InstancesPage ssr=SsrMode::Async />
+                    <Route path=path!("instances/:namespace/:name") view=InstancePage ssr=SsrMode::Async />
                     <Route path=path!("approvals") view=ApprovalsPage />
                     <Route path=path!("admin") view=AdminPage />
+                    <Route path=path!("admin/brokers") view=BrokersPage ssr=SsrMode::Async />
                 </Routes>
             </Shell>
         </Router>

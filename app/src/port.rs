@@ -1,27 +1,111 @@
 //! What the UI needs from the server. The server implements [`Portal`] and hands an
 //! implementation to every render and server function through Leptos context; the UI never
 //! reaches into storage itself.
+//!
+//! Every call names its [`Caller`], obtained from [`caller`] — the one place that decides who is
+//! asking (issue 7 replaces its body with the session's user).
 
 use std::sync::Arc;
 
+use leptos::prelude::ServerFnError;
+
+use crate::api::{
+    Caller, ObjectRef, Rejection, ShellInfo, Submitted,
+    brokers::{BrokerForm, BrokerRow, ConnectionTest},
+    catalog::{CatalogView, ClassDetail},
+    instances::{BindingRequest, Credentials, InstancePage, InstanceRequest, InstanceUpdate, InstancesView},
+};
 use crate::status::PortalStatus;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PortError {
     #[error("the portal's database is unavailable: {0}")]
     Unavailable(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Forbidden(String),
+    /// The object changed since the page read it.
+    #[error("{0}")]
+    Conflict(String),
+    /// The request cannot be done as asked; the rejection says where and why.
+    #[error("{}", .0.message)]
+    Rejected(Rejection),
 }
+
+impl PortError {
+    /// The form of a refused submit, or the error of anything else.
+    pub fn into_submitted<T>(self) -> Result<Submitted<T>, ServerFnError> {
+        match self {
+            PortError::Rejected(r) => Ok(Submitted::Rejected(r)),
+            PortError::Conflict(m) | PortError::Forbidden(m) | PortError::NotFound(m) => {
+                Ok(Submitted::Rejected(Rejection::new(m)))
+            }
+            other => Err(ServerFnError::new(other.to_string())),
+        }
+    }
+}
+
+pub type PortResult<T> = Result<T, PortError>;
 
 #[async_trait::async_trait]
 pub trait Portal: Send + Sync + 'static {
-    async fn status(&self) -> Result<PortalStatus, PortError>;
+    async fn status(&self) -> PortResult<PortalStatus>;
+    /// The user's name and the navigation's counts.
+    async fn shell_info(&self, caller: &Caller) -> PortResult<ShellInfo>;
+
+    // Catalog
+    /// The whole catalog (shared: it is cached between requests).
+    async fn catalog(&self, caller: &Caller) -> PortResult<Arc<CatalogView>>;
+    /// A class by its object name or (unique) external name.
+    async fn class(&self, caller: &Caller, class: &str) -> PortResult<Option<ClassDetail>>;
+
+    // Instances
+    /// The namespaces a request form offers: those holding instances, those the caller may use.
+    async fn namespaces(&self, caller: &Caller) -> PortResult<Vec<String>>;
+    async fn instances(&self, caller: &Caller) -> PortResult<InstancesView>;
+    async fn instance(&self, caller: &Caller, namespace: &str, name: &str) -> PortResult<Option<InstancePage>>;
+    async fn request_instance(&self, caller: &Caller, request: InstanceRequest) -> PortResult<ObjectRef>;
+    async fn update_instance(&self, caller: &Caller, update: InstanceUpdate) -> PortResult<ObjectRef>;
+    async fn delete_instance(&self, caller: &Caller, namespace: &str, name: &str) -> PortResult<()>;
+    /// Removes the finalizers of an instance (and its bindings) so it goes without the broker.
+    async fn abandon_instance(&self, caller: &Caller, namespace: &str, name: &str) -> PortResult<()>;
+
+    // Bindings
+    async fn create_binding(&self, caller: &Caller, request: BindingRequest) -> PortResult<ObjectRef>;
+    async fn delete_binding(&self, caller: &Caller, namespace: &str, name: &str) -> PortResult<()>;
+    async fn credentials(&self, caller: &Caller, namespace: &str, binding: &str) -> PortResult<Credentials>;
+
+    // Admin › Brokers
+    async fn brokers(&self, caller: &Caller) -> PortResult<Vec<BrokerRow>>;
+    async fn register_broker(&self, caller: &Caller, form: BrokerForm) -> PortResult<String>;
+    async fn test_broker(&self, caller: &Caller, form: BrokerForm) -> PortResult<ConnectionTest>;
+    async fn relist_broker(&self, caller: &Caller, name: &str) -> PortResult<()>;
+    async fn delete_broker(&self, caller: &Caller, name: &str) -> PortResult<()>;
 }
 
 /// The form in which the port travels through Leptos context.
 pub type PortalHandle = Arc<dyn Portal>;
 
 /// The port of the current request. Server functions and server-side renders call this.
-pub fn portal() -> Result<PortalHandle, leptos::prelude::ServerFnError> {
+pub fn portal() -> Result<PortalHandle, ServerFnError> {
     leptos::prelude::use_context::<PortalHandle>()
-        .ok_or_else(|| leptos::prelude::ServerFnError::new("portal context missing (server wiring bug)"))
+        .ok_or_else(|| ServerFnError::new("portal context missing (server wiring bug)"))
+}
+
+/// Who is making the current request (server functions and server-side renders).
+pub fn caller() -> Result<Caller, ServerFnError> {
+    let parts = leptos::prelude::use_context::<http::request::Parts>();
+    Ok(caller_of(parts.as_ref()))
+}
+
+/// THE seam for authentication: who is behind a request. Until users exist (issue 7), everyone
+/// is the built-in user allowed everything. Non-Leptos routes (the live stream) call this too.
+pub fn caller_of(_request: Option<&http::request::Parts>) -> Caller {
+    Caller::builtin()
+}
+
+/// The port and the caller, as every server function starts.
+pub fn portal_and_caller() -> Result<(PortalHandle, Caller), ServerFnError> {
+    Ok((portal()?, caller()?))
 }

@@ -16,6 +16,9 @@ pub struct AppState {
     /// The built-in broker's own database, when the portal hosts it.
     pub builtin_broker: Option<BrokerDb>,
     pub leptos_options: LeptosOptions,
+    /// Turns `true` when the server starts shutting down, so endless responses (the live
+    /// stream) end and graceful shutdown can finish.
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

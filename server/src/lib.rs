@@ -29,6 +29,7 @@ pub struct Application {
     listener: TcpListener,
     local_addr: SocketAddr,
     state: AppState,
+    shutdown: tokio::sync::watch::Sender<bool>,
 }
 
 impl Application {
@@ -60,8 +61,10 @@ impl Application {
         if config.builtin_broker {
             demo::register_builtin_broker(&db, store.as_ref(), &broker::builtin_broker_url_for(local_addr)).await?;
         }
-        let state = AppState { config: Arc::new(config), db, store, builtin_broker, leptos_options };
-        Ok(Self { listener, local_addr, state })
+        let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
+        let state =
+            AppState { config: Arc::new(config), db, store, builtin_broker, leptos_options, shutdown: shutdown_rx };
+        Ok(Self { listener, local_addr, state, shutdown })
     }
 
     /// The address actually bound (the port is the OS's choice when configured as 0).
@@ -98,6 +101,11 @@ impl Application {
             None => None,
         };
         let router = http::router(self.state);
+        let stopping = self.shutdown;
+        let shutdown = async move {
+            shutdown.await;
+            let _ = stopping.send(true);
+        };
         let served = axum::serve(self.listener, router).with_graceful_shutdown(shutdown).await.context("serving HTTP");
         if let Some(controller) = controller {
             controller.shutdown().await;

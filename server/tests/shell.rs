@@ -36,7 +36,9 @@ async fn the_database_is_created_and_migrated_in_the_data_dir() {
 
 #[tokio::test]
 async fn the_catalog_page_is_rendered_on_the_server_with_navigation() {
-    let app = TestApp::spawn().await;
+    // Without the built-in broker the catalog stays empty (with it, it fills as soon as the
+    // controller has read the broker's catalog).
+    let app = TestApp::spawn_with(tempfile::tempdir().unwrap(), |c| c.builtin_broker = false).await;
     let response = app.client.get(app.url("/")).send().await.unwrap();
     assert_eq!(response.status(), 200);
     assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/html"));

@@ -1,16 +1,28 @@
 //! The frame around every page: top bar, left navigation, content area.
 
 use leptos::prelude::*;
-use leptos_router::components::A;
+use leptos_router::components::{A, Form};
+
+use crate::api::ShellInfo;
+
+/// The user's name and the navigation's counts.
+#[server(endpoint = "shell_info")]
+pub async fn load_shell_info() -> Result<ShellInfo, ServerFnError> {
+    let (portal, caller) = crate::port::portal_and_caller()?;
+    Ok(portal.shell_info(&caller).await?)
+}
 
 #[component]
 pub fn Shell(children: Children) -> impl IntoView {
+    let location = leptos_router::hooks::use_location();
+    // Fetched again on every navigation, so the counts follow what the user just did.
+    let info = Resource::new(move || location.pathname.get(), |_| load_shell_info());
     view! {
         <div class="flex min-h-screen flex-col">
-            <TopBar />
-            <div class="flex flex-1">
-                <SideNav />
-                <main class="min-w-0 flex-1 px-6 py-6 lg:px-8" id="main">
+            <TopBar info />
+            <div class="flex flex-1 flex-col md:flex-row">
+                <SideNav info />
+                <main class="min-w-0 flex-1 px-4 py-6 sm:px-6 lg:px-8" id="main">
                     {children()}
                 </main>
             </div>
@@ -19,14 +31,36 @@ pub fn Shell(children: Children) -> impl IntoView {
 }
 
 #[component]
-fn TopBar() -> impl IntoView {
+fn TopBar(info: Resource<Result<ShellInfo, ServerFnError>>) -> impl IntoView {
     view! {
         <header class="sticky top-0 z-10 flex h-14 items-center gap-4 border-b border-zinc-200 bg-white/90 px-4 backdrop-blur dark:border-zinc-800 dark:bg-zinc-900/90">
             <a href="/" class="flex items-center gap-2 font-semibold tracking-tight">
                 <Logo />
                 <span>"Quartermaster"</span>
             </a>
-            <span class="hidden text-sm text-zinc-500 sm:inline dark:text-zinc-400">"Self-service for platform services"</span>
+            <span class="hidden text-sm text-zinc-500 lg:inline dark:text-zinc-400">"Self-service for platform services"</span>
+            <Form action="/catalog" method="get" attr:class="ml-auto hidden md:block" attr:role="search">
+                <label for="top-search" class="sr-only">"Search the catalog"</label>
+                <input
+                    id="top-search"
+                    name="q"
+                    type="search"
+                    placeholder="Search services…"
+                    class="w-64 rounded-md border border-zinc-300 bg-white px-3 py-1 text-sm placeholder:text-zinc-400 focus:border-indigo-500 focus:ring-1 focus:ring-indigo-500 focus:outline-none dark:border-zinc-700 dark:bg-zinc-900"
+                />
+            </Form>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    info.await.ok().map(|i| view! {
+                        <span class="flex items-center gap-2 text-sm text-zinc-700 dark:text-zinc-300" data-testid="user">
+                            <span class="inline-flex h-7 w-7 items-center justify-center rounded-full bg-indigo-100 text-xs font-semibold text-indigo-700 dark:bg-indigo-500/20 dark:text-indigo-300" aria-hidden="true">
+                                {i.username.chars().next().unwrap_or('?').to_uppercase().to_string()}
+                            </span>
+                            <span class="hidden sm:inline">{i.username}</span>
+                        </span>
+                    })
+                })}
+            </Transition>
         </header>
     }
 }
@@ -57,11 +91,11 @@ const NAV: &[NavItem] = &[
 ];
 
 #[component]
-fn SideNav() -> impl IntoView {
+fn SideNav(info: Resource<Result<ShellInfo, ServerFnError>>) -> impl IntoView {
     let location = leptos_router::hooks::use_location();
     view! {
-        <nav aria-label="Main" class="w-48 shrink-0 border-r border-zinc-200 bg-white px-2 py-4 dark:border-zinc-800 dark:bg-zinc-900">
-            <ul class="space-y-1">
+        <nav aria-label="Main" class="shrink-0 border-b border-zinc-200 bg-white px-2 py-2 md:w-48 md:border-r md:border-b-0 md:py-4 dark:border-zinc-800 dark:bg-zinc-900">
+            <ul class="flex gap-1 overflow-x-auto md:block md:space-y-1">
                 {NAV
                     .iter()
                     .map(|item| {
@@ -81,7 +115,23 @@ fn SideNav() -> impl IntoView {
                                         }
                                     }
                                 >
-                                    {item.label}
+                                    <span class="flex items-center justify-between gap-2">
+                                        {item.label}
+                                        <Transition fallback=|| ()>
+                                            {move || Suspend::new(async move {
+                                                let count = info.await.ok().and_then(|i| match item.href {
+                                                    "/catalog" => Some(i.services),
+                                                    "/instances" => Some(i.instances),
+                                                    _ => None,
+                                                });
+                                                count.map(|n| view! {
+                                                    <span class="rounded-full bg-zinc-100 px-2 text-xs font-medium text-zinc-600 tabular-nums dark:bg-zinc-800 dark:text-zinc-400" data-count=item.href>
+                                                        {n}
+                                                    </span>
+                                                })
+                                            })}
+                                        </Transition>
+                                    </span>
                                 </A>
                             </li>
                         }
@@ -92,20 +142,53 @@ fn SideNav() -> impl IntoView {
     }
 }
 
-/// A page heading with an optional one-line explanation.
+/// A page heading with an optional one-line explanation and actions on the right.
 #[component]
-pub fn PageHeader(title: &'static str, #[prop(optional)] subtitle: &'static str) -> impl IntoView {
+pub fn PageHeader(
+    #[prop(into)] title: String,
+    #[prop(optional, into)] subtitle: String,
+    #[prop(optional)] children: Option<Children>,
+) -> impl IntoView {
     view! {
-        <div class="mb-6">
-            <h1 class="text-xl font-semibold tracking-tight">{title}</h1>
-            {(!subtitle.is_empty()).then(|| view! { <p class="mt-1 text-sm text-zinc-500 dark:text-zinc-400">{subtitle}</p> })}
+        <div class="mb-6 flex flex-wrap items-start justify-between gap-4">
+            <div class="min-w-0">
+                <h1 class="text-xl font-semibold tracking-tight break-words">{title}</h1>
+                {(!subtitle.is_empty()).then(|| view! { <p class="mt-1 text-sm text-zinc-500 dark:text-zinc-400">{subtitle}</p> })}
+            </div>
+            {children.map(|c| view! { <div class="flex shrink-0 items-center gap-2">{c()}</div> })}
         </div>
+    }
+}
+
+/// Where a page sits: "Catalog › HDFS › Request".
+#[component]
+pub fn Breadcrumbs(items: Vec<(String, Option<String>)>) -> impl IntoView {
+    view! {
+        <nav aria-label="Breadcrumb" class="mb-2 text-sm text-zinc-500 dark:text-zinc-400">
+            <ol class="flex flex-wrap items-center gap-1">
+                {items
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, (label, href))| {
+                        view! {
+                            <li class="flex items-center gap-1">
+                                {(i > 0).then(|| view! { <span aria-hidden="true">"›"</span> })}
+                                {match href {
+                                    Some(href) => view! { <a class="hover:text-zinc-800 hover:underline dark:hover:text-zinc-200" href=href>{label}</a> }.into_any(),
+                                    None => view! { <span aria-current="page" class="text-zinc-700 dark:text-zinc-300">{label}</span> }.into_any(),
+                                }}
+                            </li>
+                        }
+                    })
+                    .collect_view()}
+            </ol>
+        </nav>
     }
 }
 
 /// A bordered box that tells the user there is nothing here yet and what to do next.
 #[component]
-pub fn EmptyState(title: &'static str, children: Children) -> impl IntoView {
+pub fn EmptyState(#[prop(into)] title: String, children: Children) -> impl IntoView {
     view! {
         <div class="rounded-lg border border-dashed border-zinc-300 bg-white px-6 py-10 text-center dark:border-zinc-700 dark:bg-zinc-900">
             <h2 class="text-base font-medium">{title}</h2>

@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod condition;
 pub mod instance;
 pub mod meta;
+pub mod phase;
 pub mod secret;
 
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
@@ -15,6 +16,7 @@ pub use catalog::*;
 pub use condition::{Condition, ConditionStatus};
 pub use instance::*;
 pub use meta::*;
+pub use phase::{Phase, StatusLine, Tone, binding_status, instance_status};
 pub use secret::*;
 
 pub const GROUP: &str = "servicecatalog.k8s.io";

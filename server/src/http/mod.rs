@@ -1,6 +1,7 @@
 //! Every route the portal serves.
 
 mod health;
+pub mod live;
 
 use std::sync::Arc;
 
@@ -25,6 +26,7 @@ pub fn router(state: AppState) -> Router {
     router
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
+        .route("/live/instances", get(live::instances))
         .route("/metrics", get(metrics))
         .leptos_routes_with_context(
             &state,

@@ -49,6 +49,8 @@ impl TestApp {
 }
 
 pub mod postgres;
+pub mod seed;
+pub mod ui;
 
 /// Polls `check` until it returns `Some`, or panics with `what` after `secs` seconds.
 pub async fn eventually<T, F, Fut>(secs: u64, what: &str, mut check: F) -> T

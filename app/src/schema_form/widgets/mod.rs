@@ -13,6 +13,8 @@ mod object;
 mod scalar;
 mod shell;
 
+pub use shell::{INPUT, LABEL};
+
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 

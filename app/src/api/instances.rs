@@ -1,0 +1,219 @@
+//! Instances, bindings and credentials as their pages show them, and the requests that change them.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::catalog::ClassDetail;
+use crate::model::{ServiceBinding, ServiceInstance, StatusLine, instance_status};
+
+/// The instances list.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct InstancesView {
+    pub rows: Vec<InstanceRow>,
+    /// Class external name → display name, so rows built from live updates read the same.
+    pub class_names: Vec<(String, String)>,
+    /// The teams the caller may see.
+    pub namespaces: Vec<String>,
+    /// The store's version when this was read: the live stream resumes from here.
+    pub resource_version: u64,
+}
+
+impl InstancesView {
+    pub fn class_display(&self, external_name: &str) -> Option<&str> {
+        self.class_names.iter().find(|(n, _)| n == external_name).map(|(_, d)| d.as_str())
+    }
+
+    /// Replaces (or adds) the row of this instance, unless the row is newer.
+    pub fn apply(&mut self, instance: &ServiceInstance) {
+        let display = instance.spec.class_external_name().and_then(|c| self.class_display(c)).map(str::to_string);
+        let row = InstanceRow::from_instance(instance, display);
+        match self.rows.iter_mut().find(|r| r.namespace == row.namespace && r.name == row.name) {
+            Some(existing) if existing.resource_version <= row.resource_version => *existing = row,
+            Some(_) => {}
+            None => {
+                self.rows.push(row);
+                self.rows.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+            }
+        }
+    }
+
+    pub fn remove(&mut self, namespace: &str, name: &str) {
+        self.rows.retain(|r| !(r.namespace == namespace && r.name == name));
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InstanceRow {
+    pub namespace: String,
+    pub name: String,
+    pub class_external_name: String,
+    pub class_display: String,
+    pub plan_external_name: String,
+    pub status: StatusLine,
+    pub created: String,
+    pub resource_version: u64,
+}
+
+impl InstanceRow {
+    pub fn from_instance(instance: &ServiceInstance, class_display: Option<String>) -> Self {
+        let class = instance.spec.class_external_name().unwrap_or_default().to_string();
+        Self {
+            namespace: instance.metadata.namespace.clone().unwrap_or_default(),
+            name: instance.metadata.name.clone(),
+            class_display: class_display.unwrap_or_else(|| class.clone()),
+            class_external_name: class,
+            plan_external_name: instance.spec.plan_external_name().unwrap_or_default().to_string(),
+            status: instance_status(instance),
+            created: instance.metadata.creation_timestamp.clone().unwrap_or_default(),
+            resource_version: resource_version(&instance.metadata.resource_version),
+        }
+    }
+}
+
+/// A resourceVersion as a number (the store's are; anything else counts as 0).
+pub fn resource_version(rv: &Option<String>) -> u64 {
+    rv.as_deref().and_then(|s| s.parse().ok()).unwrap_or(0)
+}
+
+/// One instance's page.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct InstancePage {
+    pub instance: ServiceInstance,
+    /// Its class and plans (`None` when the class is unknown to the portal).
+    pub class: Option<ClassDetail>,
+    pub bindings: Vec<ServiceBinding>,
+    /// The broker that holds it.
+    pub broker: String,
+    pub resource_version: u64,
+}
+
+/// A request for a new instance.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct InstanceRequest {
+    pub namespace: String,
+    pub name: String,
+    /// The class object's name.
+    pub class: String,
+    /// The plan's external name.
+    pub plan: String,
+    pub parameters: Value,
+}
+
+/// New parameters and/or a new plan for an instance.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct InstanceUpdate {
+    pub namespace: String,
+    pub name: String,
+    pub plan: String,
+    pub parameters: Value,
+    /// The version the user edited; a newer one on the server is a conflict, not an overwrite.
+    pub resource_version: String,
+}
+
+/// A request for a new binding of an instance.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct BindingRequest {
+    pub namespace: String,
+    pub instance: String,
+    pub name: String,
+    pub parameters: Value,
+}
+
+/// A binding's credentials, fetched only when a person asks to see them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Credentials {
+    pub namespace: String,
+    pub secret_name: String,
+    pub entries: Vec<CredentialEntry>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CredentialEntry {
+    pub key: String,
+    /// The value as text (`None` when it is not UTF-8).
+    pub text: Option<String>,
+    /// The value as Kubernetes stores it.
+    pub base64: String,
+}
+
+impl Credentials {
+    /// `export KEY='value'` lines (keys made into shell names, values single-quoted).
+    pub fn env_snippet(&self) -> String {
+        self.entries
+            .iter()
+            .filter_map(|e| {
+                let value = e.text.as_ref()?;
+                Some(format!("export {}='{}'", env_name(&e.key), value.replace('\'', "'\\''")))
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// A Kubernetes Secret manifest holding the same data (base64, so no quoting issue).
+    pub fn secret_manifest(&self) -> String {
+        let mut out = format!(
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: {}\n  namespace: {}\ntype: Opaque\ndata:\n",
+            self.secret_name, self.namespace
+        );
+        for e in &self.entries {
+            out.push_str(&format!("  {}: {}\n", yaml_key(&e.key), e.base64));
+        }
+        out
+    }
+
+    /// A connection string when the credentials carry one (`uri`, `url`, `jdbcUrl`, …).
+    pub fn connection_string(&self) -> Option<&str> {
+        const KEYS: [&str; 6] = ["uri", "url", "connection_string", "connectionString", "jdbcUrl", "jdbc_url"];
+        KEYS.iter().find_map(|k| self.entries.iter().find(|e| e.key == *k).and_then(|e| e.text.as_deref()))
+    }
+}
+
+/// `hdfs.principal` → `HDFS_PRINCIPAL`.
+pub fn env_name(key: &str) -> String {
+    let mut name: String =
+        key.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect();
+    if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
+        name.insert(0, '_');
+    }
+    name
+}
+
+fn yaml_key(key: &str) -> String {
+    if key.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) && !key.is_empty() {
+        key.to_string()
+    } else {
+        serde_json::to_string(key).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn creds() -> Credentials {
+        Credentials {
+            namespace: "team-a".into(),
+            secret_name: "logs-creds".into(),
+            entries: vec![
+                CredentialEntry {
+                    key: "uri".into(),
+                    text: Some("hdfs://nn:8020/x".into()),
+                    base64: "aGRmczovL25uOjgwMjAveA==".into(),
+                },
+                CredentialEntry { key: "pass.word".into(), text: Some("it's".into()), base64: "aXQncw==".into() },
+                CredentialEntry { key: "keytab".into(), text: None, base64: "AAEC".into() },
+            ],
+        }
+    }
+
+    #[test]
+    fn snippets_quote_and_rename() {
+        let c = creds();
+        assert_eq!(c.env_snippet(), "export URI='hdfs://nn:8020/x'\nexport PASS_WORD='it'\\''s'");
+        let manifest = c.secret_manifest();
+        assert!(manifest.contains("  name: logs-creds\n  namespace: team-a\n"));
+        assert!(manifest.contains("  keytab: AAEC\n"));
+        assert_eq!(c.connection_string(), Some("hdfs://nn:8020/x"));
+        assert_eq!(env_name("1x"), "_1X");
+    }
+}

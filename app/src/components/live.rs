@@ -1,0 +1,212 @@
+//! Live updates in the browser: an `EventSource` on the server's `/live/instances` stream, turned
+//! into typed events. It reconnects by itself (the browser sends the last event id, which is the
+//! store's resourceVersion); when the browser gives up (the server answered with an error), it
+//! opens a new stream from the last version seen, after a pause. On the server this does nothing.
+
+use leptos::prelude::*;
+use serde::Deserialize;
+
+use crate::model::{ServiceBinding, ServiceInstance};
+
+/// Something that changed.
+#[derive(Clone, Debug)]
+pub enum LiveEvent {
+    Instance(Box<ServiceInstance>),
+    Binding(Box<ServiceBinding>),
+    InstanceDeleted {
+        namespace: String,
+        name: String,
+    },
+    BindingDeleted {
+        namespace: String,
+        name: String,
+    },
+    /// The stream could not resume; the full state follows.
+    Reset,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LiveState {
+    Connecting,
+    Live,
+    Reconnecting,
+}
+
+#[derive(Deserialize)]
+struct Gone {
+    namespace: String,
+    name: String,
+}
+
+/// Parses one event of the stream.
+pub fn parse_event(kind: &str, data: &str) -> Option<LiveEvent> {
+    Some(match kind {
+        "instance" => LiveEvent::Instance(Box::new(serde_json::from_str(data).ok()?)),
+        "binding" => LiveEvent::Binding(Box::new(serde_json::from_str(data).ok()?)),
+        "instance-deleted" => {
+            let g: Gone = serde_json::from_str(data).ok()?;
+            LiveEvent::InstanceDeleted { namespace: g.namespace, name: g.name }
+        }
+        "binding-deleted" => {
+            let g: Gone = serde_json::from_str(data).ok()?;
+            LiveEvent::BindingDeleted { namespace: g.namespace, name: g.name }
+        }
+        "reset" => LiveEvent::Reset,
+        _ => return None,
+    })
+}
+
+/// `/live/instances?…&rv=…` for a namespace/instance (both optional) from a version.
+pub fn stream_url(namespace: Option<&str>, instance: Option<&str>, rv: u64) -> String {
+    let mut params = Vec::new();
+    if let Some(ns) = namespace {
+        params.push(format!("namespace={ns}"));
+    }
+    if let Some(i) = instance {
+        params.push(format!("instance={i}"));
+    }
+    params.push(format!("rv={rv}"));
+    format!("/live/instances?{}", params.join("&"))
+}
+
+/// Follows the stream while the calling component lives. `on_event` runs for every event.
+pub fn follow(
+    namespace: Option<String>,
+    instance: Option<String>,
+    from: u64,
+    on_event: impl Fn(LiveEvent) + 'static,
+) -> ReadSignal<LiveState> {
+    let (state, set_state) = signal(LiveState::Connecting);
+    #[cfg(feature = "hydrate")]
+    browser::start(namespace, instance, from, on_event, set_state);
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = (namespace, instance, from, on_event, set_state);
+    }
+    state
+}
+
+#[cfg(feature = "hydrate")]
+mod browser {
+    use std::{cell::RefCell, rc::Rc};
+
+    use leptos::prelude::*;
+    use send_wrapper::SendWrapper;
+    use wasm_bindgen::{JsCast, closure::Closure};
+    use web_sys::{EventSource, MessageEvent};
+
+    use super::{LiveEvent, LiveState, parse_event, stream_url};
+
+    const EVENTS: [&str; 5] = ["instance", "binding", "instance-deleted", "binding-deleted", "reset"];
+
+    struct Inner {
+        source: Option<EventSource>,
+        last: u64,
+        stopped: bool,
+        // Kept alive as long as the source uses them.
+        closures: Vec<Closure<dyn FnMut(web_sys::Event)>>,
+    }
+
+    pub fn start(
+        namespace: Option<String>,
+        instance: Option<String>,
+        from: u64,
+        on_event: impl Fn(LiveEvent) + 'static,
+        set_state: WriteSignal<LiveState>,
+    ) {
+        let inner = Rc::new(RefCell::new(Inner { source: None, last: from, stopped: false, closures: Vec::new() }));
+        let on_event: Rc<dyn Fn(LiveEvent)> = Rc::new(on_event);
+        let url = Rc::new(move |rv: u64| stream_url(namespace.as_deref(), instance.as_deref(), rv));
+        open(inner.clone(), url, on_event, set_state);
+        let cleanup = SendWrapper::new(inner);
+        on_cleanup(move || {
+            let mut inner = cleanup.borrow_mut();
+            inner.stopped = true;
+            if let Some(source) = inner.source.take() {
+                source.close();
+            }
+            inner.closures.clear();
+        });
+    }
+
+    fn open(
+        inner: Rc<RefCell<Inner>>,
+        url: Rc<dyn Fn(u64) -> String>,
+        on_event: Rc<dyn Fn(LiveEvent)>,
+        set_state: WriteSignal<LiveState>,
+    ) {
+        let from = inner.borrow().last;
+        let Ok(source) = EventSource::new(&url(from)) else {
+            set_state.set(LiveState::Reconnecting);
+            return;
+        };
+        let mut closures: Vec<Closure<dyn FnMut(web_sys::Event)>> = Vec::new();
+        for kind in EVENTS {
+            let inner = inner.clone();
+            let on_event = on_event.clone();
+            let handler = Closure::<dyn FnMut(web_sys::Event)>::new(move |event: web_sys::Event| {
+                let Some(message) = event.dyn_ref::<MessageEvent>() else { return };
+                if let Ok(id) = message.last_event_id().parse::<u64>() {
+                    let mut inner = inner.borrow_mut();
+                    inner.last = inner.last.max(id);
+                }
+                let data = message.data().as_string().unwrap_or_default();
+                if let Some(event) = parse_event(kind, &data) {
+                    on_event(event);
+                }
+            });
+            let _ = source.add_event_listener_with_callback(kind, handler.as_ref().unchecked_ref());
+            closures.push(handler);
+        }
+        let opened = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| set_state.set(LiveState::Live));
+        let _ = source.add_event_listener_with_callback("open", opened.as_ref().unchecked_ref());
+        closures.push(opened);
+        let failed = {
+            let inner = inner.clone();
+            Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
+                set_state.set(LiveState::Reconnecting);
+                let closed = inner.borrow().source.as_ref().is_some_and(|s| s.ready_state() == EventSource::CLOSED);
+                if closed && !inner.borrow().stopped {
+                    // The browser gave up; start again from the last version, after a pause.
+                    let (inner, url, on_event) = (inner.clone(), url.clone(), on_event.clone());
+                    set_timeout(
+                        move || {
+                            if !inner.borrow().stopped {
+                                open(inner, url, on_event, set_state);
+                            }
+                        },
+                        std::time::Duration::from_secs(3),
+                    );
+                }
+            })
+        };
+        let _ = source.add_event_listener_with_callback("error", failed.as_ref().unchecked_ref());
+        closures.push(failed);
+        let mut state = inner.borrow_mut();
+        if let Some(old) = state.source.replace(source) {
+            old.close();
+        }
+        state.closures = closures;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_parse_and_urls_resume() {
+        assert!(matches!(parse_event("instance", r#"{"metadata":{"name":"a"}}"#), Some(LiveEvent::Instance(_))));
+        assert!(matches!(
+            parse_event("binding-deleted", r#"{"namespace":"t","name":"b"}"#),
+            Some(LiveEvent::BindingDeleted { .. })
+        ));
+        assert!(parse_event("instance", "not json").is_none());
+        assert!(parse_event("secret", "{}").is_none());
+        assert_eq!(
+            stream_url(Some("team-a"), Some("logs"), 42),
+            "/live/instances?namespace=team-a&instance=logs&rv=42"
+        );
+        assert_eq!(stream_url(None, None, 0), "/live/instances?rv=0");
+    }
+}

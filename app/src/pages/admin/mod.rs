@@ -1,0 +1,54 @@
+//! Admin: the overview, and Admin › Brokers.
+
+mod brokers;
+mod register;
+mod server_fns;
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+pub use brokers::BrokersPage;
+pub use server_fns::*;
+
+use crate::components::layout::PageHeader;
+use crate::components::ui::{CARD, MUTED};
+use crate::pages::catalog::ConnectionCheck;
+
+#[component]
+pub fn AdminPage() -> impl IntoView {
+    let sections: [(&str, &str, Option<&str>); 4] = [
+        (
+            "Brokers",
+            "Register Open Service Brokers, test their connection, relist their catalogs and see their problems.",
+            Some("/admin/brokers"),
+        ),
+        ("Teams and quotas", "Teams, their members and quotas per service or parameter.", None),
+        (
+            "Plan visibility and approvals",
+            "Which team sees which plan, and which requests need an admin's approval.",
+            None,
+        ),
+        ("Audit log", "Who did what, when.", None),
+    ];
+    view! {
+        <Title text="Admin" />
+        <PageHeader title="Admin" subtitle="Brokers, teams, quotas, plan visibility and the audit log." />
+        <ul class="grid gap-4 md:grid-cols-2">
+            {sections.into_iter().map(|(title, text, href)| view! {
+                <li class=format!("{CARD} p-5")>
+                    {match href {
+                        Some(href) => view! { <a class="text-base font-semibold text-indigo-600 hover:underline dark:text-indigo-400" href=href>{title}</a> }.into_any(),
+                        None => view! { <span class="text-base font-semibold">{title}</span> }.into_any(),
+                    }}
+                    <p class=format!("mt-1 text-sm {MUTED}")>{text}</p>
+                    {href.is_none().then(|| view! { <p class="mt-2 text-xs text-zinc-400 dark:text-zinc-500">"Not available yet."</p> })}
+                </li>
+            }).collect_view()}
+        </ul>
+        <section class=format!("{CARD} mt-6 p-5")>
+            <h2 class="text-base font-semibold">"Portal status"</h2>
+            <p class=format!("mt-1 text-sm {MUTED}")>"Version, database, and what the portal knows of brokers and services."</p>
+            <ConnectionCheck />
+        </section>
+    }
+}

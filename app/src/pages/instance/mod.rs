@@ -1,0 +1,169 @@
+//! One instance: status (live), conditions and their history, operations, parameters, the
+//! dashboard link, changes (parameters, plan, delete, abandon) and bindings with credentials.
+
+mod bindings;
+mod change;
+mod credentials;
+mod server_fns;
+mod summary;
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+
+pub use server_fns::*;
+pub use summary::ConditionTable;
+
+use crate::api::instances::{InstancePage as PageData, resource_version};
+use crate::components::class_icon::ClassIcon;
+use crate::components::layout::{Breadcrumbs, EmptyState, PageHeader};
+use crate::components::live::{LiveEvent, LiveState, follow};
+use crate::components::status::StatusBadge;
+use crate::components::ui::{ErrorBox, LINK, Loading};
+use crate::model::{ServiceBinding, ServiceInstance, instance_status};
+use crate::pages::not_found::NotFound;
+
+/// The page's live state: the instance and its bindings as the last events left them.
+#[derive(Clone, Copy)]
+pub struct Live {
+    pub instance: RwSignal<ServiceInstance>,
+    pub bindings: RwSignal<Vec<ServiceBinding>>,
+    /// The instance was deleted while the page was open.
+    pub gone: RwSignal<bool>,
+}
+
+fn newer(current: &Option<String>, incoming: &Option<String>) -> bool {
+    resource_version(incoming) >= resource_version(current)
+}
+
+impl Live {
+    fn apply(&self, event: LiveEvent) {
+        match event {
+            LiveEvent::Instance(i) => {
+                if newer(
+                    &self.instance.with_untracked(|c| c.metadata.resource_version.clone()),
+                    &i.metadata.resource_version,
+                ) {
+                    self.instance.set(*i);
+                    self.gone.set(false);
+                }
+            }
+            LiveEvent::Binding(b) => {
+                self.bindings.update(|list| match list.iter_mut().find(|x| x.metadata.name == b.metadata.name) {
+                    Some(existing) if newer(&existing.metadata.resource_version, &b.metadata.resource_version) => {
+                        *existing = *b
+                    }
+                    Some(_) => {}
+                    None => {
+                        list.push(*b);
+                        list.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+                    }
+                })
+            }
+            LiveEvent::InstanceDeleted { .. } => self.gone.set(true),
+            LiveEvent::BindingDeleted { name, .. } => {
+                self.bindings.update(|list| list.retain(|b| b.metadata.name != name))
+            }
+            LiveEvent::Reset => self.bindings.set(Vec::new()),
+        }
+    }
+}
+
+#[component]
+pub fn InstancePage() -> impl IntoView {
+    let params = use_params_map();
+    let key = move || {
+        let p = params.read();
+        (p.get("namespace").unwrap_or_default(), p.get("name").unwrap_or_default())
+    };
+    let data = Resource::new(key, |(ns, name)| load_instance(ns, name));
+    view! {
+        <Suspense fallback=Loading>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(Some(page)) => view! { <InstanceView page /> }.into_any(),
+                    Ok(None) => view! { <NotFound /> }.into_any(),
+                    Err(e) => view! { <ErrorBox title="This instance could not be loaded" message=e.to_string() /> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn InstanceView(page: PageData) -> impl IntoView {
+    let namespace = page.instance.metadata.namespace.clone().unwrap_or_default();
+    let name = page.instance.metadata.name.clone();
+    let instance = RwSignal::new(page.instance.clone());
+    let bindings = RwSignal::new(page.bindings.clone());
+    let gone = RwSignal::new(false);
+    let live = Live { instance, bindings, gone };
+    let live_state =
+        follow(Some(namespace.clone()), Some(name.clone()), page.resource_version, move |event| live.apply(event));
+    provide_context(live);
+
+    let page = StoredValue::new(page);
+    let class_display = page.with_value(|p| {
+        p.class
+            .as_ref()
+            .map(|c| c.tile.display_name.clone())
+            .unwrap_or_else(|| p.instance.spec.class_external_name().unwrap_or("Unknown service").to_string())
+    });
+    let image = page.with_value(|p| p.class.as_ref().map(|c| c.tile.image_url.clone()).unwrap_or_default());
+    let status = Signal::derive(move || instance.with(instance_status));
+
+    view! {
+        <Title text=format!("{name} · {namespace}") />
+        <Breadcrumbs items=vec![
+            ("Instances".into(), Some("/instances".into())),
+            (namespace.clone(), Some(format!("/instances?team={namespace}"))),
+            (name.clone(), None),
+        ] />
+        <div class="mb-2 flex items-start gap-4">
+            <ClassIcon image_url=image name=class_display.clone() size="h-12 w-12" />
+            <div class="min-w-0 flex-1">
+                <PageHeader title=name.clone() subtitle=format!("{class_display} in team {namespace}")>
+                    <LiveIndicator state=live_state />
+                    <Show when=move || !gone.get() fallback=|| view! { <span class="text-xs font-medium text-zinc-500">"Deleted"</span> }>
+                        <StatusBadge status />
+                    </Show>
+                </PageHeader>
+            </div>
+        </div>
+        <Show
+            when=move || !gone.get()
+            fallback=|| view! {
+                <EmptyState title="This instance has been deleted">
+                    <p>"The broker let go of it and the portal removed it. Back to " <a class=LINK href="/instances">"Instances"</a> "."</p>
+                </EmptyState>
+            }
+        >
+            <div class="space-y-6">
+                <summary::StatusPanel page />
+                <change::Changes page />
+                <bindings::Bindings page />
+                <summary::Details page />
+                <summary::Timeline />
+            </div>
+        </Show>
+    }
+}
+
+/// "Live" / "Reconnecting…": whether the page is following changes right now.
+#[component]
+fn LiveIndicator(state: ReadSignal<LiveState>) -> impl IntoView {
+    view! {
+        <span class="inline-flex items-center gap-1.5 text-xs text-zinc-500 dark:text-zinc-400" data-live=move || format!("{:?}", state.get()).to_lowercase()>
+            <span class=move || match state.get() {
+                LiveState::Live => "h-2 w-2 rounded-full bg-emerald-500",
+                LiveState::Connecting => "h-2 w-2 rounded-full bg-zinc-400",
+                LiveState::Reconnecting => "h-2 w-2 animate-pulse rounded-full bg-amber-500",
+            } aria-hidden="true"></span>
+            {move || match state.get() {
+                LiveState::Live => "Live",
+                LiveState::Connecting => "Connecting…",
+                LiveState::Reconnecting => "Reconnecting…",
+            }}
+        </span>
+    }
+}

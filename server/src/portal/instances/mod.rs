@@ -1,0 +1,324 @@
+//! Instances: the list, one instance's page, and the requests that create, change, delete or
+//! abandon them. Parameters are checked again here with the plan's schema (`params`), whatever
+//! the browser said.
+
+pub mod bindings;
+
+use std::collections::BTreeSet;
+
+use app::{
+    api::{
+        Caller, ObjectRef, Rejection,
+        instances::{InstancePage, InstanceRequest, InstanceRow, InstanceUpdate, InstancesView},
+    },
+    model::{
+        ClusterServiceClass, ClusterServicePlan, Resource, ServiceBinding, ServiceInstance, UserInfo,
+        validate_dns1123_label,
+    },
+    port::{PortError, PortResult},
+};
+use serde_json::Value;
+
+use super::{
+    FINALIZER,
+    access::{check_admin, check_namespace, get, list, store_error, store_update},
+    catalog::{class_plans, detail, find_class},
+};
+use crate::{
+    params::ParamsValidator,
+    store::{ListQuery, ResourceStore, StoreError},
+};
+
+pub fn user_info(caller: &Caller) -> UserInfo {
+    UserInfo {
+        username: caller.username.clone(),
+        uid: caller.uid.clone(),
+        groups: caller.groups.clone(),
+        extra: Default::default(),
+    }
+}
+
+/// Checks parameters against a plan schema; `None` schema accepts any object.
+pub fn check_parameters(schema: Option<&Value>, parameters: &Value) -> Result<(), Rejection> {
+    if !(parameters.is_object() || parameters.is_null()) {
+        return Err(Rejection::new("Parameters must be a JSON object."));
+    }
+    let Some(schema) = schema else { return Ok(()) };
+    let errors = ParamsValidator::new(schema).validate(parameters);
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        let n = errors.len();
+        Err(Rejection {
+            message: format!(
+                "{} in the parameters; see the fields marked below.",
+                if n == 1 { "1 problem".to_string() } else { format!("{n} problems") }
+            ),
+            fields: errors,
+            inputs: Vec::new(),
+        })
+    }
+}
+
+fn visible_namespaces(caller: &Caller) -> ListQuery {
+    // A caller limited to one namespace lists just that one; several: all, filtered after.
+    match caller.namespaces.as_deref() {
+        Some([one]) => ListQuery { namespace: Some(one.clone()), ..ListQuery::default() },
+        _ => ListQuery::default(),
+    }
+}
+
+pub async fn namespaces(store: &dyn ResourceStore, caller: &Caller) -> PortResult<Vec<String>> {
+    let (instances, _) = list::<ServiceInstance>(store, &visible_namespaces(caller)).await?;
+    let mut set: BTreeSet<String> =
+        instances.into_iter().filter_map(|i| i.metadata.namespace).filter(|ns| caller.may_access(ns)).collect();
+    if let Some(allowed) = &caller.namespaces {
+        set.extend(allowed.iter().cloned());
+    }
+    Ok(set.into_iter().collect())
+}
+
+/// How many instances the caller's teams hold.
+pub async fn count(store: &dyn ResourceStore, caller: &Caller) -> PortResult<usize> {
+    let list = store.list(ServiceInstance::KIND, &visible_namespaces(caller)).await.map_err(store_error)?;
+    Ok(list
+        .items
+        .iter()
+        .filter(|i| caller.may_access(i.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or_default()))
+        .count())
+}
+
+pub async fn list_view(store: &dyn ResourceStore, caller: &Caller) -> PortResult<InstancesView> {
+    let (instances, resource_version) = list::<ServiceInstance>(store, &visible_namespaces(caller)).await?;
+    let (classes, _) = list::<ClusterServiceClass>(store, &ListQuery::default()).await?;
+    let class_names: Vec<(String, String)> = classes
+        .iter()
+        .map(|c| {
+            let display = c
+                .spec
+                .common
+                .external_metadata
+                .as_ref()
+                .and_then(|m| m.get("displayName"))
+                .and_then(Value::as_str)
+                .unwrap_or(&c.spec.common.external_name);
+            (c.spec.common.external_name.clone(), display.to_string())
+        })
+        .collect();
+    let mut view = InstancesView { rows: Vec::new(), class_names, namespaces: Vec::new(), resource_version };
+    let mut namespaces = BTreeSet::new();
+    for instance in instances.iter().filter(|i| caller.may_access(i.metadata.namespace.as_deref().unwrap_or_default()))
+    {
+        namespaces.insert(instance.metadata.namespace.clone().unwrap_or_default());
+        let display = instance.spec.class_external_name().and_then(|c| view.class_display(c)).map(str::to_string);
+        view.rows.push(InstanceRow::from_instance(instance, display));
+    }
+    view.rows.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+    view.namespaces = namespaces.into_iter().collect();
+    Ok(view)
+}
+
+/// The class an instance names (by its reference, else by external name).
+pub(super) async fn class_of(
+    store: &dyn ResourceStore,
+    instance: &ServiceInstance,
+) -> PortResult<Option<ClusterServiceClass>> {
+    if let Some(reference) = &instance.spec.cluster_service_class_ref
+        && let Some(class) = get::<ClusterServiceClass>(store, "", &reference.name).await?
+    {
+        return Ok(Some(class));
+    }
+    match instance.spec.class_external_name() {
+        Some(name) => find_class(store, name).await,
+        None => Ok(None),
+    }
+}
+
+pub async fn page(
+    store: &dyn ResourceStore,
+    caller: &Caller,
+    namespace: &str,
+    name: &str,
+) -> PortResult<Option<InstancePage>> {
+    check_namespace(caller, namespace)?;
+    // The version first: whatever changes after it reaches the page through the live stream.
+    let resource_version = store.resource_version().await.map_err(store_error)?;
+    let Some(instance) = get::<ServiceInstance>(store, namespace, name).await? else { return Ok(None) };
+    let class = class_of(store, &instance).await?;
+    let (class, broker) = match class {
+        Some(class) => {
+            let plans = class_plans(store, &class.metadata.name).await?;
+            let broker = class.spec.cluster_service_broker_name.clone();
+            (Some(detail(&class, &plans, class.metadata.name.clone())), broker)
+        }
+        None => (None, String::new()),
+    };
+    let bindings = bindings::of_instance(store, namespace, name).await?;
+    Ok(Some(InstancePage { instance, class, bindings, broker, resource_version }))
+}
+
+pub(super) fn reject_input(input: &str, message: impl Into<String>) -> PortError {
+    let message = message.into();
+    PortError::Rejected(Rejection::new(message.clone()).on_input(input, message))
+}
+
+/// A plan of a class by external name, offered now.
+fn offered_plan<'a>(plans: &'a [ClusterServicePlan], name: &str) -> Option<&'a ClusterServicePlan> {
+    plans.iter().find(|p| p.spec.common.external_name == name && !p.status.removed_from_broker_catalog)
+}
+
+pub async fn request(store: &dyn ResourceStore, caller: &Caller, request: InstanceRequest) -> PortResult<ObjectRef> {
+    if let Err(e) = validate_dns1123_label(&request.name) {
+        return Err(reject_input("name", format!("Name {e}")));
+    }
+    if let Err(e) = validate_dns1123_label(&request.namespace) {
+        return Err(reject_input("namespace", format!("Team namespace {e}")));
+    }
+    check_namespace(caller, &request.namespace)?;
+    let Some(class) = find_class(store, &request.class).await? else {
+        return Err(PortError::Rejected(Rejection::new(format!(
+            "There is no service {:?} in the catalog.",
+            request.class
+        ))));
+    };
+    if class.status.removed_from_broker_catalog {
+        return Err(PortError::Rejected(Rejection::new("The broker no longer offers this service.")));
+    }
+    let plans = class_plans(store, &class.metadata.name).await?;
+    let Some(plan) = offered_plan(&plans, &request.plan) else {
+        return Err(reject_input("plan", format!("The service has no plan {:?} on offer.", request.plan)));
+    };
+    check_parameters(plan.spec.common.instance_create_parameter_schema.as_ref(), &request.parameters)
+        .map_err(PortError::Rejected)?;
+
+    let mut instance = ServiceInstance::new_named(Some(&request.namespace), &request.name);
+    instance.spec.plan.cluster_service_class_external_name = Some(class.spec.common.external_name.clone());
+    instance.spec.plan.cluster_service_plan_external_name = Some(plan.spec.common.external_name.clone());
+    instance.spec.parameters = (!request.parameters.is_null()).then_some(request.parameters);
+    // As upstream's API server did: the OSB instance id is fixed when the object is created.
+    instance.spec.external_id = uuid::Uuid::new_v4().to_string();
+    instance.spec.user_info = Some(user_info(caller));
+    match super::access::store_create(store, &instance).await {
+        Ok(created) => {
+            tracing::info!(
+                user = %caller.username, namespace = %request.namespace, instance = %request.name,
+                class = %class.spec.common.external_name, plan = %plan.spec.common.external_name,
+                "instance requested"
+            );
+            Ok(ObjectRef { namespace: created.metadata.namespace.unwrap_or_default(), name: created.metadata.name })
+        }
+        Err(StoreError::AlreadyExists { .. }) => Err(reject_input(
+            "name",
+            format!("Team {} already has an instance named {}; pick another name.", request.namespace, request.name),
+        )),
+        Err(e) => Err(store_error(e)),
+    }
+}
+
+async fn instance_for_change(
+    store: &dyn ResourceStore,
+    caller: &Caller,
+    namespace: &str,
+    name: &str,
+) -> PortResult<ServiceInstance> {
+    check_namespace(caller, namespace)?;
+    get::<ServiceInstance>(store, namespace, name)
+        .await?
+        .ok_or_else(|| PortError::NotFound(format!("There is no instance {name} in team {namespace}.")))
+}
+
+pub async fn update(store: &dyn ResourceStore, caller: &Caller, change: InstanceUpdate) -> PortResult<ObjectRef> {
+    let mut instance = instance_for_change(store, caller, &change.namespace, &change.name).await?;
+    if instance.metadata.deletion_timestamp.is_some() {
+        return Err(PortError::Rejected(Rejection::new("The instance is being deleted; it cannot be changed.")));
+    }
+    let class = class_of(store, &instance)
+        .await?
+        .ok_or_else(|| PortError::Rejected(Rejection::new("The instance's service is not in the catalog any more.")))?;
+    let plans = class_plans(store, &class.metadata.name).await?;
+    let current_plan = instance.spec.plan_external_name().unwrap_or_default().to_string();
+    let plan = if change.plan.is_empty() { current_plan.clone() } else { change.plan.clone() };
+    let Some(target) = offered_plan(&plans, &plan) else {
+        return Err(reject_input("plan", format!("The service has no plan {plan:?} on offer.")));
+    };
+    if plan != current_plan {
+        let updatable = plans
+            .iter()
+            .find(|p| p.spec.common.external_name == current_plan)
+            .and_then(|p| p.spec.common.plan_updatable)
+            .unwrap_or(class.spec.common.plan_updatable);
+        if !updatable {
+            return Err(reject_input("plan", "This service does not allow changing the plan of an instance."));
+        }
+    }
+    let schema = target.spec.common.instance_update_parameter_schema.as_ref().or(target
+        .spec
+        .common
+        .instance_create_parameter_schema
+        .as_ref());
+    check_parameters(schema, &change.parameters).map_err(PortError::Rejected)?;
+
+    // The form edits what the update schema names; everything else is kept as it was.
+    let mut parameters = instance.spec.parameters.clone().unwrap_or(Value::Object(Default::default()));
+    if let (Some(target), Some(edited)) = (parameters.as_object_mut(), change.parameters.as_object()) {
+        for (key, value) in edited {
+            target.insert(key.clone(), value.clone());
+        }
+    }
+    instance.metadata.resource_version = Some(change.resource_version.clone()).filter(|rv| !rv.is_empty());
+    instance.spec.parameters = (!parameters.as_object().is_some_and(|m| m.is_empty())).then_some(parameters);
+    instance.spec.plan.cluster_service_plan_external_name = Some(plan);
+    // A stale reference would name the old plan.
+    instance.spec.cluster_service_plan_ref = None;
+    instance.spec.user_info = Some(user_info(caller));
+    store_update(store, &instance).await.map_err(store_error)?;
+    tracing::info!(user = %caller.username, namespace = %change.namespace, instance = %change.name, "instance update requested");
+    Ok(ObjectRef { namespace: change.namespace, name: change.name })
+}
+
+/// Deletes the instance's bindings, then the instance; the controller unbinds and deprovisions.
+pub async fn delete(store: &dyn ResourceStore, caller: &Caller, namespace: &str, name: &str) -> PortResult<()> {
+    let instance = instance_for_change(store, caller, namespace, name).await?;
+    for binding in bindings::of_instance(store, namespace, name).await? {
+        bindings::delete_object(store, &binding).await?;
+    }
+    match store.delete(ServiceInstance::KIND, namespace, name, instance.metadata.uid.as_deref()).await {
+        Ok(_) | Err(StoreError::NotFound { .. }) => {}
+        Err(e) => return Err(store_error(e)),
+    }
+    tracing::info!(user = %caller.username, %namespace, instance = %name, "instance deletion requested");
+    Ok(())
+}
+
+/// Lets go of an instance without the broker: its bindings and it lose their finalizers and go.
+pub async fn abandon(store: &dyn ResourceStore, caller: &Caller, namespace: &str, name: &str) -> PortResult<()> {
+    check_admin(caller)?;
+    instance_for_change(store, caller, namespace, name).await?;
+    for binding in bindings::of_instance(store, namespace, name).await? {
+        bindings::abandon_object(store, &binding).await?;
+    }
+    match store.delete(ServiceInstance::KIND, namespace, name, None).await {
+        Ok(_) | Err(StoreError::NotFound { .. }) => {}
+        Err(e) => return Err(store_error(e)),
+    }
+    // Removing the finalizers of an object being deleted deletes it.
+    for _ in 0..5 {
+        let Some(mut instance) = get::<ServiceInstance>(store, namespace, name).await? else { break };
+        instance.metadata.finalizers.retain(|f| f != FINALIZER);
+        match store_update(store, &instance).await {
+            Ok(_) | Err(StoreError::NotFound { .. }) => break,
+            Err(StoreError::Conflict { .. }) => continue,
+            Err(e) => return Err(store_error(e)),
+        }
+    }
+    tracing::warn!(
+        user = %caller.username, %namespace, instance = %name,
+        "instance abandoned: whatever the broker holds for it is left there"
+    );
+    Ok(())
+}
+
+/// Bindings are namespaced beside their instance.
+pub fn binding_ref(binding: &ServiceBinding) -> ObjectRef {
+    ObjectRef { namespace: binding.metadata.namespace.clone().unwrap_or_default(), name: binding.metadata.name.clone() }
+}

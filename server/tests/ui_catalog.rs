@@ -1,0 +1,151 @@
+//! The catalog and class pages as a browser first gets them (server-rendered), and their server
+//! functions: tiles, search and filters in the URL, broker text escaped, unsafe URLs dropped.
+
+mod common;
+
+use common::{seed, ui::quiet_app};
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn the_catalog_renders_tiles_and_escapes_broker_text() {
+    let app = quiet_app().await;
+    seed::catalog(app.store.as_ref()).await;
+    let (status, html) = app.page("/catalog").await;
+    assert_eq!(status, 200);
+    for expected in
+        ["HDFS", "Kafka topic", "Platform team", "A quota-limited HDFS namespace", "hadoop", "/catalog/hdfs"]
+    {
+        assert!(html.contains(expected), "catalog lacks {expected:?}");
+    }
+    // Broker-supplied markup arrives as text, never as markup.
+    assert!(!html.contains("<script>alert('tile')"), "a broker's <script> reached the page");
+    assert!(!html.contains("<img src=x onerror"), "a broker's <img> reached the page");
+    assert!(html.contains("&lt;script&gt;alert(") || html.contains("&lt;script>alert("), "escaped text missing");
+    // A javascript: image is never used; the data: image is.
+    assert!(!html.contains("javascript:alert(1)\""), "javascript: URL used as an attribute");
+    assert!(html.contains("src=\"data:image/svg+xml;base64,PHN2Zy8+\""));
+    assert!(html.contains("data-fallback-icon"), "no generated icon for the class without a usable image");
+    // The removed class is marked, and listed last.
+    assert!(
+        html.contains("Removed from the broker&#x27;s catalog") || html.contains("Removed from the broker's catalog")
+    );
+    let hdfs = html.find("data-class=\"hdfs\"").unwrap();
+    let old = html.find("data-class=\"old\"").unwrap();
+    assert!(hdfs < old, "removed classes come last");
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn filters_in_the_url_are_applied_before_the_browser_takes_over() {
+    let app = quiet_app().await;
+    seed::catalog(app.store.as_ref()).await;
+    let (_, html) = app.page("/catalog?q=kafka").await;
+    assert!(html.contains("data-class=\"kafka\""));
+    assert!(!html.contains("data-class=\"hdfs\""), "the search kept a tile that does not match");
+    assert!(html.contains("1 of 4 services"));
+    let (_, html) = app.page("/catalog?tag=hadoop").await;
+    assert!(html.contains("data-class=\"hdfs\"") && !html.contains("data-class=\"kafka\""));
+    let (_, html) = app.page("/catalog?q=nothing-like-this").await;
+    assert!(html.contains("No service matches these filters"));
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_empty_catalog_says_what_to_do_and_broken_brokers_are_shown() {
+    let app = quiet_app().await;
+    let (_, html) = app.page("/catalog").await;
+    assert!(html.contains("No services yet") && html.contains("/admin/brokers"));
+    seed::broker(app.store.as_ref(), "broken", false, "Error fetching catalog: connection refused <x>").await;
+    let (_, html) = app.page("/catalog").await;
+    assert!(html.contains("could not be read") && html.contains("connection refused &lt;x&gt;"), "{html}");
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_class_page_shows_plans_side_by_side_with_what_their_forms_ask() {
+    let app = quiet_app().await;
+    seed::catalog(app.store.as_ref()).await;
+    let (status, html) = app.page("/catalog/hdfs").await;
+    assert_eq!(status, 200);
+    for expected in [
+        "A directory tree with quotas.",
+        "https://docs.example.com/hdfs",
+        "SHARED",
+        "DEDICATED",
+        "$450.00 / month",
+        "Free",
+        "Namespace quota (files)",
+        "slider in GB",
+        "/catalog/hdfs/request?plan=shared",
+    ] {
+        assert!(html.contains(expected), "class page lacks {expected:?}");
+    }
+    // Free plans first.
+    assert!(html.find("data-plan=\"shared\"").unwrap() < html.find("data-plan=\"dedicated\"").unwrap());
+    // mailto: is not a link; javascript: neither.
+    assert!(!html.contains("href=\"mailto:"));
+    let (_, evil) = app.page("/catalog/evil").await;
+    assert!(!evil.contains("href=\"javascript:"), "a javascript: link reached the page");
+    assert!(!evil.contains("<script>alert('long')"));
+    // Reachable by object name too; a removed class cannot be requested.
+    let (status, old) = app.page("/catalog/svc-old").await;
+    assert_eq!(status, 200);
+    assert!(old.contains("data-testid=\"class-removed\"") && !old.contains("data-testid=\"request-plan\""));
+    let (status, _) = app.page("/catalog/no-such-class").await;
+    assert_eq!(status, 404);
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn catalog_server_functions_answer_json_and_filter_on_the_server() {
+    let app = quiet_app().await;
+    seed::catalog(app.store.as_ref()).await;
+    let (status, page) = app.call_json("catalog", json!({"query": {}})).await;
+    assert_eq!(status, 200, "{page}");
+    let tiles = page["tiles"].as_array().unwrap();
+    assert_eq!((tiles.len(), page["total"].as_u64()), (4, Some(4)));
+    let hdfs = tiles.iter().find(|t| t["external_name"] == "hdfs").unwrap();
+    assert_eq!(hdfs["slug"], "hdfs");
+    assert_eq!(hdfs["plans"], 2);
+    assert!(page["tags"].as_array().unwrap().iter().any(|t| t == "hadoop"));
+    let (_, page) = app.call_json("catalog", json!({"query": {"q": "topic"}})).await;
+    assert_eq!((page["tiles"].as_array().unwrap().len(), page["matches"].as_u64()), (1, Some(1)));
+    let (_, class) = app.call_form("class", &[("class", "hdfs")]).await;
+    assert_eq!(class["plans"].as_array().unwrap().len(), 2);
+    assert!(class["plans"][0]["create_schema"].is_object());
+    let (_, missing) = app.call_form("class", &[("class", "nope")]).await;
+    assert_eq!(missing, Value::Null);
+    // The cache follows the store: a new class shows up on the next call.
+    seed::class(app.store.as_ref(), seed::BROKER, "svc-new", "redis", "Redis", &[], json!({})).await;
+    common::eventually(10, "the new class in the catalog", || async {
+        let (_, page) = app.call_json("catalog", json!({"query": {}})).await;
+        (page["total"] == 5).then_some(())
+    })
+    .await;
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_large_catalog_sends_its_first_page_and_offers_the_rest() {
+    let app = quiet_app().await;
+    seed::broker(app.store.as_ref(), seed::BROKER, true, "ok").await;
+    for i in 0..75 {
+        seed::class(
+            app.store.as_ref(),
+            seed::BROKER,
+            &format!("svc-{i:03}"),
+            &format!("s{i:03}"),
+            "A service",
+            &[],
+            json!({}),
+        )
+        .await;
+    }
+    let (_, html) = app.page("/catalog").await;
+    assert_eq!(html.matches("data-testid=\"catalog-tile\"").count(), 60);
+    assert!(html.contains("Show all 75 services") && html.contains("href=\"/catalog?all=1\""));
+    assert!(!html.contains("s074"), "tiles beyond the first page travel with the page");
+    let (_, html) = app.page("/catalog?all=1").await;
+    assert_eq!(html.matches("data-testid=\"catalog-tile\"").count(), 75);
+    app.stop().await.unwrap();
+}
