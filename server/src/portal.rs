@@ -7,11 +7,16 @@ use app::{
 
 use std::sync::Arc;
 
-use crate::{db::Database, store::ResourceStore};
+use app::model::Kind;
+
+use crate::{
+    db::Database,
+    store::{self, ResourceStore, StoreError},
+};
 
 pub struct PortalService {
     db: Database,
-    #[allow(dead_code)] // the catalog and instance pages read through it
+    /// The catalog's objects, wherever they live (the database or a Kubernetes API server).
     store: Arc<dyn ResourceStore>,
 }
 
@@ -21,18 +26,19 @@ impl PortalService {
     }
 }
 
-fn unavailable(e: sqlx::Error) -> PortError {
-    tracing::warn!(error = %e, "database query failed");
+fn unavailable(e: StoreError) -> PortError {
+    tracing::warn!(error = %e, "reading the catalog failed");
     PortError::Unavailable(e.to_string())
 }
 
 #[async_trait::async_trait]
 impl Portal for PortalService {
     async fn status(&self) -> Result<PortalStatus, PortError> {
-        let brokers = self.db.count_kind("ClusterServiceBroker").await.map_err(unavailable)?
-            + self.db.count_kind("ServiceBroker").await.map_err(unavailable)?;
-        let services = self.db.count_kind("ClusterServiceClass").await.map_err(unavailable)?
-            + self.db.count_kind("ServiceClass").await.map_err(unavailable)?;
+        let count = |kind| store::count(self.store.as_ref(), kind);
+        let brokers = count(Kind::ClusterServiceBroker).await.map_err(unavailable)?
+            + count(Kind::ServiceBroker).await.map_err(unavailable)?;
+        let services = count(Kind::ClusterServiceClass).await.map_err(unavailable)?
+            + count(Kind::ServiceClass).await.map_err(unavailable)?;
         Ok(PortalStatus {
             version: env!("CARGO_PKG_VERSION").to_string(),
             database: self.db.product_name().to_string(),

@@ -48,6 +48,8 @@ impl TestApp {
     }
 }
 
+#[cfg(feature = "kubernetes")]
+pub mod kubelite;
 pub mod postgres;
 
 /// Polls `check` until it returns `Some`, or panics with `what` after `secs` seconds.
