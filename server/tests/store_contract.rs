@@ -420,7 +420,7 @@ async fn list_filters_by_namespace_labels_and_name(b: &Backend) {
 async fn list_pages_with_limit_and_continue(b: &Backend) {
     for i in 0..25 {
         b.store
-            .create(Kind::ServiceInstance, instance(if i % 2 == 0 { &b.ns("team-a") } else { &b.ns("team-b") }, &format!("i-{i:02}")))
+            .create(Kind::ServiceInstance, instance(&b.ns(if i % 2 == 0 { "team-a" } else { "team-b" }), &format!("i-{i:02}")))
             .await
             .unwrap();
     }

@@ -288,9 +288,12 @@ impl ResourceStore for KubeStore {
         if !uid.is_empty() {
             metadata["uid"] = json!(uid);
         }
-        let status = object.get("status").map(without_nulls).unwrap_or_else(|| json!({}));
-        let patch =
-            json!({"apiVersion": kind.api_version(), "kind": kind.as_str(), "metadata": metadata, "status": status});
+        let mut patch = json!({"apiVersion": kind.api_version(), "kind": kind.as_str(), "metadata": metadata});
+        // No status at all rather than `status: {}`: applying nothing releases the fields this
+        // manager set (their removal is the change) and leaves an object without status as it is.
+        if let Some(status) = object.get("status").map(without_nulls).filter(|s| s.as_object().is_some_and(|m| !m.is_empty())) {
+            patch["status"] = status;
+        }
         let applied = self
             .api(kind, Some(&key.namespace))
             .patch_status(&key.name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch))
