@@ -31,7 +31,8 @@ fn build() -> Result<Metrics, prometheus::Error> {
     registry.register(Box::new(reconciles.clone()))?;
     registry.register(Box::new(reconcile_errors.clone()))?;
     registry.register(Box::new(queue_depth.clone()))?;
-    let leader = IntGauge::new("controller_leader", "1 while this process runs the controller (holds the leader lease)")?;
+    let leader =
+        IntGauge::new("controller_leader", "1 while this process runs the controller (holds the leader lease)")?;
     registry.register(Box::new(broker_calls.clone()))?;
     registry.register(Box::new(leader.clone()))?;
     Ok(Metrics { registry, reconciles, reconcile_errors, queue_depth, broker_calls, leader })

@@ -70,7 +70,8 @@ fn expand(rules: &[(&str, &[&str], &[&str])]) -> Rules {
 fn rules_of(doc: &Value) -> Rules {
     let mut out = Rules::new();
     for rule in doc["rules"].as_array().unwrap() {
-        let strings = |k: &str| rule[k].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect::<Vec<_>>();
+        let strings =
+            |k: &str| rule[k].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect::<Vec<_>>();
         for group in strings("apiGroups") {
             for resource in strings("resources") {
                 for verb in strings("verbs") {
@@ -119,7 +120,9 @@ fn manifests_are_well_formed_and_grant_exactly_what_the_portal_uses() {
         ..Default::default()
     })
     .expect("the ConfigMap's settings are valid");
-    let server::config::Cluster::Kubernetes(k) = config.cluster else { panic!("the deployment runs in kubernetes mode") };
+    let server::config::Cluster::Kubernetes(k) = config.cluster else {
+        panic!("the deployment runs in kubernetes mode")
+    };
     assert_eq!(k.team_namespaces.as_deref(), Some("quartermaster.io/team"));
     // The Deployment mounts that ConfigMap where its args look.
     let deployment = find("Deployment");
@@ -144,7 +147,10 @@ async fn the_api_server_accepts_the_manifests_it_serves() {
         })
         .collect();
     let serves = |doc: &Value| {
-        let key = (doc["apiVersion"].as_str().unwrap_or_default().to_string(), doc["kind"].as_str().unwrap_or_default().to_string());
+        let key = (
+            doc["apiVersion"].as_str().unwrap_or_default().to_string(),
+            doc["kind"].as_str().unwrap_or_default().to_string(),
+        );
         served.contains(&key)
     };
     let (mut checked, mut unserved) = (Vec::new(), BTreeSet::new());

@@ -171,7 +171,11 @@ async fn only_the_leader_reconciles_and_a_survivor_takes_over_without_repeating_
     assert_eq!(all.len(), N + 1);
     for instance in &all {
         let id = &instance.spec.external_id;
-        assert_eq!(broker_saw(&broker.url, "PUT", &format!("/service_instances/{id}")).await, 1, "{id}: provisioned once");
+        assert_eq!(
+            broker_saw(&broker.url, "PUT", &format!("/service_instances/{id}")).await,
+            1,
+            "{id}: provisioned once"
+        );
     }
     assert!(all.iter().any(|i| i.spec.external_id == in_flight.spec.external_id));
 

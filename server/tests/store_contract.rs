@@ -351,12 +351,14 @@ async fn finalizers_hold_deletion_until_removed(b: &Backend) {
     let mut obj = instance(&b.ns("team-a"), "f");
     obj["metadata"]["finalizers"] = json!(["kubernetes-incubator/service-catalog"]);
     b.store.create(Kind::ServiceInstance, obj).await.unwrap();
-    let Deleted::Pending(marked) = b.store.delete(Kind::ServiceInstance, &b.ns("team-a"), "f", None).await.unwrap() else {
+    let Deleted::Pending(marked) = b.store.delete(Kind::ServiceInstance, &b.ns("team-a"), "f", None).await.unwrap()
+    else {
         panic!("finalizers hold the object")
     };
     assert!(marked["metadata"]["deletionTimestamp"].is_string());
     assert_eq!(marked["metadata"]["generation"], 2, "deletion is a change the controller must see");
-    let Deleted::Pending(again) = b.store.delete(Kind::ServiceInstance, &b.ns("team-a"), "f", None).await.unwrap() else {
+    let Deleted::Pending(again) = b.store.delete(Kind::ServiceInstance, &b.ns("team-a"), "f", None).await.unwrap()
+    else {
         panic!()
     };
     assert_eq!(again["metadata"]["deletionTimestamp"], marked["metadata"]["deletionTimestamp"]);
@@ -404,7 +406,10 @@ async fn list_filters_by_namespace_labels_and_name(b: &Backend) {
         .store
         .list(
             Kind::ServiceInstance,
-            &ListQuery { labels: LabelSelector::parse(&format!("team in ({})", b.ns("team-b"))).unwrap(), ..Default::default() },
+            &ListQuery {
+                labels: LabelSelector::parse(&format!("team in ({})", b.ns("team-b"))).unwrap(),
+                ..Default::default()
+            },
         )
         .await
         .unwrap();
@@ -420,7 +425,10 @@ async fn list_filters_by_namespace_labels_and_name(b: &Backend) {
 async fn list_pages_with_limit_and_continue(b: &Backend) {
     for i in 0..25 {
         b.store
-            .create(Kind::ServiceInstance, instance(&b.ns(if i % 2 == 0 { "team-a" } else { "team-b" }), &format!("i-{i:02}")))
+            .create(
+                Kind::ServiceInstance,
+                instance(&b.ns(if i % 2 == 0 { "team-a" } else { "team-b" }), &format!("i-{i:02}")),
+            )
             .await
             .unwrap();
     }

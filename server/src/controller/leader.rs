@@ -26,7 +26,8 @@ use tokio::sync::watch;
 use super::Controller;
 
 /// The RBAC rules leader election needs, in the Lease's namespace (API group, resources, verbs).
-pub const PERMISSIONS: &[(&str, &[&str], &[&str])] = &[("coordination.k8s.io", &["leases"], &["get", "create", "update"])];
+pub const PERMISSIONS: &[(&str, &[&str], &[&str])] =
+    &[("coordination.k8s.io", &["leases"], &["get", "create", "update"])];
 
 #[derive(Clone, Debug)]
 pub struct LeaderConfig {
@@ -107,7 +108,8 @@ impl Elector {
         let holder = spec.holder_identity.clone().filter(|h| !h.is_empty());
         let theirs = holder.as_deref().is_some_and(|h| h != me);
         if theirs {
-            let their_duration = Duration::from_secs(u64::try_from(spec.lease_duration_seconds.unwrap_or(seconds)).unwrap_or(1));
+            let their_duration =
+                Duration::from_secs(u64::try_from(spec.lease_duration_seconds.unwrap_or(seconds)).unwrap_or(1));
             let unchanged_since = self.observed.as_ref().map_or_else(Instant::now, |(_, at)| *at);
             if unchanged_since.elapsed() < their_duration {
                 return Ok(false);

@@ -11,9 +11,9 @@ pub mod catalog_sync;
 pub mod clients;
 pub mod conditions;
 pub mod instance;
-pub mod lease;
 #[cfg(feature = "kubernetes")]
 pub mod leader;
+pub mod lease;
 pub mod params;
 pub mod queue;
 pub mod timing;

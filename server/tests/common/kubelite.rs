@@ -20,8 +20,7 @@ use std::{
 };
 
 use k8s_openapi::{
-    api::core::v1::Namespace,
-    apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
+    api::core::v1::Namespace, apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
 };
 use kube::{
     Api, Client,
@@ -171,7 +170,8 @@ impl Cluster {
                 let name = name.clone();
                 async move {
                     let crd = api.get(&name).await.ok()?;
-                    let established = crd.status?.conditions?.iter().any(|c| c.type_ == "Established" && c.status == "True");
+                    let established =
+                        crd.status?.conditions?.iter().any(|c| c.type_ == "Established" && c.status == "True");
                     established.then_some(())
                 }
             })

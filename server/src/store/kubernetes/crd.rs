@@ -111,7 +111,9 @@ fn immutability_rules(kind: Kind) -> Vec<Value> {
         })
         .collect();
     if kind == Kind::ServiceBinding {
-        rules.push(json!({"rule": "self.instanceRef == oldSelf.instanceRef", "message": "spec.instanceRef is immutable"}));
+        rules.push(
+            json!({"rule": "self.instanceRef == oldSelf.instanceRef", "message": "spec.instanceRef is immutable"}),
+        );
     }
     rules
 }
@@ -326,7 +328,10 @@ mod tests {
         assert_eq!(spec["properties"]["clusterServiceClassExternalName"]["type"], "string");
         let plan = crd_json(Kind::ClusterServicePlan);
         let plan_spec = &plan["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"];
-        assert_eq!(plan_spec["properties"]["instanceCreateParameterSchema"]["x-kubernetes-preserve-unknown-fields"], true);
+        assert_eq!(
+            plan_spec["properties"]["instanceCreateParameterSchema"]["x-kubernetes-preserve-unknown-fields"],
+            true
+        );
         assert_eq!(instance["spec"]["names"]["shortNames"], json!(["si"]));
         assert_eq!(instance["spec"]["versions"][0]["subresources"], json!({"status": {}}));
     }

@@ -29,10 +29,7 @@ pub fn store_error(kind: Kind, namespace: &str, name: &str, error: kube::Error) 
                 .details
                 .as_ref()
                 .map(|d| {
-                    d.causes
-                        .iter()
-                        .map(|c| FieldCause { field: c.field.clone(), message: c.message.clone() })
-                        .collect()
+                    d.causes.iter().map(|c| FieldCause { field: c.field.clone(), message: c.message.clone() }).collect()
                 })
                 .unwrap_or_default();
             let causes = if causes.is_empty() {

@@ -115,9 +115,9 @@ fn object_rv(object: &Value) -> u64 {
 /// Drops `null`s: server-side apply would read them as "unset this field" requests.
 fn without_nulls(value: &Value) -> Value {
     match value {
-        Value::Object(map) => {
-            Value::Object(map.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.clone(), without_nulls(v))).collect())
-        }
+        Value::Object(map) => Value::Object(
+            map.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.clone(), without_nulls(v))).collect(),
+        ),
         Value::Array(items) => Value::Array(items.iter().map(without_nulls).collect()),
         other => other.clone(),
     }
@@ -291,7 +291,9 @@ impl ResourceStore for KubeStore {
         let mut patch = json!({"apiVersion": kind.api_version(), "kind": kind.as_str(), "metadata": metadata});
         // No status at all rather than `status: {}`: applying nothing releases the fields this
         // manager set (their removal is the change) and leaves an object without status as it is.
-        if let Some(status) = object.get("status").map(without_nulls).filter(|s| s.as_object().is_some_and(|m| !m.is_empty())) {
+        if let Some(status) =
+            object.get("status").map(without_nulls).filter(|s| s.as_object().is_some_and(|m| !m.is_empty()))
+        {
             patch["status"] = status;
         }
         let applied = self

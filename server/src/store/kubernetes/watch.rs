@@ -198,7 +198,8 @@ async fn follow(store: KubeStore, kind: Kind, query: WatchQuery, tx: Sender) {
                 continue;
             }
             Ok(Some(watcher::Event::InitApply(o))) => {
-                let key = (o.metadata.namespace.clone().unwrap_or_default(), o.metadata.name.clone().unwrap_or_default());
+                let key =
+                    (o.metadata.namespace.clone().unwrap_or_default(), o.metadata.name.clone().unwrap_or_default());
                 let previous = known.get(&key).map(|v| object::meta_str(v, "resourceVersion").map(str::to_string));
                 let value = match to_value(o.clone()) {
                     Ok(v) => v,
@@ -217,7 +218,8 @@ async fn follow(store: KubeStore, kind: Kind, query: WatchQuery, tx: Sender) {
                 }
             }
             Ok(Some(watcher::Event::Apply(o))) => {
-                let key = (o.metadata.namespace.clone().unwrap_or_default(), o.metadata.name.clone().unwrap_or_default());
+                let key =
+                    (o.metadata.namespace.clone().unwrap_or_default(), o.metadata.name.clone().unwrap_or_default());
                 let stubbed = match to_value(o.clone()) {
                     Ok(v) => stub(kind, &v),
                     Err(e) => {
@@ -225,11 +227,13 @@ async fn follow(store: KubeStore, kind: Kind, query: WatchQuery, tx: Sender) {
                         return;
                     }
                 };
-                let event_type = if known.insert(key, stubbed).is_some() { EventType::Modified } else { EventType::Added };
+                let event_type =
+                    if known.insert(key, stubbed).is_some() { EventType::Modified } else { EventType::Added };
                 (event_type, o)
             }
             Ok(Some(watcher::Event::Delete(o))) => {
-                let key = (o.metadata.namespace.clone().unwrap_or_default(), o.metadata.name.clone().unwrap_or_default());
+                let key =
+                    (o.metadata.namespace.clone().unwrap_or_default(), o.metadata.name.clone().unwrap_or_default());
                 known.remove(&key);
                 (EventType::Deleted, o)
             }
