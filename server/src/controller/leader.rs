@@ -61,9 +61,12 @@ pub fn default_identity() -> String {
 pub struct Elector {
     api: Api<Lease>,
     config: LeaderConfig,
-    /// The record last seen (holder, renewTime, resourceVersion) and when it was first seen.
-    observed: Option<((Option<String>, Option<String>, Option<String>), Instant)>,
+    /// The record last seen and when it was first seen.
+    observed: Option<(Record, Instant)>,
 }
+
+/// What identifies one renewal of the lease: holder, renewTime, resourceVersion.
+type Record = (Option<String>, Option<String>, Option<String>);
 
 fn now() -> MicroTime {
     MicroTime(k8s_openapi::jiff::Timestamp::now())
