@@ -11,114 +11,20 @@
 //! with a store scoped to them by label, and compares versions only where no other test writes.
 
 mod common;
+mod store_contract_backends;
 
 use std::{sync::Arc, time::Duration};
 
 use app::model::Kind;
-use futures::{StreamExt, future::BoxFuture};
+use futures::StreamExt;
 use serde_json::{Value, json};
 use server::{
-    config::DatabaseUrl,
     db::Database,
-    store::{
-        Deleted, EventType, LabelSelector, ListQuery, ResourceStore, SecretCipher, SqlStore, StoreError, WatchQuery,
-    },
+    store::{Deleted, EventType, LabelSelector, ListQuery, ResourceStore, StoreError, WatchQuery},
 };
-
-/// What only the SQL backends have.
-struct Sql {
-    store: SqlStore,
-    db: Database,
-}
-
-struct Backend {
-    store: Arc<dyn ResourceStore>,
-    sql: Option<Sql>,
-    /// On a shared API server: the suffix of this test's namespaces.
-    suffix: Option<String>,
-    /// Whether only this test moves the store's resourceVersion.
-    exclusive_versions: bool,
-    /// Opens a second, independent store on the same data (as another process would).
-    other: Box<dyn Fn() -> BoxFuture<'static, Arc<dyn ResourceStore>> + Send + Sync>,
-    _dir: tempfile::TempDir,
-}
-
-impl Backend {
-    /// This test's name for a namespace.
-    fn ns(&self, base: &str) -> String {
-        match &self.suffix {
-            Some(suffix) => format!("{base}-{suffix}"),
-            None => base.to_string(),
-        }
-    }
-
-    fn sql(&self) -> &Sql {
-        self.sql.as_ref().expect("an SQL backend")
-    }
-}
-
-async fn sql_backend(url: DatabaseUrl) -> Backend {
-    let dir = tempfile::tempdir().unwrap();
-    let db = Database::connect(&url).await.unwrap();
-    let cipher = SecretCipher::load_or_create(dir.path()).unwrap();
-    let store = SqlStore::new(db.clone(), cipher);
-    let other = Box::new(move || -> BoxFuture<'static, Arc<dyn ResourceStore>> {
-        let url = url.clone();
-        Box::pin(async move {
-            // Its own pool, broadcast and key file: nothing shared in memory.
-            let dir = tempfile::tempdir().unwrap();
-            let cipher = SecretCipher::load_or_create(dir.path()).unwrap();
-            // (the key is read now; the directory may go)
-            Arc::new(SqlStore::new(Database::connect(&url).await.unwrap(), cipher)) as Arc<dyn ResourceStore>
-        })
-    });
-    Backend {
-        store: Arc::new(store.clone()),
-        sql: Some(Sql { store, db }),
-        suffix: None,
-        exclusive_versions: true,
-        other,
-        _dir: dir,
-    }
-}
-
-async fn sqlite() -> Backend {
-    let dir = tempfile::tempdir().unwrap();
-    let url = DatabaseUrl::Sqlite(format!("sqlite://{}/qm.db", dir.path().display()));
-    let mut backend = sql_backend(url).await;
-    backend._dir = dir;
-    backend
-}
-
-async fn postgres(test: &str) -> Option<Backend> {
-    let url = common::postgres::fresh_database(test).await?;
-    Some(sql_backend(DatabaseUrl::Postgres(url)).await)
-}
-
 #[cfg(feature = "kubernetes")]
-async fn kubernetes(test: &str) -> Option<Backend> {
-    let cluster = common::kubelite::cluster(test)?;
-    let client = cluster.client().await;
-    cluster.install_crds(&client).await;
-    let namespaces = cluster.namespaces(&client, &["team-a", "team-b"]).await;
-    let selector = LabelSelector::parse(&namespaces.selector()).unwrap();
-    let store = server::store::KubeStore::new(client, Some(selector.clone()));
-    let other = Box::new(move || -> BoxFuture<'static, Arc<dyn ResourceStore>> {
-        let selector = selector.clone();
-        Box::pin(async move {
-            let client = cluster.client().await;
-            Arc::new(server::store::KubeStore::new(client, Some(selector))) as Arc<dyn ResourceStore>
-        })
-    });
-    Some(Backend {
-        store: Arc::new(store),
-        sql: None,
-        suffix: Some(namespaces.suffix),
-        exclusive_versions: false,
-        other,
-        _dir: tempfile::tempdir().unwrap(),
-    })
-}
+use store_contract_backends::kubernetes;
+use store_contract_backends::{Backend, postgres, sqlite};
 
 /// Runs the `common` cases against every backend and the `sql_only` ones against SQLite and
 /// PostgreSQL, each as its own test.

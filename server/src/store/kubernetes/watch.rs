@@ -113,7 +113,7 @@ async fn resume(
                 }
             },
         };
-        loop {
+        let ended_cleanly = loop {
             let next = tokio::select! {
                 next = events.next() => next,
                 () = tx.closed() => return,
@@ -132,18 +132,26 @@ async fn resume(
                 }
                 Some(Ok(ApiEvent::Error(status))) => {
                     tracing::warn!(%kind, error = %status, "watch ended with an error; resuming");
-                    break;
+                    break false;
                 }
                 Some(Err(e)) => {
                     tracing::warn!(%kind, error = %e, "watch broke; resuming");
-                    break;
+                    break false;
                 }
-                None => break,
+                // The server ends every watch after a while: resume at once.
+                None => break true,
             };
             failures = 0;
             from = object.metadata.resource_version.as_deref().and_then(|s| s.parse().ok()).unwrap_or(from);
             if !deliver(&store, &tx, kind, event_type, object).await {
                 return;
+            }
+        };
+        if !ended_cleanly {
+            failures += 1;
+            tokio::select! {
+                () = tokio::time::sleep(backoff(failures)) => {}
+                () = tx.closed() => return,
             }
         }
     }
@@ -190,7 +198,7 @@ async fn follow(store: KubeStore, kind: Kind, query: WatchQuery, tx: Sender) {
             Ok(Some(watcher::Event::InitDone)) => {
                 let seen = relisted.take().unwrap_or_default();
                 for (key, gone) in known.drain() {
-                    if !seen.contains_key(&key) && !send_gone(&tx, kind, gone).await {
+                    if !seen.contains_key(&key) && !send_gone(&store, &tx, kind, gone).await {
                         return;
                     }
                 }
@@ -249,7 +257,13 @@ async fn follow(store: KubeStore, kind: Kind, query: WatchQuery, tx: Sender) {
     }
 }
 
-async fn send_gone(tx: &Sender, kind: Kind, last: Value) -> bool {
+/// Reports an object that vanished while the watcher relisted (of a team namespace only).
+async fn send_gone(store: &KubeStore, tx: &Sender, kind: Kind, last: Value) -> bool {
+    match store.teams().allows(object::namespace(&last)).await {
+        Ok(true) => {}
+        Ok(false) => return true,
+        Err(e) => return tx.send(Err(e)).await.is_ok(),
+    }
     let resource_version = object_rv(&last);
     tx.send(Ok(WatchEvent { kind, event_type: EventType::Deleted, resource_version, object: last })).await.is_ok()
 }
