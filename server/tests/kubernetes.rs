@@ -118,3 +118,54 @@ async fn kubectl_objects_are_provisioned_bound_and_cleaned_up_through_finalizers
     assert!(at_broker.is_client_error(), "deprovisioned at the broker: {at_broker}");
     app.stop().await.unwrap();
 }
+
+/// Leader election on a real Lease: one holder at a time, a takeover only once the holder has
+/// stopped renewing for the lease's duration, a released Lease taken at once, and of two
+/// candidates racing for a free Lease exactly one wins.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leader_election_hands_the_lease_over_on_expiry_and_release() {
+    use server::controller::leader::{Elector, LeaderConfig};
+    let Some(cluster) = kubelite::cluster("leader_election_hands_the_lease_over") else { return };
+    let client = cluster.client().await;
+    let ns = cluster.namespaces(&client, &["election"]).await.name("election");
+    let lease = Duration::from_secs(2);
+    let config = |lease_name: &str, identity: &str| LeaderConfig {
+        namespace: ns.clone(),
+        lease_name: lease_name.into(),
+        identity: identity.into(),
+        lease_duration: lease,
+    };
+    let mut a = Elector::new(client.clone(), config("leader", "a"));
+    let mut b = Elector::new(client.clone(), config("leader", "b"));
+    assert!(a.try_acquire_or_renew().await.unwrap(), "a creates the lease");
+    assert!(!b.try_acquire_or_renew().await.unwrap(), "b sees it held");
+    assert!(a.try_acquire_or_renew().await.unwrap(), "a renews");
+    assert!(!b.try_acquire_or_renew().await.unwrap(), "a renewal is no expiry");
+
+    // a stops renewing: b takes over once the lease has not changed for its duration.
+    let since = std::time::Instant::now();
+    loop {
+        if b.try_acquire_or_renew().await.unwrap() {
+            break;
+        }
+        assert!(since.elapsed() < Duration::from_secs(15), "b never took over");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let waited = since.elapsed();
+    assert!(waited >= lease - Duration::from_millis(300), "b took over after only {waited:?}");
+    assert!(!a.try_acquire_or_renew().await.unwrap(), "a has lost it");
+    let leases: kube::Api<k8s_openapi::api::coordination::v1::Lease> = kube::Api::namespaced(client.clone(), &ns);
+    let spec = leases.get("leader").await.unwrap().spec.unwrap();
+    assert_eq!(spec.holder_identity.as_deref(), Some("b"));
+    assert_eq!(spec.lease_transitions, Some(1));
+
+    // A released lease is taken at once.
+    b.release().await;
+    assert!(a.try_acquire_or_renew().await.unwrap(), "a takes a released lease without waiting");
+
+    // Two candidates racing for a free lease: one wins, the other gets the conflict.
+    let mut c = Elector::new(client.clone(), config("race", "c"));
+    let mut d = Elector::new(client.clone(), config("race", "d"));
+    let (c_won, d_won) = tokio::join!(c.try_acquire_or_renew(), d.try_acquire_or_renew());
+    assert!(c_won.unwrap() ^ d_won.unwrap(), "exactly one of two racing candidates leads");
+}

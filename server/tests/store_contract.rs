@@ -587,20 +587,3 @@ async fn another_process_writes_reach_this_ones_watch(b: &Backend) {
     other.update(Kind::ServiceInstance, changed).await.unwrap();
     assert_eq!(next_event(&mut stream).await.event_type, EventType::Modified);
 }
-
-/// An API server compacts on its own schedule and serves watches only from its recent history:
-/// a version from long ago is `Gone`, from the call or as the stream's first item.
-#[cfg(feature = "kubernetes")]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kubernetes_watch_from_a_long_gone_version_is_gone() {
-    let Some(b) = kubernetes("kubernetes_watch_from_a_long_gone_version_is_gone").await else { return };
-    let query = WatchQuery { kind: Some(Kind::ServiceInstance), resource_version: Some(1), ..Default::default() };
-    match b.store.watch(query).await {
-        Err(StoreError::Gone { .. }) => {}
-        Err(e) => panic!("expected Gone, got {e}"),
-        Ok(mut stream) => {
-            let first = tokio::time::timeout(Duration::from_secs(10), stream.next()).await.expect("an answer");
-            assert!(matches!(first, Some(Err(StoreError::Gone { .. }))), "{first:?}");
-        }
-    }
-}

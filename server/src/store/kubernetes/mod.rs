@@ -164,11 +164,12 @@ impl KubeStore {
         Ok(())
     }
 
-    /// Lists one page of the server's, keeping team namespaces only; fills `items` up to `limit`.
+    /// Lists a page: up to `limit` items, across all namespaces those of team namespaces only.
     async fn list_filtered(
         &self,
         kind: Kind,
         api: &Api<DynamicObject>,
+        all_namespaces: bool,
         params: ListParams,
         limit: usize,
         items: &mut Vec<Value>,
@@ -183,7 +184,7 @@ impl KubeStore {
             let rv = page.metadata.resource_version.as_deref().and_then(|s| s.parse().ok()).unwrap_or(0);
             let next = page.metadata.continue_.clone().filter(|t| !t.is_empty());
             for item in page.items {
-                if self.teams.allows(item.metadata.namespace.as_deref().unwrap_or_default()).await? {
+                if !all_namespaces || self.teams.allows(item.metadata.namespace.as_deref().unwrap_or_default()).await? {
                     items.push(to_value(item)?);
                 }
             }
@@ -215,7 +216,8 @@ impl ResourceStore for KubeStore {
         let api = self.api(kind, namespace);
         let limit = query.limit.filter(|l| *l > 0).unwrap_or(usize::MAX);
         let mut items = Vec::new();
-        let (rv, continue_token) = self.list_filtered(kind, &api, params, limit, &mut items).await?;
+        let (rv, continue_token) =
+            self.list_filtered(kind, &api, namespace.is_none(), params, limit, &mut items).await?;
         Ok(ObjectList { items, resource_version: rv, continue_token })
     }
 

@@ -66,10 +66,23 @@ pub(super) async fn start(store: KubeStore, query: WatchQuery) -> Result<BoxStre
 
 type Sender = mpsc::Sender<Result<WatchEvent>>;
 
-/// Sends an event for an object of a team namespace; `false` when the receiver is gone.
-async fn deliver(store: &KubeStore, tx: &Sender, kind: Kind, event_type: EventType, object: DynamicObject) -> bool {
+/// Whether a watch across all namespaces reports objects of `namespace` (team namespaces only);
+/// a watch of one namespace reports everything in it.
+async fn wanted(store: &KubeStore, query: &WatchQuery, namespace: &str) -> Result<bool> {
+    if query.namespace.is_some() { Ok(true) } else { store.teams().allows(namespace).await }
+}
+
+/// Sends an event for a wanted object; `false` when the receiver is gone.
+async fn deliver(
+    store: &KubeStore,
+    query: &WatchQuery,
+    tx: &Sender,
+    kind: Kind,
+    event_type: EventType,
+    object: DynamicObject,
+) -> bool {
     let namespace = object.metadata.namespace.clone().unwrap_or_default();
-    match store.teams().allows(&namespace).await {
+    match wanted(store, query, &namespace).await {
         Ok(true) => {}
         Ok(false) => return true,
         Err(e) => return tx.send(Err(e)).await.is_ok(),
@@ -143,7 +156,7 @@ async fn resume(
             };
             failures = 0;
             from = object.metadata.resource_version.as_deref().and_then(|s| s.parse().ok()).unwrap_or(from);
-            if !deliver(&store, &tx, kind, event_type, object).await {
+            if !deliver(&store, &query, &tx, kind, event_type, object).await {
                 return;
             }
         };
@@ -198,7 +211,7 @@ async fn follow(store: KubeStore, kind: Kind, query: WatchQuery, tx: Sender) {
             Ok(Some(watcher::Event::InitDone)) => {
                 let seen = relisted.take().unwrap_or_default();
                 for (key, gone) in known.drain() {
-                    if !seen.contains_key(&key) && !send_gone(&store, &tx, kind, gone).await {
+                    if !seen.contains_key(&key) && !send_gone(&store, &query, &tx, kind, gone).await {
                         return;
                     }
                 }
@@ -251,15 +264,15 @@ async fn follow(store: KubeStore, kind: Kind, query: WatchQuery, tx: Sender) {
                 continue;
             }
         };
-        if !deliver(&store, &tx, kind, event_type, object).await {
+        if !deliver(&store, &query, &tx, kind, event_type, object).await {
             return;
         }
     }
 }
 
 /// Reports an object that vanished while the watcher relisted (of a team namespace only).
-async fn send_gone(store: &KubeStore, tx: &Sender, kind: Kind, last: Value) -> bool {
-    match store.teams().allows(object::namespace(&last)).await {
+async fn send_gone(store: &KubeStore, query: &WatchQuery, tx: &Sender, kind: Kind, last: Value) -> bool {
+    match wanted(store, query, object::namespace(&last)).await {
         Ok(true) => {}
         Ok(false) => return true,
         Err(e) => return tx.send(Err(e)).await.is_ok(),
