@@ -11,6 +11,18 @@ use sqlx::{
 
 use crate::config::{DatabaseUrl, redact_url};
 
+/// Runs `$body` with `$pool` bound to whichever pool `$db` holds; the body is written once and
+/// compiled for both backends (queries use `$1`-style parameters, which both accept).
+macro_rules! on_pool {
+    ($db:expr, |$pool:ident| $body:expr) => {
+        match $db {
+            $crate::db::Database::Sqlite($pool) => $body,
+            $crate::db::Database::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_pool;
+
 #[derive(Clone, Debug)]
 pub enum Database {
     Sqlite(SqlitePool),

@@ -2,6 +2,7 @@
 //! client, the built-in broker and the controller.
 
 pub mod app_state;
+pub mod auth;
 pub mod broker;
 pub mod config;
 pub mod controller;

@@ -139,6 +139,10 @@ pub struct ServiceBindingStatus {
     pub next_attempt_time: Option<String>,
     #[serde(default, skip_serializing_if = "is_zero")]
     pub attempts: u32,
+    /// Binds that ended in orphan mitigation since the last success; the controller gives up
+    /// when they reach its limit.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub failed_binds: u32,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub history: Vec<Condition>,
 }

@@ -187,7 +187,7 @@ pub struct RequestRecord {
     pub auth_scheme: Option<String>,
 }
 
-const MAX_RECORDS: usize = 200;
+const MAX_RECORDS: usize = 5000;
 
 /// What the broker keeps only in memory: the broker-wide fault and the request log.
 #[derive(Default)]

@@ -211,6 +211,9 @@ impl Controller {
     }
 }
 
+/// Objects read per list call when listing everything.
+const PAGE: usize = 500;
+
 /// Lists everything once (filling the cache, queueing every object) and returns the version to
 /// watch from.
 async fn prime(ctx: &Ctx, queue: &WorkQueue<Target>, index: &Mutex<BindingIndex>) -> Result<u64, StoreError> {
@@ -219,12 +222,22 @@ async fn prime(ctx: &Ctx, queue: &WorkQueue<Target>, index: &Mutex<BindingIndex>
         if kind == Kind::Secret {
             continue;
         }
-        for object in ctx.store.list(kind, &ListQuery::default()).await?.items {
-            let event = WatchEvent { kind, event_type: crate::store::EventType::Added, resource_version: 0, object };
-            ctx.cache.apply(&event);
-            index.lock().unwrap_or_else(|p| p.into_inner()).apply(&event);
-            if let Some(target) = target_of(kind, &event.object) {
-                queue.add(target);
+        // In pages, so 100,000 instances never sit in memory at once.
+        let mut page = ListQuery { limit: Some(PAGE), ..ListQuery::default() };
+        loop {
+            let list = ctx.store.list(kind, &page).await?;
+            for object in list.items {
+                let event =
+                    WatchEvent { kind, event_type: crate::store::EventType::Added, resource_version: 0, object };
+                ctx.cache.apply(&event);
+                index.lock().unwrap_or_else(|p| p.into_inner()).apply(&event);
+                if let Some(target) = target_of(kind, &event.object) {
+                    queue.add(target);
+                }
+            }
+            match list.continue_token {
+                Some(token) => page.continue_token = Some(token),
+                None => break,
             }
         }
     }
@@ -305,9 +318,21 @@ async fn resync(ctx: Arc<Ctx>, queue: Arc<WorkQueue<Target>>, mut stopped: watch
             _ = stopped.changed() => return,
         }
         for kind in [Kind::ClusterServiceBroker, Kind::ServiceBroker, Kind::ServiceInstance, Kind::ServiceBinding] {
-            match ctx.store.list(kind, &ListQuery::default()).await {
-                Ok(list) => list.items.iter().filter_map(|o| target_of(kind, o)).for_each(|t| queue.add(t)),
-                Err(e) => tracing::warn!(error = %e, "resync list failed"),
+            let mut page = ListQuery { limit: Some(PAGE), ..ListQuery::default() };
+            loop {
+                match ctx.store.list(kind, &page).await {
+                    Ok(list) => {
+                        list.items.iter().filter_map(|o| target_of(kind, o)).for_each(|t| queue.add(t));
+                        match list.continue_token {
+                            Some(token) => page.continue_token = Some(token),
+                            None => break,
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "resync list failed");
+                        break;
+                    }
+                }
             }
         }
     }

@@ -11,6 +11,7 @@ pub mod kubernetes;
 mod object;
 mod selector;
 mod sql;
+mod sqlite_writer;
 pub mod typed;
 mod watch;
 

@@ -13,7 +13,7 @@ use tokio::sync::broadcast;
 use super::{
     Deleted, EventType, ListQuery, ObjectList, ResourceStore, Result, SecretCipher, StoreError, WatchEvent, WatchQuery,
     object::{self, Key},
-    watch,
+    sqlite_writer, watch,
 };
 use crate::db::Database;
 
@@ -38,8 +38,26 @@ macro_rules! dispatch {
     };
 }
 
+const LIST_ALL: &str = "SELECT body FROM resources WHERE kind = $1 \
+     AND ($2 IS NULL OR namespace = $2) AND ($3 IS NULL OR name = $3) \
+     AND ($4 IS NULL OR namespace > $4 OR (namespace = $4 AND name > $5)) \
+     AND ($6 IS NULL OR $6 > 0) ORDER BY namespace, name";
+const LIST_LIMITED: &str = "SELECT body FROM resources WHERE kind = $1 \
+     AND ($2 IS NULL OR namespace = $2) AND ($3 IS NULL OR name = $3) \
+     AND ($4 IS NULL OR namespace > $4 OR (namespace = $4 AND name > $5)) \
+     ORDER BY namespace, name LIMIT $6";
+pub(super) const SELECT_BODY: &str = "SELECT body FROM resources WHERE kind = $1 AND namespace = $2 AND name = $3";
+pub(super) const INSERT_LOG: &str = "INSERT INTO resource_log (rv, kind, namespace, name, event_type, body, created_at) \
+                                     VALUES ($1, $2, $3, $4, $5, $6, $7)";
+// Row writes: $1 kind, $2 namespace, $3 name, then (insert, update) $4 uid, $5 rv, $6 body.
+pub(super) const INSERT_RESOURCE: &str =
+    "INSERT INTO resources (kind, namespace, name, uid, rv, body) VALUES ($1, $2, $3, $4, $5, $6)";
+pub(super) const UPDATE_RESOURCE: &str =
+    "UPDATE resources SET rv = $5, body = $6 WHERE kind = $1 AND namespace = $2 AND name = $3 AND uid = $4";
+pub(super) const DELETE_RESOURCE: &str = "DELETE FROM resources WHERE kind = $1 AND namespace = $2 AND name = $3";
+
 /// What a write decided to do with the row.
-enum Change {
+pub(super) enum Change {
     Insert(Value),
     Update(Value),
     Delete(Value),
@@ -57,9 +75,8 @@ pub struct SqlStore {
     pub(super) latest: Arc<tokio::sync::watch::Sender<u64>>,
     /// How many log entries to keep for watches that resume.
     retention: u64,
-    /// SQLite has one writer at a time; queueing writers here instead of in SQLite's busy
-    /// handler (which sleeps up to 100 ms per retry) keeps writes fast under concurrency.
-    write_lock: Arc<tokio::sync::Mutex<()>>,
+    /// SQLite's writes go to one task that commits them in groups.
+    writer: tokio::sync::mpsc::Sender<sqlite_writer::Job>,
 }
 
 impl SqlStore {
@@ -69,7 +86,12 @@ impl SqlStore {
         let (events, _) = broadcast::channel(4096);
         let latest = Arc::new(tokio::sync::watch::channel(0).0);
         tokio::spawn(super::changes::follow(db.clone(), Arc::downgrade(&latest)));
-        Self { db, cipher, events, latest, retention: 100_000, write_lock: Arc::default() }
+        let (writer, jobs) = tokio::sync::mpsc::channel(1024);
+        if let Database::Sqlite(pool) = &db {
+            let codec = sqlite_writer::Codec { cipher: cipher.clone(), events: events.clone() };
+            tokio::spawn(sqlite_writer::run(pool.clone(), codec, jobs));
+        }
+        Self { db, cipher, events, latest, retention: 100_000, writer }
     }
 
     /// Keep only this many change-log entries (older resume points answer 410 Gone).
@@ -80,58 +102,56 @@ impl SqlStore {
 
     /// Parses a stored body, opening sealed Secret data.
     pub(super) fn decode(&self, kind: Kind, body: &str) -> Result<Value> {
-        let mut value: Value =
-            serde_json::from_str(body).map_err(|e| StoreError::Backend(format!("stored {kind} is not JSON: {e}")))?;
-        if kind == Kind::Secret {
-            self.cipher.open(&mut value).map_err(StoreError::Backend)?;
-        }
-        Ok(value)
+        decode(&self.cipher, kind, body)
     }
 
     fn encode(&self, kind: Kind, object: &Value) -> Result<String> {
-        if kind == Kind::Secret {
-            let mut sealed = object.clone();
-            self.cipher.seal(&mut sealed).map_err(|m| StoreError::invalid(kind, object::name(object), "data", m))?;
-            Ok(sealed.to_string())
-        } else {
-            Ok(object.to_string())
-        }
+        encode(&self.cipher, kind, object)
     }
 
     async fn write(
         &self,
         key: &Key,
-        decide: impl FnOnce(Option<Value>, u64) -> Result<Change> + Send,
+        decide: impl FnOnce(Option<Value>, u64) -> Result<Change> + Send + 'static,
     ) -> Result<(EventType, Value)> {
         let kind = key.kind;
-        let _serialised = match &self.db {
-            Database::Sqlite(_) => Some(self.write_lock.lock().await),
-            Database::Postgres(_) => None,
+        let pool = match &self.db {
+            Database::Sqlite(_) => {
+                // SQLite: one writer task commits writes in groups (see `sqlite_writer`).
+                let (reply, answer) = tokio::sync::oneshot::channel();
+                let job = sqlite_writer::Job { key: key.clone(), decide: Box::new(decide), reply };
+                self.writer
+                    .send(job)
+                    .await
+                    .map_err(|_| StoreError::Backend("the store's writer has stopped".into()))?;
+                let written =
+                    answer.await.map_err(|_| StoreError::Backend("the store's writer has stopped".into()))??;
+                if let Some(rv) = written.rv {
+                    self.after_write(rv).await;
+                }
+                return Ok((written.event_type, written.object));
+            }
+            Database::Postgres(pool) => pool,
         };
-        let (event_type, object, rv) = dispatch!(&self.db, pool, BEGIN_WRITE, _BEGIN_READ => {
-            let mut tx = pool.begin_with(BEGIN_WRITE).await?;
-            let rv: i64 = sqlx::query_scalar("UPDATE resource_version SET rv = rv + 1 WHERE id = 1 RETURNING rv")
-                .fetch_one(&mut *tx)
-                .await?;
-            let existing: Option<String> =
-                sqlx::query_scalar("SELECT body FROM resources WHERE kind = $1 AND namespace = $2 AND name = $3")
-                    .bind(kind.as_str())
-                    .bind(&key.namespace)
-                    .bind(&key.name)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            let existing = existing.map(|body| self.decode(kind, &body)).transpose()?;
-            let (event_type, object) = match decide(existing, rv as u64)? {
-                Change::Unchanged(object) => return Ok((EventType::Modified, object)),
-                Change::Insert(o) => (EventType::Added, o),
-                Change::Update(o) => (EventType::Modified, o),
-                Change::Delete(o) => (EventType::Deleted, o),
-            };
-            let body = self.encode(kind, &object)?;
-            sqlx::query(
-                "INSERT INTO resource_log (rv, kind, namespace, name, event_type, body, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
+        let mut tx = pool.begin().await?;
+        let rv: i64 = sqlx::query_scalar("UPDATE resource_version SET rv = rv + 1 WHERE id = 1 RETURNING rv")
+            .fetch_one(&mut *tx)
+            .await?;
+        let existing: Option<String> = sqlx::query_scalar(SELECT_BODY)
+            .bind(kind.as_str())
+            .bind(&key.namespace)
+            .bind(&key.name)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let existing = existing.map(|body| self.decode(kind, &body)).transpose()?;
+        let (event_type, object) = match decide(existing, rv as u64)? {
+            Change::Unchanged(object) => return Ok((EventType::Modified, object)),
+            Change::Insert(o) => (EventType::Added, o),
+            Change::Update(o) => (EventType::Modified, o),
+            Change::Delete(o) => (EventType::Deleted, o),
+        };
+        let body = self.encode(kind, &object)?;
+        sqlx::query(INSERT_LOG)
             .bind(rv)
             .bind(kind.as_str())
             .bind(&key.namespace)
@@ -141,44 +161,28 @@ impl SqlStore {
             .bind(jiff::Timestamp::now().as_millisecond())
             .execute(&mut *tx)
             .await?;
-            let row = match event_type {
-                EventType::Added => sqlx::query(
-                    "INSERT INTO resources (kind, namespace, name, uid, rv, body) VALUES ($1, $2, $3, $4, $5, $6)",
-                )
-                .bind(kind.as_str())
-                .bind(&key.namespace)
-                .bind(&key.name)
-                .bind(object::uid(&object))
-                .bind(rv)
-                .bind(&body),
-                EventType::Modified => sqlx::query(
-                    "UPDATE resources SET rv = $5, body = $6 WHERE kind = $1 AND namespace = $2 AND name = $3 AND uid = $4",
-                )
-                .bind(kind.as_str())
-                .bind(&key.namespace)
-                .bind(&key.name)
-                .bind(object::uid(&object))
-                .bind(rv)
-                .bind(&body),
-                EventType::Deleted => sqlx::query("DELETE FROM resources WHERE kind = $1 AND namespace = $2 AND name = $3")
-                    .bind(kind.as_str())
-                    .bind(&key.namespace)
-                    .bind(&key.name),
-            };
-            row.execute(&mut *tx).await?;
-            if matches!(&self.db, Database::Postgres(_)) {
-                // Delivered to listeners in other processes when (and only if) this commits.
-                sqlx::query("SELECT pg_notify('qm_resources', $1)").bind(rv.to_string()).execute(&mut *tx).await?;
-            }
-            tx.commit().await?;
-            (event_type, object, rv as u64)
-        });
+        let sql = match event_type {
+            EventType::Added => INSERT_RESOURCE,
+            EventType::Modified => UPDATE_RESOURCE,
+            EventType::Deleted => DELETE_RESOURCE,
+        };
+        let row = sqlx::query(sql).bind(kind.as_str()).bind(&key.namespace).bind(&key.name);
+        let row =
+            if event_type == EventType::Deleted { row } else { row.bind(object::uid(&object)).bind(rv).bind(&body) };
+        row.execute(&mut *tx).await?;
+        // Delivered to listeners in other processes when (and only if) this commits.
+        sqlx::query("SELECT pg_notify('qm_resources', $1)").bind(rv.to_string()).execute(&mut *tx).await?;
+        tx.commit().await?;
         // Receivers may be absent; watchers that lag catch up from the log.
-        let _ = self.events.send(WatchEvent { kind, event_type, resource_version: rv, object: object.clone() });
+        let _ = self.events.send(WatchEvent { kind, event_type, resource_version: rv as u64, object: object.clone() });
+        self.after_write(rv as u64).await;
+        Ok((event_type, object))
+    }
+
+    async fn after_write(&self, rv: u64) {
         if rv.is_multiple_of(1024) {
             self.compact(rv).await;
         }
-        Ok((event_type, object))
     }
 
     /// Drops log entries older than the retention window.
@@ -218,6 +222,25 @@ impl SqlStore {
                 Ok(WatchEvent { kind, event_type, resource_version: rv as u64, object: self.decode(kind, &body)? })
             })
             .collect()
+    }
+}
+
+pub(super) fn decode(cipher: &SecretCipher, kind: Kind, body: &str) -> Result<Value> {
+    let mut value: Value =
+        serde_json::from_str(body).map_err(|e| StoreError::Backend(format!("stored {kind} is not JSON: {e}")))?;
+    if kind == Kind::Secret {
+        cipher.open(&mut value).map_err(StoreError::Backend)?;
+    }
+    Ok(value)
+}
+
+pub(super) fn encode(cipher: &SecretCipher, kind: Kind, object: &Value) -> Result<String> {
+    if kind == Kind::Secret {
+        let mut sealed = object.clone();
+        cipher.seal(&mut sealed).map_err(|m| StoreError::invalid(kind, object::name(object), "data", m))?;
+        Ok(sealed.to_string())
+    } else {
+        Ok(object.to_string())
     }
 }
 
@@ -313,21 +336,19 @@ impl ResourceStore for SqlStore {
         let namespace = query.namespace.as_deref().filter(|_| kind.namespaced());
         let after = query.continue_token.as_deref().map(decode_continue).transpose()?;
         let (after_ns, after_name) = after.map_or((None, None), |(a, b)| (Some(a), Some(b)));
+        // Without a label selector the database can stop at the page's end (one extra row tells
+        // whether more follow); label selectors are matched here, so then every row is read.
+        let sql_limit = query.limit.filter(|l| *l > 0 && query.labels.is_empty()).map(|l| l as i64 + 1);
         let (rv, rows): (i64, Vec<String>) = dispatch!(&self.db, pool, _W, BEGIN_READ => {
             let mut tx = pool.begin_with(BEGIN_READ).await?;
             let rv: i64 = sqlx::query_scalar("SELECT rv FROM resource_version WHERE id = 1").fetch_one(&mut *tx).await?;
-            let rows: Vec<String> = sqlx::query_scalar(
-                "SELECT body FROM resources WHERE kind = $1 \
-                 AND ($2 IS NULL OR namespace = $2) \
-                 AND ($3 IS NULL OR name = $3) \
-                 AND ($4 IS NULL OR namespace > $4 OR (namespace = $4 AND name > $5)) \
-                 ORDER BY namespace, name",
-            )
+            let rows: Vec<String> = sqlx::query_scalar(if sql_limit.is_some() { LIST_LIMITED } else { LIST_ALL })
             .bind(kind.as_str())
             .bind(namespace)
             .bind(query.name.as_deref())
             .bind(after_ns.as_deref())
             .bind(after_name.as_deref())
+            .bind(sql_limit)
             .fetch_all(&mut *tx)
             .await?;
             tx.commit().await?;

@@ -137,6 +137,7 @@ pub fn bound(b: &mut ServiceBinding, now: Timestamp) {
     if let Some(props) = b.status.in_progress_properties.take() {
         b.status.external_properties = Some(props);
     }
+    b.status.failed_binds = 0;
     conditions::clear(&mut b.status.conditions, condition::FAILED);
     set_ready(b, ConditionStatus::True, reason::BOUND, "Injected bind result", &now_s);
 }
@@ -287,7 +288,7 @@ pub fn bind_replied<T>(
 pub fn unbind_replied<T>(b: &mut ServiceBinding, reply: &Reply<T>, timing: &Timing, now: Timestamp) -> Requeue {
     let words = describe(&reply.outcome);
     match &reply.outcome {
-        Outcome::Done { .. } | Outcome::Gone => unbound(b, now),
+        Outcome::Done { .. } | Outcome::Gone => unbound(b, timing, now),
         Outcome::Accepted { operation, .. } => go_async(b, operation.clone(), reply.retry_after, timing, now),
         o if is_transient(o) => {
             retry(b, reason::ERROR_CALLING_UNBIND, format!("Error unbinding: {words}"), timing, now)
@@ -296,7 +297,7 @@ pub fn unbind_replied<T>(b: &mut ServiceBinding, reply: &Reply<T>, timing: &Timi
     }
 }
 
-fn unbound(b: &mut ServiceBinding, now: Timestamp) -> Requeue {
+fn unbound(b: &mut ServiceBinding, timing: &Timing, now: Timestamp) -> Requeue {
     let now_s = timing::format(now);
     let om = b.status.orphan_mitigation_in_progress;
     finish(b);
@@ -315,7 +316,39 @@ fn unbound(b: &mut ServiceBinding, now: Timestamp) -> Requeue {
             "Orphan mitigation was completed successfully",
             &now_s,
         );
-        return None;
+        // Bind again after a backoff, or give up when the attempts are spent.
+        s.failed_binds += 1;
+        let failures = s.failed_binds;
+        if failures >= timing.max_attempts {
+            let message = format!(
+                "Binding failed {failures} times; each time the broker's answer was ambiguous and what it created was removed"
+            );
+            s.reconciled_generation = b.metadata.generation.unwrap_or(1);
+            let s = &mut b.status;
+            s.unbind_status = UnbindStatus::NotRequired;
+            conditions::set(
+                &mut s.conditions,
+                &mut s.history,
+                condition::FAILED,
+                ConditionStatus::True,
+                reason::RETRIES_EXHAUSTED,
+                &message,
+                &now_s,
+            );
+            conditions::set(
+                &mut s.conditions,
+                &mut s.history,
+                condition::READY,
+                ConditionStatus::False,
+                reason::RETRIES_EXHAUSTED,
+                &message,
+                &now_s,
+            );
+            return None;
+        }
+        let delay = timing.backoff(failures);
+        s.next_attempt_time = Some(timing::after(now, delay));
+        return Some(delay);
     }
     set_ready(b, ConditionStatus::False, reason::UNBOUND, "The binding was deleted at the broker", &now_s);
     None
@@ -332,8 +365,8 @@ pub fn poll_replied<T>(
     let unbinding = b.status.current_operation == Some(BindingOperation::Unbind);
     let words = describe(&reply.outcome);
     match &reply.outcome {
-        Outcome::Succeeded { .. } if unbinding => (unbound(b, now), AfterBind::Nothing),
-        Outcome::Gone if unbinding => (unbound(b, now), AfterBind::Nothing),
+        Outcome::Succeeded { .. } if unbinding => (unbound(b, timing, now), AfterBind::Nothing),
+        Outcome::Gone if unbinding => (unbound(b, timing, now), AfterBind::Nothing),
         Outcome::Succeeded { .. } => (None, AfterBind::FetchCredentials),
         Outcome::Failed { .. } | Outcome::Gone => {
             let reason = if unbinding { reason::UNBIND_CALL_FAILED } else { reason::BIND_CALL_FAILED };

@@ -142,5 +142,21 @@ fn orphan_mitigation_then_bind_again() {
     begin_unbind(&mut b, true, now());
     unbind_replied(&mut b, &reply(Call::Unbind, Outcome::Done { status: 200, body: () }), &Timing::fast(), now());
     assert!(!b.status.orphan_mitigation_in_progress);
-    assert_eq!(next_action(&b, now()), Action::Bind);
+    assert!(matches!(next_action(&b, now()), Action::WaitUntil(_)), "after a backoff");
+    assert_eq!(next_action(&b, "2026-06-01T13:00:00Z".parse().unwrap()), Action::Bind);
+}
+
+#[test]
+fn binds_that_keep_ending_in_orphan_mitigation_are_given_up() {
+    let t = Timing::fast();
+    let mut b = binding();
+    for _ in 0..t.max_attempts {
+        begin_bind(&mut b, now());
+        bind_replied(&mut b, &reply(Call::Bind, Outcome::ServerError { status: 500, description: None }), &t, now());
+        begin_unbind(&mut b, true, now());
+        unbind_replied(&mut b, &reply(Call::Unbind, Outcome::Done { status: 200, body: () }), &t, now());
+    }
+    let failed = condition::find(&b.status.conditions, condition::FAILED).expect("given up");
+    assert_eq!(failed.reason, "ReconciliationRetryTimeout");
+    assert_eq!(next_action(&b, "2026-06-02T00:00:00Z".parse().unwrap()), Action::Nothing);
 }

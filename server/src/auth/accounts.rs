@@ -1,0 +1,324 @@
+//! Accounts, teams, memberships and API tokens in the portal's database.
+
+use serde::{Deserialize, Serialize};
+
+use super::{password, tokens};
+use crate::db::{Database, on_pool};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub platform_admin: bool,
+    pub must_change_password: bool,
+    pub disabled: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    Member,
+    TeamAdmin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Member => "member",
+            Role::TeamAdmin => "team-admin",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "member" => Some(Role::Member),
+            "team-admin" => Some(Role::TeamAdmin),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct TokenInfo {
+    pub id: i64,
+    pub name: String,
+    pub prefix: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0} already exists")]
+    Exists(String),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+fn now_ms() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
+}
+
+#[derive(Clone, Debug)]
+pub struct Accounts {
+    db: Database,
+}
+
+impl Accounts {
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
+    pub async fn count_users(&self) -> Result<i64, AccountError> {
+        Ok(on_pool!(&self.db, |pool| sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(pool).await?))
+    }
+
+    pub async fn create_user(
+        &self,
+        username: &str,
+        display_name: &str,
+        password: Option<&str>,
+        platform_admin: bool,
+        must_change_password: bool,
+    ) -> Result<User, AccountError> {
+        let valid = !username.is_empty()
+            && username.len() <= 64
+            && username.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '@'));
+        if !valid {
+            return Err(AccountError::Invalid(format!(
+                "{username:?} is not a valid username (1–64 letters, digits, '-', '_', '.', '@')"
+            )));
+        }
+        let hash = match password {
+            Some(p) => {
+                password::check_strength(p).map_err(|m| AccountError::Invalid(m.into()))?;
+                Some(password::hash(p).map_err(AccountError::Invalid)?)
+            }
+            None => None,
+        };
+        let inserted = on_pool!(&self.db, |pool| {
+            sqlx::query(
+                "INSERT INTO users (username, display_name, password_hash, platform_admin, must_change_password, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (username) DO NOTHING",
+            )
+            .bind(username)
+            .bind(display_name)
+            .bind(&hash)
+            .bind(platform_admin)
+            .bind(must_change_password)
+            .bind(now_ms())
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        if inserted == 0 {
+            return Err(AccountError::Exists(format!("user {username:?}")));
+        }
+        self.user_by_name(username).await?.ok_or_else(|| AccountError::NotFound(format!("user {username:?}")))
+    }
+
+    pub async fn user_by_name(&self, username: &str) -> Result<Option<User>, AccountError> {
+        const SQL: &str = "SELECT id, username, display_name, platform_admin, must_change_password, disabled FROM users WHERE username = $1";
+        Ok(on_pool!(&self.db, |pool| sqlx::query_as(SQL).bind(username).fetch_optional(pool).await?))
+    }
+
+    pub async fn user_by_id(&self, id: i64) -> Result<Option<User>, AccountError> {
+        const SQL: &str = "SELECT id, username, display_name, platform_admin, must_change_password, disabled FROM users WHERE id = $1";
+        Ok(on_pool!(&self.db, |pool| sqlx::query_as(SQL).bind(id).fetch_optional(pool).await?))
+    }
+
+    pub async fn list_users(&self) -> Result<Vec<User>, AccountError> {
+        const SQL: &str = "SELECT id, username, display_name, platform_admin, must_change_password, disabled FROM users ORDER BY username";
+        Ok(on_pool!(&self.db, |pool| sqlx::query_as(SQL).fetch_all(pool).await?))
+    }
+
+    /// The user whose password this is, if it is right and the account is usable.
+    pub async fn check_password(&self, username: &str, candidate: &str) -> Result<Option<User>, AccountError> {
+        let row: Option<(i64, Option<String>)> = on_pool!(&self.db, |pool| {
+            sqlx::query_as("SELECT id, password_hash FROM users WHERE username = $1 AND disabled = $2")
+                .bind(username)
+                .bind(false)
+                .fetch_optional(pool)
+                .await?
+        });
+        match row {
+            Some((id, Some(hash))) if password::verify(candidate, &hash) => self.user_by_id(id).await,
+            Some(_) => Ok(None),
+            None => {
+                password::verify_nothing(candidate);
+                Ok(None)
+            }
+        }
+    }
+
+    pub async fn set_password(&self, user_id: i64, new_password: &str) -> Result<(), AccountError> {
+        password::check_strength(new_password).map_err(|m| AccountError::Invalid(m.into()))?;
+        let hash = password::hash(new_password).map_err(AccountError::Invalid)?;
+        on_pool!(&self.db, |pool| {
+            sqlx::query("UPDATE users SET password_hash = $1, must_change_password = $2 WHERE id = $3")
+                .bind(&hash)
+                .bind(false)
+                .bind(user_id)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        Ok(())
+    }
+
+    pub async fn create_team(&self, name: &str, display_name: &str) -> Result<(), AccountError> {
+        app::model::validate_dns1123_label(name).map_err(|e| AccountError::Invalid(format!("team name: {e}")))?;
+        let inserted = on_pool!(&self.db, |pool| {
+            sqlx::query(
+                "INSERT INTO teams (name, display_name, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING",
+            )
+            .bind(name)
+            .bind(display_name)
+            .bind(now_ms())
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        if inserted == 0 {
+            return Err(AccountError::Exists(format!("team {name:?}")));
+        }
+        Ok(())
+    }
+
+    pub async fn list_teams(&self) -> Result<Vec<(String, String)>, AccountError> {
+        Ok(on_pool!(&self.db, |pool| sqlx::query_as("SELECT name, display_name FROM teams ORDER BY name")
+            .fetch_all(pool)
+            .await?))
+    }
+
+    /// Adds a member or changes their role.
+    pub async fn set_membership(&self, user_id: i64, team: &str, role: Role) -> Result<(), AccountError> {
+        on_pool!(&self.db, |pool| {
+            sqlx::query(
+                "INSERT INTO memberships (user_id, team, role) VALUES ($1, $2, $3) \
+                 ON CONFLICT (user_id, team) DO UPDATE SET role = excluded.role",
+            )
+            .bind(user_id)
+            .bind(team)
+            .bind(role.as_str())
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(())
+    }
+
+    pub async fn remove_membership(&self, user_id: i64, team: &str) -> Result<(), AccountError> {
+        on_pool!(&self.db, |pool| {
+            sqlx::query("DELETE FROM memberships WHERE user_id = $1 AND team = $2")
+                .bind(user_id)
+                .bind(team)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        Ok(())
+    }
+
+    pub async fn memberships(&self, user_id: i64) -> Result<Vec<(String, Role)>, AccountError> {
+        let rows: Vec<(String, String)> = on_pool!(&self.db, |pool| {
+            sqlx::query_as("SELECT team, role FROM memberships WHERE user_id = $1 ORDER BY team")
+                .bind(user_id)
+                .fetch_all(pool)
+                .await?
+        });
+        Ok(rows.into_iter().filter_map(|(team, role)| Role::parse(&role).map(|r| (team, r))).collect())
+    }
+
+    /// Creates a token; the plaintext is returned once and never stored.
+    pub async fn create_token(&self, user_id: i64, name: &str) -> Result<(String, TokenInfo), AccountError> {
+        let name = name.trim();
+        if name.is_empty() || name.len() > 100 {
+            return Err(AccountError::Invalid("a token needs a name of 1–100 characters".into()));
+        }
+        let (token, hash, prefix) = tokens::generate();
+        let created = now_ms();
+        let id: i64 = on_pool!(&self.db, |pool| {
+            sqlx::query_scalar(
+                "INSERT INTO api_tokens (user_id, name, token_hash, prefix, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            )
+            .bind(user_id)
+            .bind(name)
+            .bind(&hash)
+            .bind(&prefix)
+            .bind(created)
+            .fetch_one(pool)
+            .await?
+        });
+        Ok((token, TokenInfo { id, name: name.to_string(), prefix, created_at: created, last_used_at: None }))
+    }
+
+    pub async fn list_tokens(&self, user_id: i64) -> Result<Vec<TokenInfo>, AccountError> {
+        Ok(on_pool!(&self.db, |pool| {
+            sqlx::query_as(
+                "SELECT id, name, prefix, created_at, last_used_at FROM api_tokens \
+                 WHERE user_id = $1 AND revoked_at IS NULL ORDER BY created_at",
+            )
+            .bind(user_id)
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+
+    pub async fn revoke_token(&self, user_id: i64, token_id: i64) -> Result<(), AccountError> {
+        let done = on_pool!(&self.db, |pool| {
+            sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL")
+                .bind(now_ms())
+                .bind(token_id)
+                .bind(user_id)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        if done == 0 {
+            return Err(AccountError::NotFound(format!("token {token_id}")));
+        }
+        Ok(())
+    }
+
+    /// The user a bearer token belongs to (revoked tokens and disabled users: none).
+    pub async fn user_for_token(&self, token: &str) -> Result<Option<User>, AccountError> {
+        if !tokens::looks_like_token(token) {
+            return Ok(None);
+        }
+        let hash = tokens::hash(token);
+        let user_id: Option<i64> = on_pool!(&self.db, |pool| {
+            sqlx::query_scalar("UPDATE api_tokens SET last_used_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL RETURNING user_id")
+                .bind(now_ms())
+                .bind(&hash)
+                .fetch_optional(pool)
+                .await?
+        });
+        match user_id {
+            Some(id) => Ok(self.user_by_id(id).await?.filter(|u| !u.disabled)),
+            None => Ok(None),
+        }
+    }
+
+    /// The first start: a platform admin. Returns the password when it was generated here (to
+    /// print once); `None` when accounts already exist or the password came from configuration.
+    pub async fn bootstrap_admin(&self, configured_password: Option<&str>) -> Result<Option<String>, AccountError> {
+        if self.count_users().await? > 0 {
+            return Ok(None);
+        }
+        let (password, generated) = match configured_password {
+            Some(p) => (p.to_string(), false),
+            None => (password::generate(), true),
+        };
+        self.create_user("admin", "Platform admin", Some(&password), true, generated).await?;
+        Ok(generated.then_some(password))
+    }
+}
