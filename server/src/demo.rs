@@ -15,6 +15,18 @@ const BUILTIN_LABEL: &str = "quartermaster.io/builtin";
 
 pub async fn register_builtin_broker(db: &Database, store: &dyn ResourceStore, url: &str) -> anyhow::Result<()> {
     let existing = store.get(Kind::ClusterServiceBroker, "", BROKER_NAME).await?;
+    // The portal may listen on another port than last time, or (with the catalog in a
+    // Kubernetes cluster) an earlier portal with another database registered it: keep the
+    // built-in broker reachable.
+    if let Some(mut broker) = existing.clone()
+        && broker.pointer(&format!("/metadata/labels/{}", BUILTIN_LABEL.replace('/', "~1")))
+            == Some(&Value::from("true"))
+        && broker.pointer("/spec/url").and_then(Value::as_str) != Some(url)
+    {
+        broker["spec"]["url"] = json!(url);
+        store.update(Kind::ClusterServiceBroker, broker).await?;
+        tracing::info!(url, "the built-in broker moved with the portal");
+    }
     if db.meta(REGISTERED).await?.is_none() {
         if existing.is_none() {
             let broker = json!({
@@ -31,17 +43,6 @@ pub async fn register_builtin_broker(db: &Database, store: &dyn ResourceStore, u
             tracing::info!(url, "registered the built-in broker as {BROKER_NAME:?}");
         }
         db.set_meta(REGISTERED, &jiff::Timestamp::now().to_string()).await?;
-        return Ok(());
-    }
-    // The portal may listen on another port than last time: keep the built-in broker reachable.
-    if let Some(mut broker) = existing
-        && broker.pointer(&format!("/metadata/labels/{}", BUILTIN_LABEL.replace('/', "~1")))
-            == Some(&Value::from("true"))
-        && broker.pointer("/spec/url").and_then(Value::as_str) != Some(url)
-    {
-        broker["spec"]["url"] = json!(url);
-        store.update(Kind::ClusterServiceBroker, broker).await?;
-        tracing::info!(url, "the built-in broker moved with the portal");
     }
     Ok(())
 }

@@ -22,7 +22,11 @@ use anyhow::Context;
 use leptos::config::LeptosOptions;
 use tokio::net::TcpListener;
 
-use crate::{app_state::AppState, config::Config, db::Database};
+use crate::{
+    app_state::AppState,
+    config::{Cluster, Config},
+    db::Database,
+};
 
 /// A built portal: bound to its port, database migrated, ready to serve.
 pub struct Application {
@@ -30,6 +34,57 @@ pub struct Application {
     local_addr: SocketAddr,
     state: AppState,
     shutdown: tokio::sync::watch::Sender<bool>,
+    /// With `--cluster kubernetes`: the client and lease the controller's leader election uses.
+    #[cfg(feature = "kubernetes")]
+    election: Option<(kube::Client, controller::leader::LeaderConfig)>,
+}
+
+/// The catalog's store for `config`, and (in Kubernetes mode) what leader election needs.
+#[cfg(feature = "kubernetes")]
+async fn open_store(
+    config: &Config,
+    db: &Database,
+) -> anyhow::Result<(Arc<dyn store::ResourceStore>, Option<(kube::Client, controller::leader::LeaderConfig)>)> {
+    match &config.cluster {
+        Cluster::Embedded => Ok((Arc::new(store::SqlStore::new(db.clone(), secret_cipher(config)?)), None)),
+        Cluster::Kubernetes(k) => {
+            let client = store::kubernetes::client(k.kubeconfig.as_deref()).await?;
+            let teams = k.team_namespaces.as_deref().map(store::LabelSelector::parse).transpose()?;
+            let kube_store = store::KubeStore::new(client.clone(), teams);
+            kube_store.check_crds().await?;
+            let namespace = k
+                .leader_election_namespace
+                .clone()
+                .or_else(|| std::env::var("POD_NAMESPACE").ok().filter(|n| !n.is_empty()))
+                .unwrap_or_else(|| client.default_namespace().to_string());
+            let leader = controller::leader::LeaderConfig {
+                namespace,
+                lease_name: k.lease_name.clone(),
+                identity: controller::leader::default_identity(),
+                lease_duration: k.lease_duration,
+            };
+            tracing::info!(lease = %format!("{}/{}", leader.namespace, leader.lease_name), identity = %leader.identity,
+                teams = k.team_namespaces.as_deref().unwrap_or("every namespace"), "the catalog lives in Kubernetes");
+            Ok((Arc::new(kube_store), Some((client, leader))))
+        }
+    }
+}
+
+#[cfg(not(feature = "kubernetes"))]
+async fn open_store(config: &Config, db: &Database) -> anyhow::Result<(Arc<dyn store::ResourceStore>, Option<()>)> {
+    match &config.cluster {
+        Cluster::Embedded => Ok((Arc::new(store::SqlStore::new(db.clone(), secret_cipher(config)?)), None)),
+        Cluster::Kubernetes(_) => {
+            anyhow::bail!("this build of quartermaster has no Kubernetes support (cargo feature `kubernetes`)")
+        }
+    }
+}
+
+fn secret_cipher(config: &Config) -> anyhow::Result<store::SecretCipher> {
+    Ok(match &config.secret_key {
+        Some(key) => store::SecretCipher::from_base64(&key.0).context("secret_key")?,
+        None => store::SecretCipher::load_or_create(&config.data_dir)?,
+    })
 }
 
 impl Application {
@@ -53,18 +108,22 @@ impl Application {
             .site_pkg_dir("pkg")
             .site_addr(local_addr)
             .build();
-        let cipher = match &config.secret_key {
-            Some(key) => store::SecretCipher::from_base64(&key.0).context("secret_key")?,
-            None => store::SecretCipher::load_or_create(&config.data_dir)?,
-        };
-        let store: Arc<dyn store::ResourceStore> = Arc::new(store::SqlStore::new(db.clone(), cipher));
+        #[cfg_attr(not(feature = "kubernetes"), allow(unused_variables))]
+        let (store, election) = open_store(&config, &db).await?;
         if config.builtin_broker {
             demo::register_builtin_broker(&db, store.as_ref(), &broker::builtin_broker_url_for(local_addr)).await?;
         }
         let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
         let state =
             AppState { config: Arc::new(config), db, store, builtin_broker, leptos_options, shutdown: shutdown_rx };
-        Ok(Self { listener, local_addr, state, shutdown })
+        Ok(Self {
+            listener,
+            local_addr,
+            state,
+            shutdown,
+            #[cfg(feature = "kubernetes")]
+            election,
+        })
     }
 
     /// The address actually bound (the port is the OS's choice when configured as 0).
@@ -93,10 +152,22 @@ impl Application {
         let db = self.state.db.clone();
         let broker_db = self.state.builtin_broker.clone();
         let controller = match self.state.config.controller.clone() {
+            #[cfg(feature = "kubernetes")]
+            Some(config) if self.election.is_some() => {
+                let Some((client, leader)) = self.election else { unreachable!("checked above") };
+                let store = self.state.store.clone();
+                let elector = controller::leader::Elector::new(client, leader);
+                let (stop, stopped) = tokio::sync::watch::channel(false);
+                let task = tokio::spawn(controller::leader::run(elector, stopped, move || {
+                    // One leader at a time: no per-object leases needed.
+                    controller::Controller::start(store.clone(), controller::lease::Leases::none(), config.clone())
+                }));
+                Some(Running::Elected(stop, task))
+            }
             Some(config) => {
                 let lease_ttl = config.request_timeout * 2 + std::time::Duration::from_secs(30);
                 let leases = controller::lease::Leases::new(&self.state.db, lease_ttl);
-                Some(controller::Controller::start(self.state.store.clone(), leases, config).await?)
+                Some(Running::Always(controller::Controller::start(self.state.store.clone(), leases, config).await?))
             }
             None => None,
         };
@@ -107,8 +178,13 @@ impl Application {
             let _ = stopping.send(true);
         };
         let served = axum::serve(self.listener, router).with_graceful_shutdown(shutdown).await.context("serving HTTP");
-        if let Some(controller) = controller {
-            controller.shutdown().await;
+        match controller {
+            Some(Running::Always(controller)) => controller.shutdown().await,
+            Some(Running::Elected(stop, task)) => {
+                let _ = stop.send(true);
+                let _ = task.await;
+            }
+            None => {}
         }
         db.close().await;
         if let Some(broker_db) = broker_db {
@@ -121,6 +197,15 @@ impl Application {
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         self.run_until(shutdown_signal()).await
     }
+}
+
+/// How the controller runs in this process.
+enum Running {
+    /// Always (one process, or per-object leases on PostgreSQL).
+    Always(controller::Controller),
+    /// While this process holds the leader lease; `true` on the sender stops it.
+    #[cfg_attr(not(feature = "kubernetes"), allow(dead_code))]
+    Elected(tokio::sync::watch::Sender<bool>, tokio::task::JoinHandle<()>),
 }
 
 /// Completes on Ctrl-C / SIGINT or SIGTERM.

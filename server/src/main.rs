@@ -26,6 +26,18 @@ enum Command {
     Serve(ServeArgs),
     /// Run only the built-in OSB 2.17 broker (the demo Hadoop/Kafka catalog), for any OSB client.
     Broker(BrokerArgs),
+    /// Print the catalog's CustomResourceDefinitions (YAML) for `--cluster kubernetes`.
+    #[cfg(feature = "kubernetes")]
+    Crds(CrdArgs),
+}
+
+/// `quartermaster crds` flags.
+#[cfg(feature = "kubernetes")]
+#[derive(Args, Debug)]
+struct CrdArgs {
+    /// Write one file per CRD into this directory instead of printing them.
+    #[arg(long)]
+    write: Option<PathBuf>,
 }
 
 /// `quartermaster broker` flags.
@@ -76,6 +88,8 @@ async fn main() -> std::process::ExitCode {
     let result = match cli.command.unwrap_or(Command::Serve(cli.serve)) {
         Command::Serve(args) => serve(args).await,
         Command::Broker(args) => run_broker(args).await,
+        #[cfg(feature = "kubernetes")]
+        Command::Crds(args) => print_crds(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -99,6 +113,27 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         env!("CARGO_PKG_VERSION"),
     );
     app.run_until_stopped().await
+}
+
+#[cfg(feature = "kubernetes")]
+fn print_crds(args: CrdArgs) -> anyhow::Result<()> {
+    use server::store::kubernetes::crd;
+    let mut all = Vec::new();
+    for kind in crd::CRD_KINDS {
+        let yaml = crd::crd_yaml(kind).map_err(anyhow::Error::msg)?;
+        match &args.write {
+            Some(dir) => {
+                std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+                let path = dir.join(crd::file_name(kind));
+                std::fs::write(&path, yaml).with_context(|| format!("writing {}", path.display()))?;
+            }
+            None => all.push(yaml),
+        }
+    }
+    if args.write.is_none() {
+        print!("{}", all.join("---\n"));
+    }
+    Ok(())
 }
 
 async fn run_broker(args: BrokerArgs) -> anyhow::Result<()> {

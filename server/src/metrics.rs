@@ -11,6 +11,8 @@ pub struct Metrics {
     pub reconcile_errors: IntCounterVec,
     pub queue_depth: IntGauge,
     pub broker_calls: HistogramVec,
+    /// 1 while this process holds the controller's leader lease (or runs without election).
+    pub leader: IntGauge,
 }
 
 fn build() -> Result<Metrics, prometheus::Error> {
@@ -29,8 +31,11 @@ fn build() -> Result<Metrics, prometheus::Error> {
     registry.register(Box::new(reconciles.clone()))?;
     registry.register(Box::new(reconcile_errors.clone()))?;
     registry.register(Box::new(queue_depth.clone()))?;
+    let leader =
+        IntGauge::new("controller_leader", "1 while this process runs the controller (holds the leader lease)")?;
     registry.register(Box::new(broker_calls.clone()))?;
-    Ok(Metrics { registry, reconciles, reconcile_errors, queue_depth, broker_calls })
+    registry.register(Box::new(leader.clone()))?;
+    Ok(Metrics { registry, reconciles, reconcile_errors, queue_depth, broker_calls, leader })
 }
 
 /// The process's metrics (one registry per process, like Prometheus clients usually have).

@@ -11,6 +11,7 @@ pub type ServiceBinding = Object<ServiceBindingSpec, ServiceBindingStatus>;
 
 /// One change applied to the broker's credentials before they are written to the Secret.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "crd", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct SecretTransform {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -24,12 +25,14 @@ pub struct SecretTransform {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "crd", derive(schemars::JsonSchema))]
 pub struct RenameKeyTransform {
     pub from: String,
     pub to: String,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "crd", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct AddKeyTransform {
     pub key: String,
@@ -44,6 +47,7 @@ pub struct AddKeyTransform {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "crd", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct AddKeysFromTransform {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -51,11 +55,13 @@ pub struct AddKeysFromTransform {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "crd", derive(schemars::JsonSchema))]
 pub struct RemoveKeyTransform {
     pub key: String,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "crd", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ServiceBindingSpec {
     pub instance_ref: LocalObjectReference,
@@ -75,12 +81,14 @@ pub struct ServiceBindingSpec {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "crd", derive(schemars::JsonSchema))]
 pub enum BindingOperation {
     Bind,
     Unbind,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "crd", derive(schemars::JsonSchema))]
 pub enum UnbindStatus {
     #[default]
     NotRequired,
@@ -90,6 +98,7 @@ pub enum UnbindStatus {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "crd", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct BindingPropertiesState {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -101,6 +110,7 @@ pub struct BindingPropertiesState {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "crd", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ServiceBindingStatus {
     #[serde(default)]

@@ -13,6 +13,7 @@ pub type ClusterServicePlan = Object<ClusterServicePlanSpec, ServicePlanStatus>;
 pub type ServicePlan = Object<ServicePlanSpec, ServicePlanStatus>;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "crd", derive(schemars::JsonSchema))]
 pub enum RelistBehavior {
     #[default]
     Duration,
@@ -21,6 +22,7 @@ pub enum RelistBehavior {
 
 /// Fields shared by both broker kinds (upstream `CommonServiceBrokerSpec`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "crd", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct CommonServiceBrokerSpec {
     pub url: String,
@@ -39,12 +41,14 @@ pub struct CommonServiceBrokerSpec {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "crd", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ClusterBasicAuthConfig {
     pub secret_ref: ObjectReference,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "crd", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ClusterServiceBrokerAuthInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -54,12 +58,14 @@ pub struct ClusterServiceBrokerAuthInfo {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "crd", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct LocalSecretAuthConfig {
     pub secret_ref: LocalObjectReference,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "crd", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ServiceBrokerAuthInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -69,6 +75,7 @@ pub struct ServiceBrokerAuthInfo {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "crd", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ClusterServiceBrokerSpec {
     #[serde(flatten)]
@@ -78,6 +85,7 @@ pub struct ClusterServiceBrokerSpec {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "crd", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ServiceBrokerSpec {
     #[serde(flatten)]
@@ -87,6 +95,7 @@ pub struct ServiceBrokerSpec {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "crd", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ServiceBrokerStatus {
     #[serde(default)]
@@ -107,6 +116,7 @@ pub struct ServiceBrokerStatus {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "crd", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct CatalogProblem {
     /// e.g. `service "hdfs" plan "large"`.
@@ -116,6 +126,7 @@ pub struct CatalogProblem {
 
 /// Display metadata a broker sends for a service (OSB `metadata`, kept whole in `externalMetadata`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "crd", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct CommonServiceClassSpec {
     pub external_name: String,
@@ -144,6 +155,7 @@ pub struct CommonServiceClassSpec {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "crd", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ClusterServiceClassSpec {
     #[serde(flatten)]
@@ -152,6 +164,7 @@ pub struct ClusterServiceClassSpec {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "crd", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ServiceClassSpec {
     #[serde(flatten)]
@@ -160,6 +173,7 @@ pub struct ServiceClassSpec {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "crd", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ServiceClassStatus {
     #[serde(default)]
@@ -168,6 +182,7 @@ pub struct ServiceClassStatus {
 
 /// OSB `maintenance_info` of a plan.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "crd", derive(schemars::JsonSchema))]
 pub struct MaintenanceInfo {
     pub version: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -175,6 +190,7 @@ pub struct MaintenanceInfo {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "crd", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct CommonServicePlanSpec {
     pub external_name: String,
@@ -209,6 +225,7 @@ pub struct CommonServicePlanSpec {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "crd", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ClusterServicePlanSpec {
     #[serde(flatten)]
@@ -218,6 +235,7 @@ pub struct ClusterServicePlanSpec {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "crd", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ServicePlanSpec {
     #[serde(flatten)]
@@ -227,6 +245,7 @@ pub struct ServicePlanSpec {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "crd", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ServicePlanStatus {
     #[serde(default)]

@@ -9,6 +9,7 @@ pub type ServiceInstance = Object<ServiceInstanceSpec, ServiceInstanceStatus>;
 
 /// Which class and plan an instance (or an update) names (upstream `PlanReference`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "crd", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct PlanReference {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -39,6 +40,7 @@ pub struct PlanReference {
 
 /// `parametersFrom`: parameters read from a key of a Secret in the same namespace.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "crd", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ParametersFromSource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -46,12 +48,14 @@ pub struct ParametersFromSource {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "crd", derive(schemars::JsonSchema))]
 pub struct SecretKeyReference {
     pub name: String,
     pub key: String,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "crd", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ServiceInstanceSpec {
     #[serde(flatten)]
@@ -80,6 +84,7 @@ pub struct ServiceInstanceSpec {
 
 /// The operation in flight (upstream `ServiceInstanceOperation`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "crd", derive(schemars::JsonSchema))]
 pub enum InstanceOperation {
     Provision,
     Update,
@@ -87,6 +92,7 @@ pub enum InstanceOperation {
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "crd", derive(schemars::JsonSchema))]
 pub enum ProvisionStatus {
     #[default]
     #[serde(rename = "")]
@@ -96,6 +102,7 @@ pub enum ProvisionStatus {
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "crd", derive(schemars::JsonSchema))]
 pub enum DeprovisionStatus {
     #[default]
     NotRequired,
@@ -106,6 +113,7 @@ pub enum DeprovisionStatus {
 
 /// What was (or is being) sent to the broker: plan, parameters and who asked.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "crd", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct InstancePropertiesState {
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -128,6 +136,7 @@ pub struct InstancePropertiesState {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "crd", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ServiceInstanceStatus {
     #[serde(default)]

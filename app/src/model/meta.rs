@@ -48,12 +48,14 @@ pub struct OwnerReference {
 
 /// A reference to an object by name in the same namespace (upstream `LocalObjectReference`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "crd", derive(schemars::JsonSchema))]
 pub struct LocalObjectReference {
     pub name: String,
 }
 
 /// A reference to an object in any namespace (upstream `ObjectReference` as used by brokers' auth).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "crd", derive(schemars::JsonSchema))]
 pub struct ObjectReference {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
@@ -62,6 +64,7 @@ pub struct ObjectReference {
 
 /// Who asked for a change, recorded on instances and bindings (upstream `UserInfo`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "crd", derive(schemars::JsonSchema))]
 pub struct UserInfo {
     pub username: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]

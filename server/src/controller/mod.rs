@@ -11,6 +11,8 @@ pub mod catalog_sync;
 pub mod clients;
 pub mod conditions;
 pub mod instance;
+#[cfg(feature = "kubernetes")]
+pub mod leader;
 pub mod lease;
 pub mod params;
 pub mod queue;
@@ -173,6 +175,7 @@ impl Controller {
         for _ in 0..config.workers.max(1) {
             tasks.push(tokio::spawn(work(ctx.clone(), queue.clone())));
         }
+        crate::metrics::METRICS.leader.set(1);
         Ok(Self { ctx, queue, stop, tasks })
     }
 
@@ -186,8 +189,20 @@ impl Controller {
         self.queue.len()
     }
 
+    /// Stops at once, reconciles in progress included (as a crash would: every effect is recorded
+    /// before it is sent, so whoever reconciles next resumes it). For a lost leadership, where
+    /// another process may already be reconciling.
+    pub fn abort(self) {
+        crate::metrics::METRICS.leader.set(0);
+        self.queue.close();
+        for task in self.tasks {
+            task.abort();
+        }
+    }
+
     /// Stops taking work; reconciles in progress finish their current effect.
     pub async fn shutdown(self) {
+        crate::metrics::METRICS.leader.set(0);
         let _ = self.stop.send(true);
         self.queue.close();
         for task in self.tasks {
@@ -229,6 +244,19 @@ async fn prime(ctx: &Ctx, queue: &WorkQueue<Target>, index: &Mutex<BindingIndex>
     Ok(from)
 }
 
+/// The kinds the controller follows (Secrets are only read when needed: a controller need not
+/// see, nor be allowed to list, every Secret of the cluster).
+const WATCHED: [Kind; 8] = [
+    Kind::ClusterServiceBroker,
+    Kind::ServiceBroker,
+    Kind::ClusterServiceClass,
+    Kind::ServiceClass,
+    Kind::ClusterServicePlan,
+    Kind::ServicePlan,
+    Kind::ServiceInstance,
+    Kind::ServiceBinding,
+];
+
 /// Follows the store's changes: updates the cache and queues what changed.
 async fn follow(
     ctx: Arc<Ctx>,
@@ -238,7 +266,8 @@ async fn follow(
     mut stopped: watch::Receiver<bool>,
 ) {
     loop {
-        let stream = ctx.store.watch(WatchQuery { resource_version: Some(from), ..Default::default() }).await;
+        let query = WatchQuery { resource_version: Some(from), kinds: WATCHED.to_vec(), ..Default::default() };
+        let stream = ctx.store.watch(query).await;
         let mut stream = match stream {
             Ok(s) => s,
             Err(e) => {

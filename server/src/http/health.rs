@@ -10,8 +10,18 @@ pub async fn live() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// The portal can do its work: the database answers.
+/// The portal can do its work: the database answers (and, with `--cluster kubernetes`, the
+/// Kubernetes API server).
 pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+    if matches!(state.config.cluster, crate::config::Cluster::Kubernetes(_))
+        && let Err(e) = state.store.resource_version().await
+    {
+        tracing::warn!(error = %e, "readiness check: Kubernetes API unavailable");
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "unavailable", "cluster": "kubernetes", "error": e.to_string() })),
+        );
+    }
     match state.db.ping().await {
         Ok(()) => (StatusCode::OK, Json(json!({ "status": "ready", "database": state.db.product_name() }))),
         Err(e) => {

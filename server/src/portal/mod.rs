@@ -19,6 +19,8 @@ use app::{
     status::PortalStatus,
 };
 
+use app::model::Kind;
+
 use crate::{db::Database, store::ResourceStore};
 
 pub use catalog::CatalogCache;
@@ -42,18 +44,20 @@ impl PortalService {
     }
 }
 
-fn unavailable(e: sqlx::Error) -> PortError {
-    tracing::warn!(error = %e, "database query failed");
+fn unavailable(e: crate::store::StoreError) -> PortError {
+    tracing::warn!(error = %e, "reading the catalog failed");
     PortError::Unavailable(e.to_string())
 }
 
 #[async_trait::async_trait]
 impl Portal for PortalService {
     async fn status(&self) -> PortResult<PortalStatus> {
-        let brokers = self.db.count_kind("ClusterServiceBroker").await.map_err(unavailable)?
-            + self.db.count_kind("ServiceBroker").await.map_err(unavailable)?;
-        let services = self.db.count_kind("ClusterServiceClass").await.map_err(unavailable)?
-            + self.db.count_kind("ServiceClass").await.map_err(unavailable)?;
+        // Through the store: the catalog may live in a Kubernetes API server rather than the database.
+        let count = |kind| crate::store::count(self.store.as_ref(), kind);
+        let brokers = count(Kind::ClusterServiceBroker).await.map_err(unavailable)?
+            + count(Kind::ServiceBroker).await.map_err(unavailable)?;
+        let services = count(Kind::ClusterServiceClass).await.map_err(unavailable)?
+            + count(Kind::ServiceClass).await.map_err(unavailable)?;
         Ok(PortalStatus {
             version: env!("CARGO_PKG_VERSION").to_string(),
             database: self.db.product_name().to_string(),

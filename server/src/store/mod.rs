@@ -6,6 +6,8 @@
 
 mod changes;
 mod crypto;
+#[cfg(feature = "kubernetes")]
+pub mod kubernetes;
 mod object;
 mod selector;
 mod sql;
@@ -18,6 +20,8 @@ use futures::stream::BoxStream;
 use serde_json::Value;
 
 pub use crypto::{SecretCipher, SecretKeyError};
+#[cfg(feature = "kubernetes")]
+pub use kubernetes::KubeStore;
 pub use object::CATALOG_FINALIZER;
 pub use selector::{LabelSelector, SelectorError};
 pub use sql::SqlStore;
@@ -124,14 +128,27 @@ pub struct WatchEvent {
 
 #[derive(Clone, Debug, Default)]
 pub struct WatchQuery {
-    /// `None`: every kind.
+    /// `None`: the kinds in `kinds`, or every kind when that is empty.
     pub kind: Option<Kind>,
+    /// Several kinds (when `kind` is `None`); empty means every kind.
+    pub kinds: Vec<Kind>,
     pub namespace: Option<String>,
     pub labels: LabelSelector,
     pub name: Option<String>,
     /// Resume after this version. `None`: start with an `ADDED` event for every object that
     /// exists now, then follow changes (Kubernetes' "get state and start at most recent").
     pub resource_version: Option<u64>,
+}
+
+impl WatchQuery {
+    /// The kinds this watch covers.
+    pub fn kinds(&self) -> Vec<Kind> {
+        match self.kind {
+            Some(kind) => vec![kind],
+            None if !self.kinds.is_empty() => self.kinds.clone(),
+            None => Kind::ALL.to_vec(),
+        }
+    }
 }
 
 /// What a delete did.

@@ -79,6 +79,25 @@ impl LabelSelector {
     }
 }
 
+/// The selector in Kubernetes' query syntax (`labelSelector=`), as a Kubernetes API server reads it.
+impl std::fmt::Display for LabelSelector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let parts: Vec<String> = self
+            .requirements
+            .iter()
+            .map(|r| match r {
+                Requirement::Equals(k, v) => format!("{k}={v}"),
+                Requirement::NotEquals(k, v) => format!("{k}!={v}"),
+                Requirement::In(k, set) => format!("{k} in ({})", set.join(",")),
+                Requirement::NotIn(k, set) => format!("{k} notin ({})", set.join(",")),
+                Requirement::Exists(k) => k.clone(),
+                Requirement::DoesNotExist(k) => format!("!{k}"),
+            })
+            .collect();
+        f.write_str(&parts.join(","))
+    }
+}
+
 /// Splits on commas outside parentheses.
 fn split_top_level(s: &str) -> Vec<&str> {
     let mut parts = Vec::new();
@@ -147,6 +166,16 @@ mod tests {
         for (selector, expected) in cases {
             assert_eq!(LabelSelector::parse(selector).unwrap().matches(&l), expected, "{selector}");
         }
+    }
+
+    #[test]
+    fn selectors_print_in_the_syntax_they_parse_from() {
+        for text in ["a=b,c!=d", "team in (a,b),tier notin (x)", "owner,!legacy"] {
+            let parsed = LabelSelector::parse(text).unwrap();
+            assert_eq!(parsed.to_string(), text);
+            assert_eq!(LabelSelector::parse(&parsed.to_string()).unwrap(), parsed);
+        }
+        assert_eq!(LabelSelector::everything().to_string(), "");
     }
 
     #[test]

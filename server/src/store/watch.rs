@@ -45,11 +45,7 @@ struct Watcher<'a> {
 
 impl Watcher<'_> {
     fn wants(&self, event: &WatchEvent) -> bool {
-        let kinds: &[Kind] = match &self.query.kind {
-            Some(kind) => std::slice::from_ref(kind),
-            None => &Kind::ALL,
-        };
-        kinds.iter().any(|k| {
+        self.query.kinds().iter().any(|k| {
             matches(
                 *k,
                 self.query.namespace.as_deref(),
@@ -92,7 +88,7 @@ impl Watcher<'_> {
 
     /// `ADDED` for every object that matches now; returns the version of that state.
     async fn initial_state(&mut self) -> Result<bool> {
-        let kinds: Vec<Kind> = self.query.kind.map_or_else(|| Kind::ALL.to_vec(), |k| vec![k]);
+        let kinds: Vec<Kind> = self.query.kinds();
         let mut rv = self.store.resource_version().await?;
         let mut events = Vec::new();
         for kind in kinds {

@@ -48,6 +48,8 @@ impl TestApp {
     }
 }
 
+#[cfg(feature = "kubernetes")]
+pub mod kubelite;
 pub mod postgres;
 pub mod seed;
 pub mod ui;

@@ -40,6 +40,13 @@ pub async fn reconcile(ctx: &Ctx, namespace: &str, name: &str) -> Result<Requeue
         Action::WaitUntil(at) => Ok(Some(Duration::try_from(at.duration_since(now)).unwrap_or(Duration::ZERO))),
         Action::AddFinalizer => {
             binding.metadata.finalizers.push(FINALIZER.to_string());
+            // As for instances: kubectl-made bindings get their OSB id and Secret name here.
+            if binding.spec.external_id.is_empty() {
+                binding.spec.external_id = uuid::Uuid::new_v4().to_string();
+            }
+            if binding.spec.secret_name.is_empty() {
+                binding.spec.secret_name = binding.metadata.name.clone();
+            }
             ctx.typed.update(&binding).await?;
             Ok(Some(Duration::ZERO))
         }

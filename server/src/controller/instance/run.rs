@@ -153,6 +153,11 @@ pub async fn reconcile(ctx: &Ctx, namespace: &str, name: &str) -> Result<Requeue
         Action::WaitUntil(at) => Ok(Some(Duration::try_from(at.duration_since(now)).unwrap_or(Duration::ZERO))),
         Action::AddFinalizer => {
             instance.metadata.finalizers.push(FINALIZER.to_string());
+            // Objects written straight to a Kubernetes API server (kubectl) come without the OSB
+            // id the embedded store fills in on create; it is set once, with the finalizer.
+            if instance.spec.external_id.is_empty() {
+                instance.spec.external_id = uuid::Uuid::new_v4().to_string();
+            }
             ctx.typed.update(&instance).await?;
             Ok(Some(Duration::ZERO))
         }
