@@ -117,6 +117,8 @@ pub struct BrokerConfig {
     pub slow_for: Duration,
     /// A broker-wide fault from the start (can be changed at run time through `/admin/fault`).
     pub fault: Option<FaultRule>,
+    /// How many requests `GET /admin/requests` remembers (the oldest are dropped).
+    pub request_log_limit: usize,
 }
 
 impl Default for BrokerConfig {
@@ -130,6 +132,7 @@ impl Default for BrokerConfig {
             hang_for: Duration::from_secs(120),
             slow_for: Duration::from_secs(10),
             fault: None,
+            request_log_limit: 5000,
         }
     }
 }
@@ -252,17 +255,21 @@ async fn authenticate_and_record(State(broker): State<Shared>, request: Request,
         Some(Ok((platform, identity))) => (Some(platform.clone()), Some(identity.clone())),
         _ => (None, None),
     };
-    broker.memory().record(RequestRecord {
-        method: request.method().to_string(),
-        path: request.uri().path().to_string(),
-        api_version: header_str(headers, HEADER_API_VERSION),
-        request_identity: request_identity.clone(),
-        originating_platform: platform,
-        originating_user: user.as_ref().map(|u| u.username.clone()),
-        originating_uid: user.as_ref().map(|u| u.uid.clone()),
-        originating_groups: user.map(|u| u.groups).unwrap_or_default(),
-        auth_scheme,
-    });
+    let limit = broker.config.request_log_limit;
+    broker.memory().record(
+        limit,
+        RequestRecord {
+            method: request.method().to_string(),
+            path: request.uri().path().to_string(),
+            api_version: header_str(headers, HEADER_API_VERSION),
+            request_identity: request_identity.clone(),
+            originating_platform: platform,
+            originating_user: user.as_ref().map(|u| u.username.clone()),
+            originating_uid: user.as_ref().map(|u| u.uid.clone()),
+            originating_groups: user.map(|u| u.groups).unwrap_or_default(),
+            auth_scheme,
+        },
+    );
     let mut response = if let Some(expected) = &broker.config.basic_auth
         && !basic_auth_matches(headers, expected)
     {

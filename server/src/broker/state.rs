@@ -187,8 +187,6 @@ pub struct RequestRecord {
     pub auth_scheme: Option<String>,
 }
 
-const MAX_RECORDS: usize = 5000;
-
 /// What the broker keeps only in memory: the broker-wide fault and the request log.
 #[derive(Default)]
 pub struct Memory {
@@ -197,8 +195,9 @@ pub struct Memory {
 }
 
 impl Memory {
-    pub fn record(&mut self, record: RequestRecord) {
-        if self.requests.len() == MAX_RECORDS {
+    /// Remembers a request, keeping at most `limit`.
+    pub fn record(&mut self, limit: usize, record: RequestRecord) {
+        while self.requests.len() >= limit.max(1) {
             self.requests.pop_front();
         }
         self.requests.push_back(record);

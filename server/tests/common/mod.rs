@@ -51,6 +51,7 @@ impl TestApp {
 #[cfg(feature = "kubernetes")]
 pub mod kubelite;
 pub mod postgres;
+pub mod process;
 pub mod seed;
 pub mod ui;
 
