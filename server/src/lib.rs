@@ -87,12 +87,22 @@ fn secret_cipher(config: &Config) -> anyhow::Result<store::SecretCipher> {
     })
 }
 
+/// A data directory the portal cannot write to (a read-only mount, wrong owner) is refused at
+/// start with the reason, rather than failing on the first write.
+fn check_writable(dir: &std::path::Path) -> anyhow::Result<()> {
+    let probe = dir.join(format!(".quartermaster-write-check-{}", std::process::id()));
+    std::fs::write(&probe, b"ok")
+        .and_then(|()| std::fs::remove_file(&probe))
+        .with_context(|| format!("the data directory {} is not writable", dir.display()))
+}
+
 impl Application {
     pub async fn build(mut config: Config) -> anyhow::Result<Self> {
         // Any HTTP client the portal builds (reqwest over rustls) needs the process-wide provider.
         osb::install_crypto_provider();
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+        check_writable(&config.data_dir)?;
         let db = Database::connect(&config.database).await?;
         let listener = TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
         let local_addr = listener.local_addr()?;

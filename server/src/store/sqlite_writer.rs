@@ -86,7 +86,7 @@ async fn commit_group(pool: &SqlitePool, codec: &Codec, group: Vec<Job>) {
     .await;
     if let Err(e) = result {
         let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-        let message = format!("storage error: {e}");
+        let message = e.to_string();
         for (_, reply, _) in outcomes {
             let _ = reply.send(Err(StoreError::Backend(message.clone())));
         }
@@ -112,7 +112,7 @@ async fn commit_group(pool: &SqlitePool, codec: &Codec, group: Vec<Job>) {
 
 fn fail_all(group: Vec<Job>, message: &str) {
     for job in group {
-        let _ = job.reply.send(Err(StoreError::Backend(format!("storage error: {message}"))));
+        let _ = job.reply.send(Err(StoreError::Backend(message.to_string())));
     }
 }
 

@@ -61,6 +61,57 @@ fn free_port() -> u16 {
 }
 
 fn start_server() -> Result<String, String> {
+    start_private().map(|server| server.url)
+}
+
+/// A server of the test's own (not shared with other tests), which it may stop and start.
+pub struct PgServer {
+    pub url: String,
+    bin: PathBuf,
+    data: PathBuf,
+    dir: PathBuf,
+    options: String,
+}
+
+impl PgServer {
+    /// A URL of a new, empty database on this server.
+    pub async fn fresh_database(&self) -> String {
+        let name = format!("qm_{}", uuid::Uuid::new_v4().simple());
+        let admin = sqlx::PgPool::connect(&format!("{}/postgres", self.url)).await.expect("connect to test postgres");
+        let sql = format!("CREATE DATABASE {name}");
+        sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&admin).await.expect("create database");
+        admin.close().await;
+        format!("{}/{name}", self.url)
+    }
+
+    /// Stops the server (`-m fast`: every connection is cut), keeps it down for `down`, starts it
+    /// again; returns once it accepts connections.
+    pub fn restart_after(&self, down: Duration) {
+        self.pg_ctl(&["-m", "fast", "-w", "stop"]);
+        std::thread::sleep(down);
+        self.pg_ctl(&["-w", "start"]);
+    }
+
+    fn pg_ctl(&self, args: &[&str]) {
+        let out = pg_command(&self.bin, "pg_ctl")
+            .args(["-D"])
+            .arg(&self.data)
+            .args(["-l"])
+            .arg(self.dir.join("log"))
+            .args(["-o", &self.options])
+            .args(args)
+            .output()
+            .expect("pg_ctl runs");
+        assert!(out.status.success(), "pg_ctl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+/// Starts a server only the caller uses (`None`, with a printed reason, without PostgreSQL).
+pub fn private_server(test: &str) -> Option<PgServer> {
+    start_private().map_err(|e| eprintln!("SKIP {test}: no PostgreSQL for tests: {e}")).ok()
+}
+
+fn start_private() -> Result<PgServer, String> {
     let bin = bin_dir()?;
     let dir = std::env::temp_dir().join(format!("qm-pg-{}", uuid::Uuid::new_v4().simple()));
     let data = dir.join("data");
@@ -122,5 +173,5 @@ fn start_server() -> Result<String, String> {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    Ok(url)
+    Ok(PgServer { url, bin, data, dir, options })
 }
