@@ -203,9 +203,23 @@ cmd_release() {
   log "installable portal in ${out#"$ROOT"/}: run $out/quartermaster serve (it finds site/ beside itself)"
 }
 
+# Every benchmark, then their output written into the README's performance section (between
+# the bench markers) with the machine and commit they ran on.
 cmd_bench() {
   cmd_release
-  "$ROOT/server/benches/wasm-size.sh" "$ROOT/target/quartermaster/site"
+  local out; out=$(mktemp -d)
+  log "the site a browser downloads"
+  "$ROOT/server/benches/wasm-size.sh" "$ROOT/target/quartermaster/site" | tee "$out/wasm-size.txt"
+  log "cold start and idle memory"
+  "$ROOT/server/benches/cold-start.sh" "$ROOT/target/quartermaster/quartermaster" | tee "$out/cold-start.txt"
+  local bench
+  for bench in osb controller catalog_ssr; do
+    log "cargo bench --bench $bench"
+    cargo bench -p quartermaster-server --bench "$bench" | tee "$out/$bench.txt"
+  done
+  python3 "$ROOT/server/benches/readme.py" "$ROOT/README.md" "$out"
+  rm -rf "$out"
+  log "README.md's performance section now shows this run"
 }
 
 case "${1:-}" in
