@@ -301,11 +301,96 @@ impl ParsedCatalog {
 #[error("{0}")]
 pub struct CatalogUnreadable(pub String);
 
+/// How deep objects and arrays may nest in a catalog body (the body itself is level 1; a plan's
+/// schema starts at level 9). Deeper parts are cut off (see [`TOO_DEEP`]) before parsing, so one
+/// over-deep schema costs its plan a problem instead of costing the whole catalog.
+pub const MAX_NESTING: usize = 100;
+
+/// What stands in for a part of the catalog nested deeper than [`MAX_NESTING`].
+pub const TOO_DEEP: &str = "$quartermaster:nested-too-deep";
+
+/// Replaces every object or array that would open at level `max + 1` with the string
+/// [`TOO_DEEP`], in one pass over the bytes without recursion (a hostile body cannot exhaust the
+/// stack). Borrows the body when nothing is that deep. Malformed JSON is left for the parser.
+fn cut_deep_nesting(body: &[u8], max: usize) -> std::borrow::Cow<'_, [u8]> {
+    let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for &b in body {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    if deepest <= max {
+        return std::borrow::Cow::Borrowed(body);
+    }
+    let marker = format!("\"{TOO_DEEP}\"");
+    let mut out = Vec::with_capacity(body.len());
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    // The level at which the part being cut off opened.
+    let mut cutting: Option<usize> = None;
+    for &b in body {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            if cutting.is_none() {
+                out.push(b);
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                if cutting.is_none() && depth == max {
+                    cutting = Some(depth);
+                    out.extend_from_slice(marker.as_bytes());
+                }
+                depth += 1;
+                if cutting.is_some() {
+                    continue;
+                }
+            }
+            b'}' | b']' => {
+                depth = depth.saturating_sub(1);
+                if let Some(level) = cutting {
+                    if depth == level {
+                        cutting = None;
+                    }
+                    continue;
+                }
+            }
+            _ => {}
+        }
+        if cutting.is_none() {
+            out.push(b);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// Reads a catalog body: the whole must be a JSON object with a `services` array; each service and
 /// plan is then parsed and checked on its own.
 pub fn parse_catalog(body: &[u8]) -> Result<ParsedCatalog, CatalogUnreadable> {
+    let body = cut_deep_nesting(body, MAX_NESTING);
     let value: Value =
-        serde_json::from_slice(body).map_err(|e| CatalogUnreadable(format!("the catalog is not valid JSON: {e}")))?;
+        serde_json::from_slice(&body).map_err(|e| CatalogUnreadable(format!("the catalog is not valid JSON: {e}")))?;
     parse_catalog_value(value)
 }
 
@@ -493,5 +578,58 @@ pub(crate) fn json_kind(value: &Value) -> &'static str {
         Value::String(_) => "a string",
         Value::Array(_) => "an array",
         Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod nesting_tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn nested(levels: usize) -> Value {
+        let mut schema = json!({"type": "string"});
+        for _ in 0..levels {
+            schema = json!({"type": "object", "properties": {"n": schema}});
+        }
+        schema
+    }
+
+    fn catalog_text(deep_levels: usize) -> String {
+        // serde_json itself cannot build such a deep value (its own limits), so the deep schema is
+        // spliced in as text.
+        let deep = "{\"type\":\"object\",\"properties\":{\"n\":".repeat(deep_levels) + "{}" + &"}}".repeat(deep_levels);
+        let catalog = json!({"services": [{"id": "s1", "name": "svc", "description": "d", "bindable": false, "plans": [
+            {"id": "ok", "name": "fine", "description": "d", "schemas": {"service_instance": {"create": {"parameters": nested(3)}}}},
+            {"id": "deep", "name": "deep", "description": "d", "schemas": {"service_instance": {"create": {"parameters": "DEEP"}}}}
+        ]}]});
+        catalog.to_string().replace("\"DEEP\"", &deep)
+    }
+
+    #[test]
+    fn an_over_deep_schema_costs_its_plan_not_the_catalog() {
+        for levels in [200, 100_000] {
+            let parsed = parse_catalog(catalog_text(levels).as_bytes()).expect("the catalog stays readable");
+            let plans = &parsed.catalog.services[0].plans;
+            assert_eq!(plans.len(), 2, "both plans are listed");
+            assert!(plans[0].schema(SchemaSlot::InstanceCreate).is_some(), "the sound plan keeps its schema");
+            assert!(plans[1].schema(SchemaSlot::InstanceCreate).is_none(), "the deep schema is refused");
+            let problem = parsed.problems_for_plan("deep").next().expect("a problem on the deep plan");
+            assert_eq!(problem.severity, Severity::Error);
+            assert!(problem.message.contains("nests deeper"), "{}", problem.message);
+            assert_eq!(parsed.problems_for_plan("ok").count(), 0);
+        }
+    }
+
+    #[test]
+    fn cutting_respects_strings_and_leaves_shallow_bodies_alone() {
+        let shallow = br#"{"a": "[[[{{{", "b": ["\"]]", {"c": 1}]}"#;
+        assert!(matches!(cut_deep_nesting(shallow, 3), std::borrow::Cow::Borrowed(_)));
+        let cut = cut_deep_nesting(br#"{"a": {"b": {"c": "x]}"}, "d": [1]}, "e": "}{"}"#, 2);
+        let value: Value = serde_json::from_slice(&cut).expect("still JSON");
+        assert_eq!(value, json!({"a": {"b": TOO_DEEP, "d": TOO_DEEP}, "e": "}{"}));
+        // A body of nothing but brackets neither overflows the stack nor parses.
+        let brackets = vec![b'['; 1_000_000];
+        assert!(parse_catalog(&brackets).is_err());
     }
 }

@@ -55,6 +55,12 @@ pub fn check_schema(schema: &Value) -> SchemaVerdict {
     if !schema.is_object() {
         return SchemaVerdict::Refused(format!("a schema must be a JSON object, this one is {}", kind(schema)));
     }
+    if mentions(schema, super::catalog::TOO_DEEP) {
+        return SchemaVerdict::Refused(format!(
+            "it nests deeper than a catalog may ({} levels of objects and arrays in all)",
+            super::catalog::MAX_NESTING
+        ));
+    }
     let size = serde_json::to_vec(schema).map(|b| b.len()).unwrap_or(usize::MAX);
     if size > MAX_SCHEMA_BYTES {
         return SchemaVerdict::Refused(format!("it is {size} bytes, more than the limit of {MAX_SCHEMA_BYTES} bytes"));
@@ -98,6 +104,16 @@ pub fn check_schema(schema: &Value) -> SchemaVerdict {
         return SchemaVerdict::Warned(format!("parameters cannot be checked against it: {e}"));
     }
     SchemaVerdict::Accepted
+}
+
+/// Whether `needle` is one of the strings in `value` (a value or a key).
+fn mentions(value: &Value, needle: &str) -> bool {
+    match value {
+        Value::String(s) => s == needle,
+        Value::Array(items) => items.iter().any(|v| mentions(v, needle)),
+        Value::Object(map) => map.iter().any(|(k, v)| k == needle || mentions(v, needle)),
+        _ => false,
+    }
 }
 
 fn meta_validator(draft: jsonschema::Draft) -> jsonschema::meta::MetaValidator<'static> {
