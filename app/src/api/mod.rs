@@ -21,6 +21,10 @@ pub struct Caller {
     pub namespaces: Option<Vec<String>>,
     /// May register brokers and abandon deletions.
     pub platform_admin: bool,
+    /// The teams (namespaces) where this caller is a team-admin: approves their requests, manages
+    /// their members.
+    #[serde(default)]
+    pub admin_of: Vec<String>,
 }
 
 impl Caller {
@@ -32,7 +36,13 @@ impl Caller {
             groups: vec!["quartermaster:platform-admins".into()],
             namespaces: None,
             platform_admin: true,
+            admin_of: Vec::new(),
         }
+    }
+
+    /// May approve requests and manage members in `namespace`: its team-admins and platform admins.
+    pub fn may_administer(&self, namespace: &str) -> bool {
+        self.platform_admin || self.admin_of.iter().any(|n| n == namespace)
     }
 
     pub fn may_access(&self, namespace: &str) -> bool {

@@ -27,6 +27,28 @@ pub struct Principal {
     pub via_token: bool,
 }
 
+impl Principal {
+    /// What the UI, the REST API and the Kubernetes-style API check: the one mapping from an
+    /// authenticated person to what they may see and do.
+    pub fn caller(&self) -> app::api::Caller {
+        let mut groups: Vec<String> = self.teams.iter().map(|(team, _)| format!("team:{team}")).collect();
+        if self.user.platform_admin {
+            groups.insert(0, PLATFORM_ADMINS.to_string());
+        }
+        app::api::Caller {
+            username: self.user.username.clone(),
+            uid: self.user.id.to_string(),
+            groups,
+            namespaces: (!self.user.platform_admin).then(|| self.teams.iter().map(|(team, _)| team.clone()).collect()),
+            platform_admin: self.user.platform_admin,
+            admin_of: self.teams.iter().filter(|(_, role)| *role == Role::TeamAdmin).map(|(t, _)| t.clone()).collect(),
+        }
+    }
+}
+
+/// The group every platform admin is in (as Kubernetes-style user info shows it).
+pub const PLATFORM_ADMINS: &str = "quartermaster:platform-admins";
+
 #[derive(Clone)]
 pub struct Guard {
     pub accounts: Accounts,
