@@ -31,6 +31,8 @@ fn secret_key() -> String {
 struct Portal {
     child: Child,
     url: String,
+    /// The admin's API token: `/metrics` is for platform admins.
+    token: String,
 }
 
 impl Portal {
@@ -63,7 +65,8 @@ impl Portal {
             async move { client.get(format!("{url}/readyz")).send().await.ok().filter(|r| r.status() == 200).map(drop) }
         })
         .await;
-        Self { child, url }
+        let token = common::admin_token(database_url).await;
+        Self { child, url, token }
     }
 
     /// SIGKILL: no shutdown, no flush — as a crash.
@@ -73,7 +76,15 @@ impl Portal {
     }
 
     async fn metric(&self, name_and_labels: &str) -> f64 {
-        let text = reqwest::get(format!("{}/metrics", self.url)).await.unwrap().text().await.unwrap();
+        let text = reqwest::Client::new()
+            .get(format!("{}/metrics", self.url))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         text.lines()
             .find(|l| l.starts_with(name_and_labels))
             .and_then(|l| l.rsplit(' ').next())

@@ -5,13 +5,14 @@
 pub mod brokers;
 pub mod catalog;
 pub mod instances;
+pub mod people;
 
 use serde::{Deserialize, Serialize};
 
 use crate::schema_form::FieldErrors;
 
-/// Who is asking. Every port call takes one, obtained from the single helper
-/// `port::caller()` (which issue 7 replaces with the session's user).
+/// Who is asking. Every port call takes one, obtained from the single helper `port::caller()`
+/// (the signed-in person of the request; `groups` holds `team:<name>` per membership).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Caller {
     pub username: String,
@@ -43,6 +44,12 @@ impl Caller {
     /// May approve requests and manage members in `namespace`: its team-admins and platform admins.
     pub fn may_administer(&self, namespace: &str) -> bool {
         self.platform_admin || self.admin_of.iter().any(|n| n == namespace)
+    }
+
+    /// A member (of any role) of the team `namespace` — what reading a binding's credentials
+    /// takes: platform admins see every team's objects, but not their secrets.
+    pub fn is_member(&self, namespace: &str) -> bool {
+        self.groups.iter().any(|g| g.strip_prefix("team:") == Some(namespace))
     }
 
     pub fn may_access(&self, namespace: &str) -> bool {

@@ -58,12 +58,7 @@ pub struct Guard {
 
 /// Who is calling. Puts `Option<Principal>` into the request's extensions for handlers and
 /// server functions; never rejects (pages decide what anonymous callers see).
-pub async fn identify(
-    State(guard): State<Arc<Guard>>,
-    session: Option<Session>,
-    mut request: Request,
-    next: Next,
-) -> Response {
+pub async fn identify(State(guard): State<Arc<Guard>>, session: Session, mut request: Request, next: Next) -> Response {
     let principal = match bearer(&request) {
         Some(token) => match guard.accounts.user_for_token(&token).await {
             Ok(Some(user)) => principal(&guard.accounts, user, true).await,
@@ -72,14 +67,11 @@ pub async fn identify(
             }
             Err(e) => return unavailable(&e.to_string()),
         },
-        None => match session {
-            Some(session) => match session.get::<i64>(SESSION_USER).await.ok().flatten() {
-                Some(id) => match guard.accounts.user_by_id(id).await {
-                    Ok(Some(user)) if !user.disabled => principal(&guard.accounts, user, false).await,
-                    Ok(_) => None,
-                    Err(e) => return unavailable(&e.to_string()),
-                },
-                None => None,
+        None => match session.get::<i64>(SESSION_USER).await.ok().flatten() {
+            Some(id) => match guard.accounts.user_by_id(id).await {
+                Ok(Some(user)) if !user.disabled => principal(&guard.accounts, user, false).await,
+                Ok(_) => None,
+                Err(e) => return unavailable(&e.to_string()),
             },
             None => None,
         },
