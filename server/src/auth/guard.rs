@@ -105,7 +105,10 @@ fn unavailable(message: &str) -> Response {
 pub async fn same_origin(State(guard): State<Arc<Guard>>, request: Request, next: Next) -> Response {
     let safe = matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     let by_token = bearer(&request).is_some();
-    if safe || by_token {
+    // Without a cookie there are no ambient credentials to abuse — except at the login form,
+    // where a foreign page could sign a victim into the attacker's account (login CSRF).
+    let no_cookie = !request.headers().contains_key(header::COOKIE) && request.uri().path() != "/auth/login";
+    if safe || by_token || no_cookie {
         return next.run(request).await;
     }
     let headers = request.headers();

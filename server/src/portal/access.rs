@@ -52,7 +52,7 @@ pub fn check_admin(caller: &Caller) -> Result<(), PortError> {
     if caller.platform_admin {
         Ok(())
     } else {
-        Err(PortError::Forbidden(format!("{} is not a platform admin", caller.username)))
+        Err(PortError::Forbidden(format!("This is for platform admins, and you ({}) are not one.", caller.username)))
     }
 }
 

@@ -75,6 +75,7 @@ impl TestApp {
 
 #[cfg(feature = "kubernetes")]
 pub mod kubelite;
+pub mod people;
 pub mod postgres;
 pub mod seed;
 pub mod ui;

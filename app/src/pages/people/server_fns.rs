@@ -4,7 +4,7 @@ use leptos::prelude::*;
 
 use crate::api::{
     Submitted,
-    people::{CreatedPerson, NewPerson, NewToken, PeopleView, TokenRow},
+    people::{CreatedPerson, NewToken, PeopleView, TokenRow},
 };
 
 #[server(endpoint = "people")]
@@ -21,7 +21,7 @@ pub async fn create_person(
     platform_admin: Option<String>,
 ) -> Result<Submitted<CreatedPerson>, ServerFnError> {
     let (people, caller) = crate::people_port::people_and_caller()?;
-    let person = NewPerson { username, display_name, platform_admin: platform_admin.is_some() };
+    let person = crate::api::people::NewPerson { username, display_name, platform_admin: platform_admin.is_some() };
     match people.create_person(&caller, person).await {
         Ok(created) => Ok(Submitted::Done(created)),
         Err(e) => e.into_submitted(),
