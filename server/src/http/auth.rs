@@ -68,9 +68,10 @@ fn allowed_before_password_change(path: &str) -> bool {
     path == PASSWORD_PAGE || path == "/auth/password" || path == "/auth/logout" || path == "/api/shell_info"
 }
 
-/// Paths answered with data, not pages: refused with a status rather than a redirect.
+/// Paths answered with data, not pages: refused with a status rather than a redirect. (`/api`
+/// and `/apis` also cover a Kubernetes-style API and kubectl's discovery.)
 fn is_api(path: &str) -> bool {
-    ["/api/", "/live/", "/auth/", "/metrics"].iter().any(|p| path.starts_with(p))
+    ["/api", "/live/", "/auth/", "/metrics", "/openapi", "/version"].iter().any(|p| path.starts_with(p))
 }
 
 /// The gate after [`crate::auth::guard::identify`]: anonymous requests for pages go to the login

@@ -17,6 +17,20 @@ use crate::components::layout::{Breadcrumbs, EmptyState, PageHeader};
 use crate::components::ui::{BUTTON_PRIMARY, BUTTON_SECONDARY, CARD, ErrorBox, INPUT, LABEL, Loading, MUTED, SELECT};
 use crate::pages::forbidden::{Forbidden, forbidden_reason};
 
+/// Loads `$data` again whenever `$action` has done something (one effect per action: an `||`
+/// chain would stop reading, and so following, the others once the first is done).
+macro_rules! refetch_when_done {
+    ($action:expr, $data:expr) => {{
+        let (action, data) = ($action, $data);
+        Effect::new(move |_| {
+            if action.value().with(|v| matches!(v, Some(Ok(Submitted::Done(_))))) {
+                data.refetch();
+            }
+        });
+    }};
+}
+pub(crate) use refetch_when_done;
+
 /// The sentence of a failed action, if any.
 fn refusal<T>(value: Option<Result<Submitted<T>, ServerFnError>>) -> Option<String> {
     match value? {
@@ -37,15 +51,10 @@ pub fn PeoplePage() -> impl IntoView {
     let create_team = ServerAction::<CreateTeam>::new();
     let set_membership = ServerAction::<SetMembership>::new();
     let remove_membership = ServerAction::<RemoveMembership>::new();
-    Effect::new(move |_| {
-        let done = matches!(create_person.value().get(), Some(Ok(Submitted::Done(_))))
-            || matches!(create_team.value().get(), Some(Ok(Submitted::Done(_))))
-            || matches!(set_membership.value().get(), Some(Ok(Submitted::Done(_))))
-            || matches!(remove_membership.value().get(), Some(Ok(Submitted::Done(_))));
-        if done {
-            view_data.refetch();
-        }
-    });
+    refetch_when_done!(create_person, view_data);
+    refetch_when_done!(create_team, view_data);
+    refetch_when_done!(set_membership, view_data);
+    refetch_when_done!(remove_membership, view_data);
     let actions = Actions { set_membership, remove_membership };
     view! {
         <Title text="People" />

@@ -16,13 +16,8 @@ pub fn TokensPage() -> impl IntoView {
     let tokens = Resource::new(|| (), |_| load_tokens());
     let create = ServerAction::<CreateToken>::new();
     let revoke = ServerAction::<RevokeToken>::new();
-    Effect::new(move |_| {
-        if matches!(create.value().get(), Some(Ok(Submitted::Done(_))))
-            || matches!(revoke.value().get(), Some(Ok(Submitted::Done(_))))
-        {
-            tokens.refetch();
-        }
-    });
+    super::refetch_when_done!(create, tokens);
+    super::refetch_when_done!(revoke, tokens);
     let fresh = move || match create.value().get() {
         Some(Ok(Submitted::Done(t))) => Some(t),
         _ => None,
