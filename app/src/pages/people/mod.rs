@@ -17,20 +17,6 @@ use crate::components::layout::{Breadcrumbs, EmptyState, PageHeader};
 use crate::components::ui::{BUTTON_PRIMARY, BUTTON_SECONDARY, CARD, ErrorBox, INPUT, LABEL, Loading, MUTED, SELECT};
 use crate::pages::forbidden::{Forbidden, forbidden_reason};
 
-/// Loads `$data` again whenever `$action` has done something (one effect per action: an `||`
-/// chain would stop reading, and so following, the others once the first is done).
-macro_rules! refetch_when_done {
-    ($action:expr, $data:expr) => {{
-        let (action, data) = ($action, $data);
-        Effect::new(move |_| {
-            if action.value().with(|v| matches!(v, Some(Ok(Submitted::Done(_))))) {
-                data.refetch();
-            }
-        });
-    }};
-}
-pub(crate) use refetch_when_done;
-
 /// The sentence of a failed action, if any.
 fn refusal<T>(value: Option<Result<Submitted<T>, ServerFnError>>) -> Option<String> {
     match value? {
@@ -46,15 +32,22 @@ fn problem(message: Option<String>) -> impl IntoView {
 
 #[component]
 pub fn PeoplePage() -> impl IntoView {
-    let view_data = Resource::new(|| (), |_| load_people());
     let create_person = ServerAction::<CreatePerson>::new();
     let create_team = ServerAction::<CreateTeam>::new();
     let set_membership = ServerAction::<SetMembership>::new();
     let remove_membership = ServerAction::<RemoveMembership>::new();
-    refetch_when_done!(create_person, view_data);
-    refetch_when_done!(create_team, view_data);
-    refetch_when_done!(set_membership, view_data);
-    refetch_when_done!(remove_membership, view_data);
+    // Loaded again whenever an action has finished (each action's version counts them).
+    let view_data = Resource::new(
+        move || {
+            (
+                create_person.version().get(),
+                create_team.version().get(),
+                set_membership.version().get(),
+                remove_membership.version().get(),
+            )
+        },
+        |_| load_people(),
+    );
     let actions = Actions { set_membership, remove_membership };
     view! {
         <Title text="People" />

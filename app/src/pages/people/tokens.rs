@@ -13,11 +13,10 @@ use crate::components::ui::{
 
 #[component]
 pub fn TokensPage() -> impl IntoView {
-    let tokens = Resource::new(|| (), |_| load_tokens());
     let create = ServerAction::<CreateToken>::new();
     let revoke = ServerAction::<RevokeToken>::new();
-    super::refetch_when_done!(create, tokens);
-    super::refetch_when_done!(revoke, tokens);
+    // Loaded again whenever an action has finished.
+    let tokens = Resource::new(move || (create.version().get(), revoke.version().get()), |_| load_tokens());
     let fresh = move || match create.value().get() {
         Some(Ok(Submitted::Done(t))) => Some(t),
         _ => None,
