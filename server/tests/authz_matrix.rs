@@ -333,6 +333,27 @@ async fn lists_and_streams_show_only_the_callers_teams() {
         (r.status(), r.text().await.unwrap())
     };
     assert!(page.contains("metrics") && !page.contains("data-instance=\"team-a/logs\""));
+    // The live stream of every instance carries only bob's team's.
+    let rv = world.app.store.resource_version().await.unwrap();
+    let response = bob.get(world.app.url(&format!("/live/instances?rv={rv}"))).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let mut stream = response.bytes_stream();
+    for (namespace, name) in [("team-a", "secret-project"), ("team-b", "visible")] {
+        let object = json!({"metadata": {"name": name, "namespace": namespace, "finalizers": []},
+                            "spec": {"clusterServiceClassExternalName": "hdfs", "clusterServicePlanExternalName": "shared"}});
+        world.app.store.create(Kind::ServiceInstance, object).await.unwrap();
+    }
+    let mut seen = String::new();
+    while !seen.contains("visible") {
+        let chunk = tokio::time::timeout(std::time::Duration::from_secs(10), futures::StreamExt::next(&mut stream))
+            .await
+            .expect("team B's event arrives")
+            .unwrap()
+            .unwrap();
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(!seen.contains("secret-project") && !seen.contains("team-a"), "team A leaked into bob's stream: {seen}");
+    drop(stream);
     // The 403 page says which team and what to do.
     let response = bob.get(world.app.url("/instances/team-a/logs")).send().await.unwrap();
     assert_eq!(response.status(), 403);

@@ -176,7 +176,9 @@ async fn bindings_are_created_their_credentials_read_only_on_request_and_deleted
 
     let (_, answer) = app.call_form("delete_binding", &[("namespace", "team-a"), ("name", "app-creds")]).await;
     assert_eq!(answer, json!({"Done": null}));
-    assert!(app.store.get(Kind::ServiceBinding, "team-a", "app-creds").await.unwrap().is_none());
+    // Marked for deletion; the catalog finalizer keeps it until the controller has unbound it.
+    let binding = app.store.get(Kind::ServiceBinding, "team-a", "app-creds").await.unwrap().expect("kept for unbind");
+    assert!(binding["metadata"]["deletionTimestamp"].is_string(), "{binding}");
     app.stop().await.unwrap();
 }
 

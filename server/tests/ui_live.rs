@@ -84,7 +84,8 @@ async fn new_instance(app: &TestApp, namespace: &str, name: &str) {
     app.store
         .create(
             Kind::ServiceInstance,
-            json!({"metadata": {"name": name, "namespace": namespace},
+            // No finalizers: no controller runs here to remove the catalog's, so deletes are immediate.
+            json!({"metadata": {"name": name, "namespace": namespace, "finalizers": []},
                    "spec": {"clusterServiceClassExternalName": "hdfs", "clusterServicePlanExternalName": "shared"}}),
         )
         .await
@@ -126,7 +127,7 @@ async fn an_instance_page_stream_carries_its_instance_and_bindings_only() {
     app.store
         .create(
             Kind::ServiceBinding,
-            json!({"metadata": {"name": "b1", "namespace": "team-a"}, "spec": {"instanceRef": {"name": "logs"}}}),
+            json!({"metadata": {"name": "b1", "namespace": "team-a", "finalizers": []}, "spec": {"instanceRef": {"name": "logs"}}}),
         )
         .await
         .unwrap();
