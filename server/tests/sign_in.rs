@@ -205,6 +205,13 @@ async fn cookie_authenticated_writes_must_come_from_the_portal() {
     let referer = format!("{}/account/tokens", app.origin());
     assert_eq!(create("own-ref").header(REFERER, referer).send().await.unwrap().status(), 200);
     assert_eq!(tokens().await, 2);
+    // The portal reached by another name (localhost for 127.0.0.1): the browser's Origin is the
+    // host it addressed.
+    let alias = format!("localhost:{}", app.addr.port());
+    let response =
+        create("alias").header("host", &alias).header(ORIGIN, format!("http://{alias}")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(tokens().await, 3);
 
     // A script with an API token carries no ambient credentials: no Origin needed.
     let user = app.accounts.user_by_name("alice").await.unwrap().unwrap();

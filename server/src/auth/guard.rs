@@ -117,8 +117,13 @@ pub async fn same_origin(State(guard): State<Arc<Guard>>, request: Request, next
         .and_then(|v| v.to_str().ok())
         .map(str::to_string)
         .or_else(|| headers.get(header::REFERER).and_then(|v| v.to_str().ok()).and_then(origin_of));
+    // The configured public origin, or the host the browser addressed (a portal reached as
+    // `localhost` as well as `127.0.0.1`, or by a second name): a foreign page's request names
+    // its own origin, never the portal's host.
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    let same_host = |origin: &str| host.is_some_and(|h| origin.split_once("://").is_some_and(|(_, rest)| rest == h));
     match claimed {
-        Some(origin) if origin == guard.origin => next.run(request).await,
+        Some(origin) if origin == guard.origin || same_host(&origin) => next.run(request).await,
         Some(origin) => {
             (StatusCode::FORBIDDEN, format!("cross-site request refused: origin {origin:?} is not this portal"))
                 .into_response()
