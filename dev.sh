@@ -185,9 +185,10 @@ cmd_test() {
   cargo test --workspace
   log "browser tests (cargo leptos end-to-end, headless Chromium)"
   local e2e_data; e2e_data=$(mktemp -d)
-  # A port of its own, so a portal served on 3000 does not get in the way.
+  # A port of its own, so a portal served on 3000 does not get in the way; the first start makes
+  # the platform admin with this password, and the browser tests sign in with it.
   QM_DATA_DIR="$e2e_data" LEPTOS_SITE_ADDR=127.0.0.1:3137 QM_E2E_BASE_URL=http://127.0.0.1:3137 \
-    cargo leptos end-to-end
+    QM_ADMIN_PASSWORD=${QM_E2E_ADMIN_PASSWORD:-e2e-admin-password} cargo leptos end-to-end
   rm -rf "$e2e_data"
   log "all tests passed in $((SECONDS - t0)) s"
 }

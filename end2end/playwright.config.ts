@@ -1,4 +1,5 @@
 import { defineConfig } from '@playwright/test';
+import { ADMIN_STATE } from './tests/helpers';
 
 // The portal under test: `cargo leptos end-to-end` starts it; dev.sh picks the address.
 const baseURL = process.env.QM_E2E_BASE_URL ?? 'http://127.0.0.1:3000';
@@ -15,6 +16,8 @@ export default defineConfig({
   outputDir: './test-results',
   use: {
     baseURL,
+    // Signed in as the platform admin (global setup); specs that act as someone else sign in anew.
+    storageState: ADMIN_STATE,
     trace: 'retain-on-failure',
     screenshot: 'only-on-failure',
     launchOptions: {

@@ -10,6 +10,8 @@ pub mod components;
 pub mod model;
 pub mod pages;
 #[cfg(feature = "ssr")]
+pub mod people_port;
+#[cfg(feature = "ssr")]
 pub mod port;
 pub mod schema_form;
 pub mod status;
@@ -30,12 +32,15 @@ use pages::{
     class::ClassPage,
     instance::InstancePage,
     instances::InstancesPage,
+    login::{LoginPage, PasswordPage},
     not_found::NotFound,
+    people::{PeoplePage, TokensPage},
     request::RequestPage,
 };
 
 /// The HTML document around the app, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    content_security_policy();
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -76,9 +81,31 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("approvals") view=ApprovalsPage />
                     <Route path=path!("admin") view=AdminPage />
                     <Route path=path!("admin/brokers") view=BrokersPage ssr=SsrMode::Async />
+                    <Route path=path!("admin/people") view=PeoplePage ssr=SsrMode::Async />
+                    <Route path=path!("account/tokens") view=TokensPage ssr=SsrMode::Async />
+                    <Route path=path!("account/password") view=PasswordPage />
+                    <Route path=path!("login") view=LoginPage />
                 </Routes>
             </Shell>
         </Router>
+    }
+}
+
+/// The page's Content-Security-Policy: scripts only from the portal itself and the inline
+/// scripts Leptos writes (hydration, resources), which carry this response's nonce; WebAssembly
+/// compilation allowed; no plugins, no framing, forms only to the portal. Images may come from
+/// brokers (http(s) and data: URLs, checked in `components::safe`).
+fn content_security_policy() {
+    #[cfg(feature = "ssr")]
+    if let (Some(nonce), Some(response)) = (leptos::nonce::use_nonce(), use_context::<leptos_axum::ResponseOptions>()) {
+        let policy = format!(
+            "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; style-src 'self'; \
+             img-src 'self' data: https: http:; connect-src 'self'; font-src 'self'; object-src 'none'; \
+             base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+        );
+        if let Ok(value) = http::HeaderValue::from_str(&policy) {
+            response.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
+        }
     }
 }
 

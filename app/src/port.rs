@@ -3,7 +3,7 @@
 //! reaches into storage itself.
 //!
 //! Every call names its [`Caller`], obtained from [`caller`] — the one place that decides who is
-//! asking (issue 7 replaces its body with the session's user).
+//! asking (the request's signed-in person, put there by the server's request guard).
 
 use std::sync::Arc;
 
@@ -23,7 +23,8 @@ pub enum PortError {
     Unavailable(String),
     #[error("{0}")]
     NotFound(String),
-    #[error("{0}")]
+    /// Shown as a 403 page when it refuses a page's data (see `pages::forbidden`).
+    #[error("{FORBIDDEN}{0}")]
     Forbidden(String),
     /// The object changed since the page read it.
     #[error("{0}")]
@@ -47,6 +48,8 @@ impl PortError {
 }
 
 pub type PortResult<T> = Result<T, PortError>;
+
+pub use crate::pages::forbidden::FORBIDDEN;
 
 #[async_trait::async_trait]
 pub trait Portal: Send + Sync + 'static {
@@ -93,16 +96,21 @@ pub fn portal() -> Result<PortalHandle, ServerFnError> {
         .ok_or_else(|| ServerFnError::new("portal context missing (server wiring bug)"))
 }
 
-/// Who is making the current request (server functions and server-side renders).
+/// Who is making the current request (server functions and server-side renders). Anonymous
+/// requests never get this far (the server sends them to the login page, or answers 401), so
+/// a missing caller is an error.
 pub fn caller() -> Result<Caller, ServerFnError> {
     let parts = leptos::prelude::use_context::<http::request::Parts>();
-    Ok(caller_of(parts.as_ref()))
+    caller_of(parts.as_ref()).ok_or_else(|| ServerFnError::new(NOT_SIGNED_IN))
 }
 
-/// THE seam for authentication: who is behind a request. Until users exist (issue 7), everyone
-/// is the built-in user allowed everything. Non-Leptos routes (the live stream) call this too.
-pub fn caller_of(_request: Option<&http::request::Parts>) -> Caller {
-    Caller::builtin()
+pub const NOT_SIGNED_IN: &str = "You are not signed in (or your session has ended). Sign in again.";
+
+/// THE seam for authentication: who is behind a request. The server's request guard puts the
+/// signed-in person (session cookie or API token) into the request's extensions as a
+/// [`Caller`]; `None` for anonymous requests. Non-Leptos routes (the live stream) call this too.
+pub fn caller_of(request: Option<&http::request::Parts>) -> Option<Caller> {
+    request?.extensions.get::<Caller>().cloned()
 }
 
 /// The port and the caller, as every server function starts.

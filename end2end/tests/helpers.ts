@@ -1,11 +1,55 @@
-import { expect, type Page, type TestInfo } from '@playwright/test';
+import { expect, request, type APIRequestContext, type Page, type TestInfo } from '@playwright/test';
 
-/** Opens a page and waits until the wasm has hydrated it, so clicks reach live handlers. */
+/** The platform admin every browser test acts as (dev.sh gives the portal this password). */
+export const ADMIN = { username: 'admin', password: process.env.QM_ADMIN_PASSWORD ?? 'e2e-admin-password' };
+/** Where global setup keeps the admin's signed-in browser state, which every spec starts from. */
+export const ADMIN_STATE = 'test-results/.auth/admin.json';
+export const baseURL = process.env.QM_E2E_BASE_URL ?? 'http://127.0.0.1:3000';
+
+/**
+ * Signs in through the login form, as a person does, and waits for the page it leads to.
+ * Specs start signed in as the admin (global setup uses `adminSession` once: the portal limits
+ * sign-ins to ten a minute per address); this is for acting as someone else.
+ */
+export async function signIn(page: Page, username: string, password: string) {
+  await page.goto('/login');
+  await page.locator('#login-username').fill(username);
+  await page.locator('#login-password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page).not.toHaveURL(/\/login/);
+}
+
+/** An API context signed in as the admin (session cookie; the portal's Origin on writes). */
+export async function adminSession(): Promise<APIRequestContext> {
+  const api = await request.newContext({ baseURL, extraHTTPHeaders: { Origin: baseURL } });
+  const res = await api.post('/auth/login', { form: { ...ADMIN, next: '/' }, maxRedirects: 0 });
+  expect(res.status(), 'the admin signs in').toBe(303);
+  expect(res.headers()['location'], 'the admin signs in').toBe('/');
+  return api;
+}
+
+/** Calls a server function with URL-encoded arguments; fails the test unless it is done. */
+export async function serverFn(api: APIRequestContext, endpoint: string, form: Record<string, string>) {
+  const res = await api.post(`/api/${endpoint}`, { form });
+  expect(res.status(), `${endpoint}: ${await res.text()}`).toBe(200);
+  const body = await res.json();
+  if (body && typeof body === 'object' && 'Rejected' in body) throw new Error(`${endpoint}: ${JSON.stringify(body)}`);
+  return body;
+}
+
+/**
+ * Opens a page and waits until the wasm has hydrated it, so clicks reach live handlers. Fails on
+ * any Content-Security-Policy violation the browser reports.
+ */
 export async function openHydrated(page: Page, path: string) {
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(String(e)));
+  page.on('console', (m) => {
+    if (/Content.Security.Policy/i.test(m.text())) errors.push(`CSP: ${m.text()}`);
+  });
   await page.goto(path);
   await expect(page.locator('body[data-hydrated="true"]'), `page ${path} never hydrated; errors: ${errors.join('; ')}`).toHaveCount(1);
+  expect(errors.filter((e) => e.startsWith('CSP:')), 'no Content-Security-Policy violations').toEqual([]);
   return errors;
 }
 

@@ -5,7 +5,13 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 
-use crate::{broker::BrokerDb, config::Config, db::Database, store::ResourceStore};
+use crate::{
+    auth::{Accounts, LoginLimiter},
+    broker::BrokerDb,
+    config::Config,
+    db::Database,
+    store::ResourceStore,
+};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -16,6 +22,10 @@ pub struct AppState {
     /// The built-in broker's own database, when the portal hosts it.
     pub builtin_broker: Option<BrokerDb>,
     pub leptos_options: LeptosOptions,
+    /// People, teams, memberships and API tokens.
+    pub accounts: Accounts,
+    /// Sign-in attempts per client address and username.
+    pub login_limiter: Arc<LoginLimiter>,
     /// Turns `true` when the server starts shutting down, so endless responses (the live
     /// stream) end and graceful shutdown can finish.
     pub shutdown: tokio::sync::watch::Receiver<bool>,

@@ -46,6 +46,11 @@ pub struct ServeArgs {
     /// generated on first start.
     #[arg(long, env = "QM_SECRET_KEY", hide_env_values = true)]
     pub secret_key: Option<String>,
+    /// The password of the platform admin (`admin`) created on the first start. Without it the
+    /// first start generates a one-time password, prints it, and asks for a new one at first
+    /// sign-in. Ignored once any account exists.
+    #[arg(long, env = "QM_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<String>,
     /// Directory holding the built site (`pkg/` with the wasm, JS and CSS). Defaults to
     /// `LEPTOS_SITE_ROOT`, then a `site/` directory beside the executable, then `target/site`.
     #[arg(long, env = "QM_SITE_ROOT")]
@@ -126,6 +131,7 @@ struct FileConfig {
     log_format: Option<LogFormat>,
     public_url: Option<String>,
     secret_key: Option<String>,
+    admin_password: Option<String>,
     site_root: Option<PathBuf>,
     builtin_broker: Option<bool>,
     controller_workers: Option<usize>,
@@ -185,6 +191,8 @@ pub struct Config {
     pub log_format: LogFormat,
     pub public_url: String,
     pub secret_key: Option<Redacted>,
+    /// The first platform admin's password (see `--admin-password`).
+    pub admin_password: Option<Redacted>,
     /// The reconcilers' settings; `None` runs the portal without a controller (tests of the
     /// store or the UI alone).
     pub controller: Option<crate::controller::ControllerConfig>,
@@ -242,6 +250,7 @@ impl Config {
             log_format: args.log_format.or(file.log_format).unwrap_or_default(),
             public_url: public_url.trim_end_matches('/').to_string(),
             secret_key: args.secret_key.or(file.secret_key).map(Redacted),
+            admin_password: args.admin_password.or(file.admin_password).filter(|p| !p.is_empty()).map(Redacted),
             controller: Some(controller_config(
                 args.controller_workers.or(file.controller_workers),
                 args.broker_timeout.or(file.broker_timeout),

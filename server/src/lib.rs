@@ -34,6 +34,8 @@ pub struct Application {
     local_addr: SocketAddr,
     state: AppState,
     shutdown: tokio::sync::watch::Sender<bool>,
+    /// The first platform admin's generated one-time password, when this start created it.
+    bootstrap_password: Option<String>,
     /// With `--cluster kubernetes`: the client and lease the controller's leader election uses.
     #[cfg(feature = "kubernetes")]
     election: Option<(kube::Client, controller::leader::LeaderConfig)>,
@@ -123,14 +125,28 @@ impl Application {
         if config.builtin_broker {
             demo::register_builtin_broker(&db, store.as_ref(), &broker::builtin_broker_url_for(local_addr)).await?;
         }
+        let accounts = auth::Accounts::new(db.clone());
+        let bootstrap_password = accounts
+            .bootstrap_admin(config.admin_password.as_ref().map(|p| p.0.as_str()))
+            .await
+            .context("creating the first platform admin")?;
         let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
-        let state =
-            AppState { config: Arc::new(config), db, store, builtin_broker, leptos_options, shutdown: shutdown_rx };
+        let state = AppState {
+            config: Arc::new(config),
+            db,
+            store,
+            builtin_broker,
+            leptos_options,
+            accounts,
+            login_limiter: Arc::new(auth::LoginLimiter::default()),
+            shutdown: shutdown_rx,
+        };
         Ok(Self {
             listener,
             local_addr,
             state,
             shutdown,
+            bootstrap_password,
             #[cfg(feature = "kubernetes")]
             election,
         })
@@ -144,6 +160,17 @@ impl Application {
     /// The catalog's store (for tests and embedding).
     pub fn store(&self) -> Arc<dyn store::ResourceStore> {
         self.state.store.clone()
+    }
+
+    /// People, teams and tokens (for tests and embedding).
+    pub fn accounts(&self) -> auth::Accounts {
+        self.state.accounts.clone()
+    }
+
+    /// The one-time password generated for the first platform admin `admin`, when this start
+    /// created that account without a configured password: shown once, then gone.
+    pub fn take_bootstrap_password(&mut self) -> Option<String> {
+        self.bootstrap_password.take()
     }
 
     pub fn port(&self) -> u16 {
@@ -187,7 +214,10 @@ impl Application {
             shutdown.await;
             let _ = stopping.send(true);
         };
-        let served = axum::serve(self.listener, router).with_graceful_shutdown(shutdown).await.context("serving HTTP");
+        let served = axum::serve(self.listener, router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown)
+            .await
+            .context("serving HTTP");
         match controller {
             Some(Running::Always(controller)) => controller.shutdown().await,
             Some(Running::Elected(stop, task)) => {

@@ -104,7 +104,14 @@ async fn main() -> std::process::ExitCode {
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = Config::resolve(args)?;
     telemetry::init(config.log_format);
-    let app = Application::build(config.clone()).await?;
+    let mut app = Application::build(config.clone()).await?;
+    if let Some(password) = app.take_bootstrap_password() {
+        // Printed to the terminal once and never logged: the first sign-in replaces it.
+        eprintln!(
+            "\n  First start: created the platform admin.\n\n    username:  admin\n    password:  {password}   (one-time: you choose a new one at the first sign-in)\n\n  Sign in at {}/login\n",
+            config.public_url
+        );
+    }
     tracing::info!(
         address = %app.local_addr(),
         public_url = %config.public_url,

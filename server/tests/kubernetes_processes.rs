@@ -22,6 +22,8 @@ use server::store::{KubeStore, LabelSelector, ResourceStore, TypedStore};
 struct Portal {
     child: Child,
     url: String,
+    /// The admin's API token: `/metrics` is for platform admins.
+    token: String,
 }
 
 const LEASE_SECONDS: u64 = 3;
@@ -49,7 +51,8 @@ impl Portal {
             async move { client.get(format!("{url}/readyz")).send().await.ok().filter(|r| r.status() == 200).map(drop) }
         })
         .await;
-        Self { child, url }
+        let token = common::admin_token(&format!("sqlite://{}", data_dir.join("quartermaster.db").display())).await;
+        Self { child, url, token }
     }
 
     fn kill(mut self) {
@@ -58,7 +61,15 @@ impl Portal {
     }
 
     async fn metric(&self, name_and_labels: &str) -> f64 {
-        let text = reqwest::get(format!("{}/metrics", self.url)).await.unwrap().text().await.unwrap();
+        let text = reqwest::Client::new()
+            .get(format!("{}/metrics", self.url))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         text.lines()
             .find(|l| l.starts_with(name_and_labels))
             .and_then(|l| l.rsplit(' ').next())

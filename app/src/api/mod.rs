@@ -5,13 +5,14 @@
 pub mod brokers;
 pub mod catalog;
 pub mod instances;
+pub mod people;
 
 use serde::{Deserialize, Serialize};
 
 use crate::schema_form::FieldErrors;
 
-/// Who is asking. Every port call takes one, obtained from the single helper
-/// `port::caller()` (which issue 7 replaces with the session's user).
+/// Who is asking. Every port call takes one, obtained from the single helper `port::caller()`
+/// (the signed-in person of the request; `groups` holds `team:<name>` per membership).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Caller {
     pub username: String,
@@ -21,6 +22,10 @@ pub struct Caller {
     pub namespaces: Option<Vec<String>>,
     /// May register brokers and abandon deletions.
     pub platform_admin: bool,
+    /// The teams (namespaces) where this caller is a team-admin: approves their requests, manages
+    /// their members.
+    #[serde(default)]
+    pub admin_of: Vec<String>,
 }
 
 impl Caller {
@@ -32,7 +37,19 @@ impl Caller {
             groups: vec!["quartermaster:platform-admins".into()],
             namespaces: None,
             platform_admin: true,
+            admin_of: Vec::new(),
         }
+    }
+
+    /// May approve requests and manage members in `namespace`: its team-admins and platform admins.
+    pub fn may_administer(&self, namespace: &str) -> bool {
+        self.platform_admin || self.admin_of.iter().any(|n| n == namespace)
+    }
+
+    /// A member (of any role) of the team `namespace` — what reading a binding's credentials
+    /// takes: platform admins see every team's objects, but not their secrets.
+    pub fn is_member(&self, namespace: &str) -> bool {
+        self.groups.iter().any(|g| g.strip_prefix("team:") == Some(namespace))
     }
 
     pub fn may_access(&self, namespace: &str) -> bool {

@@ -12,9 +12,18 @@ pub async fn load_shell_info() -> Result<ShellInfo, ServerFnError> {
     Ok(portal.shell_info(&caller).await?)
 }
 
+/// Pages shown without the frame (and without asking who is signed in): the login page.
+fn is_bare(path: &str) -> bool {
+    path == "/login"
+}
+
 #[component]
 pub fn Shell(children: Children) -> impl IntoView {
     let location = leptos_router::hooks::use_location();
+    // Signing in and out are full page loads, so the first path decides.
+    if is_bare(&location.pathname.get_untracked()) {
+        return view! { <main id="main">{children()}</main> }.into_any();
+    }
     // Fetched again on every navigation, so the counts follow what the user just did.
     let info = Resource::new(move || location.pathname.get(), |_| load_shell_info());
     view! {
@@ -28,6 +37,7 @@ pub fn Shell(children: Children) -> impl IntoView {
             </div>
         </div>
     }
+    .into_any()
 }
 
 #[component]
@@ -51,17 +61,33 @@ fn TopBar(info: Resource<Result<ShellInfo, ServerFnError>>) -> impl IntoView {
             </Form>
             <Transition fallback=|| ()>
                 {move || Suspend::new(async move {
-                    info.await.ok().map(|i| view! {
-                        <span class="flex items-center gap-2 text-sm text-zinc-700 dark:text-zinc-300" data-testid="user">
-                            <span class="inline-flex h-7 w-7 items-center justify-center rounded-full bg-indigo-100 text-xs font-semibold text-indigo-700 dark:bg-indigo-500/20 dark:text-indigo-300" aria-hidden="true">
-                                {i.username.chars().next().unwrap_or('?').to_uppercase().to_string()}
-                            </span>
-                            <span class="hidden sm:inline">{i.username}</span>
-                        </span>
-                    })
+                    info.await.ok().map(|i| view! { <UserMenu username=i.username /> })
                 })}
             </Transition>
         </header>
+    }
+}
+
+/// The signed-in person's name, with their tokens, password and sign-out.
+#[component]
+fn UserMenu(username: String) -> impl IntoView {
+    let initial = username.chars().next().unwrap_or('?').to_uppercase().to_string();
+    view! {
+        <details class="relative" data-testid="user-menu">
+            <summary class="flex cursor-pointer list-none items-center gap-2 rounded-md px-1 py-1 text-sm text-zinc-700 hover:bg-zinc-100 dark:text-zinc-300 dark:hover:bg-zinc-800" data-testid="user" aria-label=format!("Account menu of {username}")>
+                <span class="inline-flex h-7 w-7 items-center justify-center rounded-full bg-indigo-100 text-xs font-semibold text-indigo-700 dark:bg-indigo-500/20 dark:text-indigo-300" aria-hidden="true">
+                    {initial}
+                </span>
+                <span class="hidden sm:inline">{username.clone()}</span>
+            </summary>
+            <div class="absolute right-0 z-20 mt-1 w-48 rounded-md border border-zinc-200 bg-white py-1 text-sm shadow-lg dark:border-zinc-700 dark:bg-zinc-900">
+                <a href="/account/tokens" class="block px-3 py-1.5 hover:bg-zinc-100 dark:hover:bg-zinc-800">"My API tokens"</a>
+                <a href="/account/password" class="block px-3 py-1.5 hover:bg-zinc-100 dark:hover:bg-zinc-800">"Change password"</a>
+                <form method="post" action="/auth/logout">
+                    <button type="submit" data-testid="sign-out" class="block w-full px-3 py-1.5 text-left hover:bg-zinc-100 dark:hover:bg-zinc-800">"Sign out"</button>
+                </form>
+            </div>
+        </details>
     }
 }
 

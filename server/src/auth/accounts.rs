@@ -238,6 +238,19 @@ impl Accounts {
         Ok(rows.into_iter().filter_map(|(team, role)| Role::parse(&role).map(|r| (team, r))).collect())
     }
 
+    /// Every membership: (team, username, role), by team then username.
+    pub async fn all_memberships(&self) -> Result<Vec<(String, String, Role)>, AccountError> {
+        let rows: Vec<(String, String, String)> = on_pool!(&self.db, |pool| {
+            sqlx::query_as(
+                "SELECT m.team, u.username, m.role FROM memberships m JOIN users u ON u.id = m.user_id \
+                 ORDER BY m.team, u.username",
+            )
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows.into_iter().filter_map(|(team, user, role)| Role::parse(&role).map(|r| (team, user, r))).collect())
+    }
+
     /// Creates a token; the plaintext is returned once and never stored.
     pub async fn create_token(&self, user_id: i64, name: &str) -> Result<(String, TokenInfo), AccountError> {
         let name = name.trim();

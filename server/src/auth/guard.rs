@@ -27,6 +27,28 @@ pub struct Principal {
     pub via_token: bool,
 }
 
+impl Principal {
+    /// What the UI, the REST API and the Kubernetes-style API check: the one mapping from an
+    /// authenticated person to what they may see and do.
+    pub fn caller(&self) -> app::api::Caller {
+        let mut groups: Vec<String> = self.teams.iter().map(|(team, _)| format!("team:{team}")).collect();
+        if self.user.platform_admin {
+            groups.insert(0, PLATFORM_ADMINS.to_string());
+        }
+        app::api::Caller {
+            username: self.user.username.clone(),
+            uid: self.user.id.to_string(),
+            groups,
+            namespaces: (!self.user.platform_admin).then(|| self.teams.iter().map(|(team, _)| team.clone()).collect()),
+            platform_admin: self.user.platform_admin,
+            admin_of: self.teams.iter().filter(|(_, role)| *role == Role::TeamAdmin).map(|(t, _)| t.clone()).collect(),
+        }
+    }
+}
+
+/// The group every platform admin is in (as Kubernetes-style user info shows it).
+pub const PLATFORM_ADMINS: &str = "quartermaster:platform-admins";
+
 #[derive(Clone)]
 pub struct Guard {
     pub accounts: Accounts,
@@ -36,12 +58,7 @@ pub struct Guard {
 
 /// Who is calling. Puts `Option<Principal>` into the request's extensions for handlers and
 /// server functions; never rejects (pages decide what anonymous callers see).
-pub async fn identify(
-    State(guard): State<Arc<Guard>>,
-    session: Option<Session>,
-    mut request: Request,
-    next: Next,
-) -> Response {
+pub async fn identify(State(guard): State<Arc<Guard>>, session: Session, mut request: Request, next: Next) -> Response {
     let principal = match bearer(&request) {
         Some(token) => match guard.accounts.user_for_token(&token).await {
             Ok(Some(user)) => principal(&guard.accounts, user, true).await,
@@ -50,14 +67,11 @@ pub async fn identify(
             }
             Err(e) => return unavailable(&e.to_string()),
         },
-        None => match session {
-            Some(session) => match session.get::<i64>(SESSION_USER).await.ok().flatten() {
-                Some(id) => match guard.accounts.user_by_id(id).await {
-                    Ok(Some(user)) if !user.disabled => principal(&guard.accounts, user, false).await,
-                    Ok(_) => None,
-                    Err(e) => return unavailable(&e.to_string()),
-                },
-                None => None,
+        None => match session.get::<i64>(SESSION_USER).await.ok().flatten() {
+            Some(id) => match guard.accounts.user_by_id(id).await {
+                Ok(Some(user)) if !user.disabled => principal(&guard.accounts, user, false).await,
+                Ok(_) => None,
+                Err(e) => return unavailable(&e.to_string()),
             },
             None => None,
         },
@@ -91,7 +105,10 @@ fn unavailable(message: &str) -> Response {
 pub async fn same_origin(State(guard): State<Arc<Guard>>, request: Request, next: Next) -> Response {
     let safe = matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     let by_token = bearer(&request).is_some();
-    if safe || by_token {
+    // Without a cookie there are no ambient credentials to abuse — except at the login form,
+    // where a foreign page could sign a victim into the attacker's account (login CSRF).
+    let no_cookie = !request.headers().contains_key(header::COOKIE) && request.uri().path() != "/auth/login";
+    if safe || by_token || no_cookie {
         return next.run(request).await;
     }
     let headers = request.headers();
@@ -100,8 +117,13 @@ pub async fn same_origin(State(guard): State<Arc<Guard>>, request: Request, next
         .and_then(|v| v.to_str().ok())
         .map(str::to_string)
         .or_else(|| headers.get(header::REFERER).and_then(|v| v.to_str().ok()).and_then(origin_of));
+    // The configured public origin, or the host the browser addressed (a portal reached as
+    // `localhost` as well as `127.0.0.1`, or by a second name): a foreign page's request names
+    // its own origin, never the portal's host.
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    let same_host = |origin: &str| host.is_some_and(|h| origin.split_once("://").is_some_and(|(_, rest)| rest == h));
     match claimed {
-        Some(origin) if origin == guard.origin => next.run(request).await,
+        Some(origin) if origin == guard.origin || same_host(&origin) => next.run(request).await,
         Some(origin) => {
             (StatusCode::FORBIDDEN, format!("cross-site request refused: origin {origin:?} is not this portal"))
                 .into_response()

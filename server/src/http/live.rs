@@ -86,7 +86,9 @@ pub async fn instances(
     headers: HeaderMap,
     parts: Parts,
 ) -> Response {
-    let caller = caller_of(Some(&parts));
+    let Some(caller) = caller_of(Some(&parts)) else {
+        return (StatusCode::UNAUTHORIZED, app::port::NOT_SIGNED_IN).into_response();
+    };
     if let Some(ns) = &query.namespace {
         if validate_dns1123_label(ns).is_err() {
             return (StatusCode::BAD_REQUEST, "namespace is not a DNS-1123 label").into_response();

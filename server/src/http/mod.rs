@@ -1,46 +1,66 @@
 //! Every route the portal serves.
 
+pub mod auth;
 mod health;
 pub mod live;
 
 use std::sync::Arc;
 
-use app::{App, port::PortalHandle, shell};
-use axum::{Router, routing::get};
+use app::{App, people_port::PeopleHandle, port::PortalHandle, shell};
+use axum::{
+    Router, middleware,
+    routing::{get, post},
+};
 use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tower_http::{compression::CompressionLayer, trace::TraceLayer};
 
-use crate::{app_state::AppState, portal::PortalService};
+use crate::{
+    app_state::AppState,
+    auth::{SqlSessionStore, guard},
+    portal::{PortalService, people::PeopleService},
+};
 
+/// The portal's routes. Everything but the health checks and the built-in broker (which has its
+/// own OSB basic auth) passes the request guards: security headers, the session, who is calling,
+/// the same-origin check for cookie-authenticated writes, and the sign-in gate.
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let portal: PortalHandle = Arc::new(PortalService::new(state.db.clone(), state.store.clone()));
+    let people: PeopleHandle = Arc::new(PeopleService::new(state.accounts.clone()));
     let leptos_options = state.leptos_options.clone();
+    let guard = auth::guard(&state);
+    let sessions = SqlSessionStore::new(state.db.clone());
+    auth::spawn_session_cleanup(sessions.clone(), state.shutdown.clone());
 
-    let mut router = Router::new();
-    if let Some(broker_db) = &state.builtin_broker {
-        let broker = crate::broker::router(state.config.builtin_broker_config(), broker_db.clone());
-        router = router.nest_service(crate::broker::MOUNT_PATH, broker);
-    }
-    router
-        .route("/healthz", get(health::live))
-        .route("/readyz", get(health::ready))
+    let portal_routes = Router::new()
         .route("/live/instances", get(live::instances))
-        .route("/metrics", get(metrics))
+        .route("/metrics", get(auth::metrics))
+        .route("/auth/login", post(auth::login))
+        .route("/auth/logout", post(auth::logout))
+        .route("/auth/password", post(auth::change_password))
         .leptos_routes_with_context(
             &state,
             routes,
-            move || provide_context(portal.clone()),
+            move || {
+                provide_context(portal.clone());
+                provide_context(people.clone());
+            },
             move || shell(leptos_options.clone()),
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
-        .layer(CompressionLayer::new())
-        .layer(TraceLayer::new_for_http())
-        .with_state(state)
-}
+        // Layers run from the last added inwards: headers on every answer, then the session, who
+        // is calling, the CSRF check, the sign-in gate.
+        .layer(middleware::from_fn(auth::require_login))
+        .layer(middleware::from_fn_with_state(guard.clone(), guard::same_origin))
+        .layer(middleware::from_fn_with_state(guard, guard::identify))
+        .layer(auth::session_layer(sessions, &state.config.public_url))
+        .layer(middleware::from_fn(guard::security_headers));
 
-/// Prometheus text exposition of the process's metrics.
-async fn metrics() -> ([(axum::http::header::HeaderName, &'static str); 1], String) {
-    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], crate::metrics::METRICS.render())
+    let mut open = Router::new().route("/healthz", get(health::live)).route("/readyz", get(health::ready));
+    if let Some(broker_db) = &state.builtin_broker {
+        let broker = crate::broker::router(state.config.builtin_broker_config(), broker_db.clone());
+        open = open.nest_service(crate::broker::MOUNT_PATH, broker);
+    }
+    portal_routes.merge(open).layer(CompressionLayer::new()).layer(TraceLayer::new_for_http()).with_state(state)
 }

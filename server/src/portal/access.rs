@@ -23,10 +23,28 @@ pub fn store_error(e: StoreError) -> PortError {
 
 /// Refuses a namespace the caller may not see.
 pub fn check_namespace(caller: &Caller, namespace: &str) -> Result<(), PortError> {
-    if caller.may_access(namespace) {
+    if caller.may_access(namespace) { Ok(()) } else { Err(PortError::Forbidden(not_a_member(caller, namespace))) }
+}
+
+/// The sentence of a refusal for a team the caller is not in.
+pub fn not_a_member(caller: &Caller, namespace: &str) -> String {
+    format!(
+        "You ({}) are not a member of team {namespace}, so you cannot see or change its instances and bindings. \
+         A team admin of {namespace} or a platform admin can add you.",
+        caller.username
+    )
+}
+
+/// Credentials are for the team's members only (platform admins included only when members).
+pub fn check_member(caller: &Caller, namespace: &str) -> Result<(), PortError> {
+    if caller.is_member(namespace) {
         Ok(())
     } else {
-        Err(PortError::Forbidden(format!("{} may not use team {namespace:?}", caller.username)))
+        Err(PortError::Forbidden(format!(
+            "Only members of team {namespace} may read its credentials, and you ({}) are not one. \
+             A team admin of {namespace} or a platform admin can add you.",
+            caller.username
+        )))
     }
 }
 
@@ -34,7 +52,7 @@ pub fn check_admin(caller: &Caller) -> Result<(), PortError> {
     if caller.platform_admin {
         Ok(())
     } else {
-        Err(PortError::Forbidden(format!("{} is not a platform admin", caller.username)))
+        Err(PortError::Forbidden(format!("This is for platform admins, and you ({}) are not one.", caller.username)))
     }
 }
 

@@ -5,6 +5,7 @@ mod access;
 mod brokers;
 mod catalog;
 mod instances;
+pub mod people;
 
 use std::sync::Arc;
 

@@ -5,10 +5,20 @@ use std::net::SocketAddr;
 
 use server::{Application, config::Config};
 
+/// The password of the platform admin `admin` every test portal starts with.
+pub const ADMIN_PASSWORD: &str = "test-admin-password";
+
 pub struct TestApp {
     pub addr: SocketAddr,
     pub store: std::sync::Arc<dyn server::store::ResourceStore>,
+    /// Acts as the platform admin `admin` (an API token in every request), who is also a member
+    /// of team `team-a` (credentials are for members only).
     pub client: reqwest::Client,
+    /// Sends no credentials at all.
+    pub anonymous: reqwest::Client,
+    pub accounts: server::auth::Accounts,
+    /// The admin's API token.
+    pub admin_token: String,
     pub data_dir: tempfile::TempDir,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
@@ -23,16 +33,31 @@ impl TestApp {
     /// Spawns with a configuration adjusted by `adjust` (controller off, other timings, …).
     pub async fn spawn_with(data_dir: tempfile::TempDir, adjust: impl FnOnce(&mut Config)) -> Self {
         let mut config = Config::for_tests(data_dir.path());
+        config.admin_password = Some(server::config::Redacted(ADMIN_PASSWORD.into()));
         adjust(&mut config);
         let app = Application::build(config).await.expect("application builds");
         let addr = app.local_addr();
         let store = app.store();
+        let accounts = app.accounts();
+        let admin = accounts.user_by_name("admin").await.unwrap().expect("the first start creates admin");
+        if accounts.list_teams().await.unwrap().iter().all(|(name, _)| name != "team-a") {
+            accounts.create_team("team-a", "Team A").await.unwrap();
+        }
+        accounts.set_membership(admin.id, "team-a", server::auth::Role::Member).await.unwrap();
+        let (admin_token, _) = accounts.create_token(admin.id, "tests").await.unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(app.run_until(async move {
             let _ = rx.await;
         }));
-        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
-        Self { addr, store, client, data_dir, shutdown: Some(tx), task: Some(task) }
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(reqwest::header::AUTHORIZATION, format!("Bearer {admin_token}").parse().unwrap());
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .default_headers(headers)
+            .build()
+            .expect("client");
+        let anonymous = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+        Self { addr, store, client, anonymous, accounts, admin_token, data_dir, shutdown: Some(tx), task: Some(task) }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -50,6 +75,7 @@ impl TestApp {
 
 #[cfg(feature = "kubernetes")]
 pub mod kubelite;
+pub mod people;
 pub mod postgres;
 pub mod process;
 pub mod seed;
@@ -71,4 +97,15 @@ where
         }
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
+}
+
+/// An API token of the platform admin `admin` of the portal on `database_url`, made straight in
+/// its database (for tests that run the portal as a process and read its admin-only `/metrics`).
+pub async fn admin_token(database_url: &str) -> String {
+    let db = server::db::Database::connect(&server::config::DatabaseUrl::parse(database_url).unwrap()).await.unwrap();
+    let accounts = server::auth::Accounts::new(db.clone());
+    let admin = accounts.user_by_name("admin").await.unwrap().expect("the first start creates admin");
+    let (token, _) = accounts.create_token(admin.id, "metrics").await.unwrap();
+    db.close().await;
+    token
 }

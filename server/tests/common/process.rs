@@ -26,6 +26,8 @@ pub fn secret_key() -> String {
 pub struct Portal {
     child: Child,
     pub url: String,
+    /// The admin's API token: `/metrics` is for platform admins.
+    token: String,
 }
 
 impl Portal {
@@ -58,7 +60,8 @@ impl Portal {
             async move { client.get(format!("{url}/readyz")).send().await.ok().filter(|r| r.status() == 200).map(drop) }
         })
         .await;
-        Self { child, url }
+        let token = super::admin_token(database_url).await;
+        Self { child, url, token }
     }
 
     /// SIGKILL: no shutdown, no flush — as a crash.
@@ -68,7 +71,15 @@ impl Portal {
     }
 
     pub async fn metric(&self, name_and_labels: &str) -> f64 {
-        let text = reqwest::get(format!("{}/metrics", self.url)).await.unwrap().text().await.unwrap();
+        let text = reqwest::Client::new()
+            .get(format!("{}/metrics", self.url))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         text.lines()
             .find(|l| l.starts_with(name_and_labels))
             .and_then(|l| l.rsplit(' ').next())

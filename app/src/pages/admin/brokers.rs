@@ -53,6 +53,9 @@ pub fn BrokersPage() -> impl IntoView {
                             {rows.into_iter().map(|row| view! { <BrokerCard row on_change=move || brokers.refetch() /> }).collect_view()}
                         </ul>
                     }.into_any(),
+                    Err(e) if crate::pages::forbidden::forbidden_reason(&e).is_some() => view! {
+                        <crate::pages::forbidden::Forbidden reason=crate::pages::forbidden::forbidden_reason(&e).unwrap_or_default() />
+                    }.into_any(),
                     Err(e) => view! { <ErrorBox title="The brokers could not be loaded" message=e.to_string() /> }.into_any(),
                 }
             })}

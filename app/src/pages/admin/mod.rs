@@ -16,13 +16,18 @@ use crate::pages::catalog::ConnectionCheck;
 
 #[component]
 pub fn AdminPage() -> impl IntoView {
-    let sections: [(&str, &str, Option<&str>); 4] = [
+    let sections: [(&str, &str, Option<&str>); 5] = [
         (
             "Brokers",
             "Register Open Service Brokers, test their connection, relist their catalogs and see their problems.",
             Some("/admin/brokers"),
         ),
-        ("Teams and quotas", "Teams, their members and quotas per service or parameter.", None),
+        (
+            "People",
+            "Accounts, teams (namespaces), and who is a member or team admin of which team.",
+            Some("/admin/people"),
+        ),
+        ("Teams and quotas", "Quotas per team, service or parameter.", None),
         (
             "Plan visibility and approvals",
             "Which team sees which plan, and which requests need an admin's approval.",

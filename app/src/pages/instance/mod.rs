@@ -21,6 +21,7 @@ use crate::components::live::{LiveEvent, LiveState, follow};
 use crate::components::status::StatusBadge;
 use crate::components::ui::{ErrorBox, LINK, Loading};
 use crate::model::{ServiceBinding, ServiceInstance, instance_status};
+use crate::pages::forbidden::{Forbidden, forbidden_reason};
 use crate::pages::not_found::NotFound;
 
 /// The page's live state: the instance and its bindings as the last events left them.
@@ -83,6 +84,9 @@ pub fn InstancePage() -> impl IntoView {
                 match data.await {
                     Ok(Some(page)) => view! { <InstanceView page /> }.into_any(),
                     Ok(None) => view! { <NotFound /> }.into_any(),
+                    Err(e) if forbidden_reason(&e).is_some() => {
+                        view! { <Forbidden reason=forbidden_reason(&e).unwrap_or_default() /> }.into_any()
+                    }
                     Err(e) => view! { <ErrorBox title="This instance could not be loaded" message=e.to_string() /> }.into_any(),
                 }
             })}

@@ -13,7 +13,7 @@ use base64::Engine as _;
 
 use super::{check_parameters, class_of, reject_input, user_info};
 use crate::{
-    portal::access::{check_namespace, get, list, store_error, store_update},
+    portal::access::{check_member, check_namespace, get, list, store_error, store_update},
     portal::catalog::class_plans,
     store::{ListQuery, ResourceStore, StoreError},
 };
@@ -127,6 +127,7 @@ pub async fn credentials(
     name: &str,
 ) -> PortResult<Credentials> {
     check_namespace(caller, namespace)?;
+    check_member(caller, namespace)?;
     let binding = get::<ServiceBinding>(store, namespace, name)
         .await?
         .ok_or_else(|| PortError::NotFound(format!("There is no binding {name} in team {namespace}.")))?;

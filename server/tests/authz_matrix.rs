@@ -1,0 +1,363 @@
+//! The authorization matrix: every server function, every page and every other route of the
+//! portal, called by every kind of caller, against objects of team A. The list of server
+//! functions is checked against the registry of the running binary, and the list of pages against
+//! the app's router, so a new endpoint without a row here fails this test.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use app::model::Kind;
+use base64::{Engine, engine::general_purpose::STANDARD as B64};
+use common::{TestApp, seed, ui::quiet_app};
+use serde_json::{Value, json};
+use server::auth::Role;
+
+/// What a caller got.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum O {
+    /// Done (or the data asked for).
+    Ok,
+    /// Refused: not allowed (HTTP 403, or a refusal naming why).
+    No,
+    /// Not signed in: HTTP 401 (API) or a redirect to the login page (pages).
+    In,
+}
+use O::{In, No, Ok};
+
+/// The callers, in the order of every row below.
+const CALLERS: [&str; 6] =
+    ["anonymous", "member of A", "team-admin of A", "member of B", "platform admin", "token of A's member"];
+
+/// Server functions, by endpoint. Team A's objects are the target; the platform admin is in
+/// no team (so team A's credentials are not theirs to read).
+const SERVER_FNS: &[(&str, [O; 6])] = &[
+    ("shell_info", [In, Ok, Ok, Ok, Ok, Ok]),
+    ("check_portal", [In, Ok, Ok, Ok, Ok, Ok]),
+    ("catalog", [In, Ok, Ok, Ok, Ok, Ok]),
+    ("class", [In, Ok, Ok, Ok, Ok, Ok]),
+    ("namespaces", [In, Ok, Ok, Ok, Ok, Ok]),
+    ("instances", [In, Ok, Ok, Ok, Ok, Ok]),
+    ("instance", [In, Ok, Ok, No, Ok, Ok]),
+    ("request_instance", [In, Ok, Ok, No, Ok, Ok]),
+    ("update_instance", [In, Ok, Ok, No, Ok, Ok]),
+    ("delete_instance", [In, Ok, Ok, No, Ok, Ok]),
+    ("abandon_instance", [In, No, No, No, Ok, No]),
+    ("create_binding", [In, Ok, Ok, No, Ok, Ok]),
+    ("delete_binding", [In, Ok, Ok, No, Ok, Ok]),
+    ("reveal_credentials", [In, Ok, Ok, No, No, Ok]),
+    ("brokers", [In, No, No, No, Ok, No]),
+    ("register_broker", [In, No, No, No, Ok, No]),
+    ("test_broker", [In, No, No, No, Ok, No]),
+    ("relist_broker", [In, No, No, No, Ok, No]),
+    ("delete_broker", [In, No, No, No, Ok, No]),
+    ("people", [In, No, Ok, No, Ok, No]),
+    ("create_person", [In, No, No, No, Ok, No]),
+    ("create_team", [In, No, No, No, Ok, No]),
+    ("set_membership", [In, No, Ok, No, Ok, No]),
+    ("remove_membership", [In, No, Ok, No, Ok, No]),
+    ("tokens", [In, Ok, Ok, Ok, Ok, Ok]),
+    ("create_token", [In, Ok, Ok, Ok, Ok, Ok]),
+    ("revoke_token", [In, Ok, Ok, Ok, Ok, Ok]),
+];
+
+/// Pages (the app's routes, parameters filled with team A's objects).
+const PAGES: &[(&str, [O; 6])] = &[
+    ("/", [In, Ok, Ok, Ok, Ok, Ok]),
+    ("/catalog", [In, Ok, Ok, Ok, Ok, Ok]),
+    ("/catalog/{class}", [In, Ok, Ok, Ok, Ok, Ok]),
+    ("/catalog/{class}/request", [In, Ok, Ok, Ok, Ok, Ok]),
+    ("/instances", [In, Ok, Ok, Ok, Ok, Ok]),
+    ("/instances/{namespace}/{name}", [In, Ok, Ok, No, Ok, Ok]),
+    ("/approvals", [In, Ok, Ok, Ok, Ok, Ok]),
+    ("/admin", [In, Ok, Ok, Ok, Ok, Ok]),
+    ("/admin/brokers", [In, No, No, No, Ok, No]),
+    ("/admin/people", [In, No, Ok, No, Ok, No]),
+    ("/account/tokens", [In, Ok, Ok, Ok, Ok, Ok]),
+    ("/account/password", [In, Ok, Ok, Ok, Ok, Ok]),
+    ("/login", [Ok, Ok, Ok, Ok, Ok, Ok]),
+];
+
+/// The routes that are not Leptos's: the live stream, metrics, health.
+const OTHER: &[(&str, [O; 6])] = &[
+    ("GET /live/instances?namespace=team-a", [In, Ok, Ok, No, Ok, Ok]),
+    ("GET /metrics", [In, No, No, No, Ok, No]),
+    ("GET /healthz", [Ok, Ok, Ok, Ok, Ok, Ok]),
+    ("GET /readyz", [Ok, Ok, Ok, Ok, Ok, Ok]),
+];
+
+struct World {
+    app: TestApp,
+    clients: Vec<reqwest::Client>,
+    /// Account ids per caller (the anonymous one: none).
+    ids: Vec<Option<i64>>,
+    counter: std::sync::atomic::AtomicUsize,
+}
+
+impl World {
+    fn fresh(&self, prefix: &str) -> String {
+        format!("{prefix}-{}", self.counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+    }
+
+    /// An instance of team A made by the admin's token, for calls that change or remove one.
+    async fn instance(&self) -> String {
+        let name = self.fresh("inst");
+        let (status, answer) = self.app.call_json("request_instance", request_body("team-a", &name)).await;
+        assert_eq!(answer["Done"]["name"], name.as_str(), "{status} {answer}");
+        name
+    }
+
+    async fn binding(&self) -> String {
+        let name = self.fresh("bind");
+        let body = json!({"request": {"namespace": "team-a", "instance": "logs", "name": name, "parameters": {}}});
+        let (_, answer) = self.app.call_json("create_binding", body).await;
+        assert_eq!(answer["Done"]["name"], name.as_str(), "{answer}");
+        name
+    }
+}
+
+fn request_body(namespace: &str, name: &str) -> Value {
+    json!({"request": {"namespace": namespace, "name": name, "class": "svc-hdfs", "plan": "shared",
+                       "parameters": {"namespaceQuota": 10000, "storageSpaceQuota": 4096}}})
+}
+
+fn broker_form(name: &str) -> Value {
+    json!({"form": {"name": name, "url": "http://127.0.0.1:9/", "auth": "None", "ca_bundle": "",
+                    "insecure_skip_tls_verify": false, "relist_behavior": "Manual", "relist_duration": ""}})
+}
+
+/// How an answer reads: allowed, refused, or "sign in first"; anything else fails the test.
+fn outcome(what: &str, caller: &str, status: u16, body: &str) -> O {
+    let refusal = |m: &str| {
+        ["not a member", "Only members", "for platform admins", "may not manage", "neither a platform admin"]
+            .iter()
+            .any(|needle| m.contains(needle))
+    };
+    match status {
+        401 => In,
+        403 => No,
+        303 | 307 | 302 => panic!("{what} as {caller}: unexpected redirect"),
+        200 => {
+            let value: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+            match value.pointer("/Rejected/message").and_then(Value::as_str) {
+                Some(m) if refusal(m) => No,
+                Some(m) => panic!("{what} as {caller}: refused for another reason than authorization: {m}"),
+                None => Ok,
+            }
+        }
+        500 if body.contains("Forbidden: ") => No,
+        _ => panic!("{what} as {caller}: unexpected HTTP {status}: {body}"),
+    }
+}
+
+async fn call_fn(world: &World, endpoint: &str, who: usize) -> O {
+    let client = &world.clients[who];
+    let url = world.app.url(&format!("/api/{endpoint}"));
+    let form = |args: Vec<(&str, String)>| client.post(&url).form(&args);
+    let json = |body: Value| client.post(&url).json(&body);
+    let request = match endpoint {
+        "shell_info" | "check_portal" | "namespaces" | "instances" | "brokers" | "people" | "tokens" => form(vec![]),
+        "catalog" => json(json!({"query": {"q": "", "tag": "", "broker": "", "all": true}})),
+        "class" => form(vec![("class", "svc-hdfs".into())]),
+        "instance" => form(vec![("namespace", "team-a".into()), ("name", "logs".into())]),
+        "request_instance" => json(request_body("team-a", &world.fresh("req"))),
+        "update_instance" => {
+            let name = world.instance().await;
+            let object = world.app.store.get(Kind::ServiceInstance, "team-a", &name).await.unwrap().unwrap();
+            let rv = object["metadata"]["resourceVersion"].as_str().unwrap().to_string();
+            json(json!({"update": {"namespace": "team-a", "name": name, "plan": "shared",
+                                   "parameters": {"storageSpaceQuota": 8192}, "resource_version": rv}}))
+        }
+        "delete_instance" | "abandon_instance" => {
+            form(vec![("namespace", "team-a".into()), ("name", world.instance().await)])
+        }
+        "create_binding" => json(json!({"request": {"namespace": "team-a", "instance": "logs",
+                                                    "name": world.fresh("b"), "parameters": {}}})),
+        "delete_binding" => form(vec![("namespace", "team-a".into()), ("name", world.binding().await)]),
+        "reveal_credentials" => form(vec![("namespace", "team-a".into()), ("binding", "app-creds".into())]),
+        "register_broker" | "test_broker" => json(broker_form(&world.fresh("broker"))),
+        "relist_broker" => form(vec![("name", seed::BROKER.into())]),
+        "delete_broker" => {
+            let name = world.fresh("gone");
+            seed::broker(world.app.store.as_ref(), &name, true, "ok").await;
+            form(vec![("name", name)])
+        }
+        "create_person" => form(vec![("username", world.fresh("person")), ("display_name", "P".into())]),
+        "create_team" => form(vec![("name", world.fresh("team")), ("display_name", "T".into())]),
+        "set_membership" => {
+            form(vec![("team", "team-a".into()), ("username", "carol".into()), ("role", "member".into())])
+        }
+        "remove_membership" => form(vec![("team", "team-a".into()), ("username", "carol".into())]),
+        "create_token" => form(vec![("name", world.fresh("token"))]),
+        "revoke_token" => {
+            let owner = world.ids[who].unwrap_or(1);
+            let (_, token) = world.app.accounts.create_token(owner, "to revoke").await.unwrap();
+            form(vec![("id", token.id.to_string())])
+        }
+        other => panic!("the matrix has no way to call server function {other}: add it"),
+    };
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let body = response.text().await.unwrap();
+    outcome(endpoint, CALLERS[who], status, &body)
+}
+
+async fn call_page(world: &World, route: &str, who: usize) -> O {
+    let path = route.replace("{class}", "svc-hdfs").replace("{namespace}", "team-a").replace("{name}", "logs");
+    let response = world.clients[who].get(world.app.url(&path)).send().await.unwrap();
+    let status = response.status().as_u16();
+    if status == 303 {
+        let location = response.headers()["location"].to_str().unwrap().to_string();
+        assert!(location.starts_with("/login?next="), "{path} as {}: redirected to {location}", CALLERS[who]);
+        return In;
+    }
+    let body = response.text().await.unwrap();
+    match status {
+        200 => Ok,
+        403 => {
+            assert!(
+                body.contains("data-testid=\"forbidden\""),
+                "{path} as {}: a 403 without the 403 page",
+                CALLERS[who]
+            );
+            No
+        }
+        _ => panic!("{path} as {}: HTTP {status}", CALLERS[who]),
+    }
+}
+
+async fn call_other(world: &World, route: &str, who: usize) -> O {
+    let path = route.strip_prefix("GET ").unwrap();
+    let response = world.clients[who].get(world.app.url(path)).send().await.unwrap();
+    let status = response.status().as_u16();
+    // The live stream never ends: its headers are the answer.
+    let body = if path.starts_with("/live/") { String::new() } else { response.text().await.unwrap() };
+    match status {
+        200 => Ok,
+        401 => In,
+        403 => No,
+        _ => panic!("{path} as {}: HTTP {status}: {body}", CALLERS[who]),
+    }
+}
+
+async fn world() -> World {
+    let app = quiet_app().await;
+    seed::catalog(app.store.as_ref()).await;
+    let alice = app.person("alice", false, &[("team-a", Role::Member)]).await;
+    let adam = app.person("adam", false, &[("team-a", Role::TeamAdmin)]).await;
+    let bob = app.person("bob", false, &[("team-b", Role::Member)]).await;
+    let pat = app.person("pat", true, &[]).await;
+    app.person("carol", false, &[]).await;
+    // Team A's instance and binding with credentials; one of team B.
+    let (_, answer) = app.call_json("request_instance", request_body("team-a", "logs")).await;
+    assert_eq!(answer["Done"]["name"], "logs", "{answer}");
+    let (_, answer) = app.call_json("request_instance", request_body("team-b", "metrics")).await;
+    assert_eq!(answer["Done"]["name"], "metrics", "{answer}");
+    let body = json!({"request": {"namespace": "team-a", "instance": "logs", "name": "app-creds", "parameters": {}}});
+    let (_, answer) = app.call_json("create_binding", body).await;
+    assert_eq!(answer["Done"]["name"], "app-creds", "{answer}");
+    app.store
+        .create(
+            Kind::Secret,
+            json!({"metadata": {"name": "app-creds", "namespace": "team-a"}, "data": {"password": B64.encode("s3cr3t")}}),
+        )
+        .await
+        .unwrap();
+    let clients = vec![
+        app.anonymous.clone(),
+        app.session_client("alice").await,
+        app.session_client("adam").await,
+        app.session_client("bob").await,
+        app.session_client("pat").await,
+        app.token_client("alice").await,
+    ];
+    let ids = vec![None, Some(alice), Some(adam), Some(bob), Some(pat), Some(alice)];
+    World { app, clients, ids, counter: Default::default() }
+}
+
+#[tokio::test]
+async fn every_endpoint_with_every_role() {
+    // Every registered server function has a row, and every row a server function.
+    let registered: BTreeSet<String> =
+        leptos::server_fn::axum::server_fn_paths().map(|(path, _)| path.to_string()).collect();
+    let covered: BTreeSet<String> = SERVER_FNS.iter().map(|(e, _)| format!("/api/{e}")).collect();
+    assert_eq!(registered, covered, "server functions and the matrix differ");
+    // Every page of the app's router has a row.
+    let routes: BTreeSet<String> =
+        leptos_axum::generate_route_list(app::App).iter().map(|r| r.path().to_string()).collect();
+    let pages: BTreeSet<String> = PAGES.iter().map(|(p, _)| p.to_string()).collect();
+    assert_eq!(routes, pages, "the app's pages and the matrix differ");
+
+    let world = world().await;
+    let mut wrong = Vec::new();
+    for (endpoint, expected) in SERVER_FNS {
+        for (who, want) in expected.iter().enumerate() {
+            let got = call_fn(&world, endpoint, who).await;
+            if got != *want {
+                wrong.push(format!("server fn {endpoint} as {}: expected {want:?}, got {got:?}", CALLERS[who]));
+            }
+        }
+    }
+    for (route, expected) in PAGES {
+        for (who, want) in expected.iter().enumerate() {
+            let got = call_page(&world, route, who).await;
+            if got != *want {
+                wrong.push(format!("page {route} as {}: expected {want:?}, got {got:?}", CALLERS[who]));
+            }
+        }
+    }
+    for (route, expected) in OTHER {
+        for (who, want) in expected.iter().enumerate() {
+            let got = call_other(&world, route, who).await;
+            if got != *want {
+                wrong.push(format!("{route} as {}: expected {want:?}, got {got:?}", CALLERS[who]));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "authorization matrix mismatches:\n{}", wrong.join("\n"));
+    world.app.stop().await.unwrap();
+}
+
+/// Lists only show a caller's own teams, and the live stream sends nothing of other teams.
+#[tokio::test]
+async fn lists_and_streams_show_only_the_callers_teams() {
+    let world = world().await;
+    let bob = &world.clients[3];
+    let answer: Value =
+        bob.post(world.app.url("/api/instances")).form(&[("", "")]).send().await.unwrap().json().await.unwrap();
+    let rows = answer["rows"].as_array().unwrap();
+    assert!(rows.iter().all(|r| r.to_string().contains("team-b")), "{answer}");
+    assert!(!answer.to_string().contains("team-a"), "bob sees nothing of team A: {answer}");
+    let (_, page) = {
+        let r = bob.get(world.app.url("/instances")).send().await.unwrap();
+        (r.status(), r.text().await.unwrap())
+    };
+    assert!(page.contains("metrics") && !page.contains("data-instance=\"team-a/logs\""));
+    // The live stream of every instance carries only bob's team's.
+    let rv = world.app.store.resource_version().await.unwrap();
+    let response = bob.get(world.app.url(&format!("/live/instances?rv={rv}"))).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let mut stream = response.bytes_stream();
+    for (namespace, name) in [("team-a", "secret-project"), ("team-b", "visible")] {
+        let object = json!({"metadata": {"name": name, "namespace": namespace, "finalizers": []},
+                            "spec": {"clusterServiceClassExternalName": "hdfs", "clusterServicePlanExternalName": "shared"}});
+        world.app.store.create(Kind::ServiceInstance, object).await.unwrap();
+    }
+    let mut seen = String::new();
+    while !seen.contains("visible") {
+        let chunk = tokio::time::timeout(std::time::Duration::from_secs(10), futures::StreamExt::next(&mut stream))
+            .await
+            .expect("team B's event arrives")
+            .unwrap()
+            .unwrap();
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(!seen.contains("secret-project") && !seen.contains("team-a"), "team A leaked into bob's stream: {seen}");
+    drop(stream);
+    // The 403 page says which team and what to do.
+    let response = bob.get(world.app.url("/instances/team-a/logs")).send().await.unwrap();
+    assert_eq!(response.status(), 403);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("not a member of team team-a"), "{html}");
+    world.app.stop().await.unwrap();
+}

@@ -1,0 +1,263 @@
+//! Signing in and out over real HTTP: the session cookie's attributes, a new session id at
+//! sign-in, the login limit, the one-time password, the CSRF check, the security headers.
+
+mod common;
+
+use common::{
+    TestApp,
+    people::{PASSWORD, session_cookie, set_cookie},
+    ui::quiet_app,
+};
+use reqwest::header::{COOKIE, ORIGIN, REFERER};
+use server::auth::Role;
+
+#[tokio::test]
+async fn the_session_cookie_is_http_only_lax_and_renewed_at_sign_in() {
+    let app = quiet_app().await;
+    app.person("alice", false, &[("team-a", Role::Member)]).await;
+
+    // A page asked for anonymously sends to the login page, remembering where to return.
+    let response = app.anonymous.get(app.url("/instances/team-a/logs?tab=1")).send().await.unwrap();
+    assert_eq!(response.status(), 303);
+    assert_eq!(response.headers()["location"], "/login?next=/instances/team-a/logs%3Ftab%3D1");
+    // The login page itself is open, and carries the page CSP with a nonce.
+    let response = app.anonymous.get(app.url("/login")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let csp = response.headers()["content-security-policy"].to_str().unwrap().to_string();
+    assert!(csp.contains("script-src 'self' 'nonce-") && csp.contains("frame-ancestors 'none'"), "{csp}");
+    let html = response.text().await.unwrap();
+    let nonce = csp.split("'nonce-").nth(1).unwrap().split('\'').next().unwrap();
+    assert!(html.contains(&format!("nonce=\"{nonce}\"")), "the hydration script carries the CSP's nonce");
+
+    // A session planted before sign-in (a fixation attempt) is not the one after it.
+    let planted = "qm_session=AAAAAAAAAAAAAAAAAAAAAA";
+    let response = app
+        .anonymous
+        .post(app.url("/auth/login"))
+        .header(ORIGIN, app.origin())
+        .header(COOKIE, planted)
+        .form(&[("username", "alice"), ("password", PASSWORD), ("next", "/instances/team-a/logs")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    assert_eq!(response.headers()["location"], "/instances/team-a/logs");
+    let header = set_cookie(&response).expect("a session cookie");
+    assert!(header.contains("HttpOnly"), "{header}");
+    assert!(header.contains("SameSite=Lax"), "{header}");
+    assert!(header.contains("Path=/"), "{header}");
+    assert!(!header.contains("Secure"), "plain http: no Secure flag ({header})");
+    assert!(header.contains("Max-Age="), "sessions expire: {header}");
+    let first = session_cookie(&response).unwrap();
+    assert_ne!(first, planted);
+
+    // Signing in again rotates the id; the old cookie no longer signs anyone in.
+    let again = app.login("alice", PASSWORD).await;
+    let second = session_cookie(&again).unwrap();
+    assert_ne!(first, second);
+    let with = |cookie: &str| {
+        app.anonymous.post(app.url("/api/shell_info")).header(COOKIE, cookie.to_string()).header(ORIGIN, app.origin())
+    };
+    assert_eq!(with(&second).send().await.unwrap().status(), 200);
+    // (The first session is still alice's own other session: a new one, not an upgraded one.)
+    assert_eq!(with("qm_session=AAAAAAAAAAAAAAAAAAAAAA").send().await.unwrap().status(), 401);
+
+    // Sign out: the session is gone from the database, the cookie is worthless.
+    let response = app
+        .anonymous
+        .post(app.url("/auth/logout"))
+        .header(COOKIE, second.clone())
+        .header(ORIGIN, app.origin())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    assert_eq!(response.headers()["location"], "/login?signed_out=1");
+    assert_eq!(with(&second).send().await.unwrap().status(), 401);
+
+    // A wrong password goes back to the form with a reason, and no session.
+    let response = app.login("alice", "not the password").await;
+    assert_eq!(response.status(), 303);
+    assert!(response.headers()["location"].to_str().unwrap().starts_with("/login?error=invalid"));
+    assert!(set_cookie(&response).is_none_or(|c| !c.contains("qm_session=") || c.contains("Max-Age=0")));
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn https_portals_mark_the_cookie_secure() {
+    let app = TestApp::spawn_with(tempfile::tempdir().unwrap(), |c| {
+        c.controller = None;
+        c.builtin_broker = false;
+        c.public_url = "https://portal.example.com".into();
+    })
+    .await;
+    let response = app
+        .anonymous
+        .post(app.url("/auth/login"))
+        .header(ORIGIN, "https://portal.example.com")
+        .form(&[("username", "admin"), ("password", common::ADMIN_PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    assert!(set_cookie(&response).unwrap().contains("Secure"));
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn sign_in_attempts_are_limited() {
+    let app = quiet_app().await;
+    app.person("alice", false, &[]).await;
+    // Ten a minute (a new one every six seconds): slow password checks may earn a few more.
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let response = app.login("alice", "wrong password!").await;
+        let location = response.headers()["location"].to_str().unwrap().to_string();
+        if location.starts_with("/login?error=throttled") {
+            break;
+        }
+        assert!(location.starts_with("/login?error=invalid"), "{location}");
+        assert!(attempts < 25, "never throttled");
+    }
+    assert!(attempts > 10, "the first ten attempts are all checked ({attempts})");
+    // Now even the right password is refused without being looked at.
+    let response = app.login("alice", PASSWORD).await;
+    assert!(response.headers()["location"].to_str().unwrap().starts_with("/login?error=throttled"));
+    assert!(session_cookie(&response).is_none());
+    // The login page says so.
+    let (_, html) = {
+        let r = app.anonymous.get(app.url("/login?error=throttled")).send().await.unwrap();
+        (r.status(), r.text().await.unwrap())
+    };
+    assert!(html.contains("Too many sign-in attempts"), "{html}");
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_one_time_password_must_be_changed_first() {
+    let app = quiet_app().await;
+    app.accounts.create_user("olga", "Olga", Some(PASSWORD), false, true).await.unwrap();
+    let response = app.login("olga", PASSWORD).await;
+    assert_eq!(response.headers()["location"], "/account/password?next=/instances");
+    let cookie = session_cookie(&response).unwrap();
+    let get = |path: &str| app.anonymous.get(app.url(path)).header(COOKIE, cookie.clone());
+    let post =
+        |path: &str| app.anonymous.post(app.url(path)).header(COOKIE, cookie.clone()).header(ORIGIN, app.origin());
+
+    // Nothing else opens until the password is changed.
+    let response = get("/instances").send().await.unwrap();
+    assert_eq!(response.status(), 303);
+    assert_eq!(response.headers()["location"], "/account/password?next=/instances");
+    assert_eq!(post("/api/instances").send().await.unwrap().status(), 403);
+    assert_eq!(get("/account/password").send().await.unwrap().status(), 200);
+
+    let change = |current: &str, new: &str, confirm: &str| {
+        post("/auth/password").form(&[("current", current), ("new", new), ("confirm", confirm), ("next", "/instances")])
+    };
+    let location = |r: &reqwest::Response| r.headers()["location"].to_str().unwrap().to_string();
+    let r = change("wrong password here", "a brand new password", "a brand new password").send().await.unwrap();
+    assert!(location(&r).starts_with("/account/password?error=current"), "{}", location(&r));
+    let r = change(PASSWORD, "a brand new password", "a brand new passw0rd").send().await.unwrap();
+    assert!(location(&r).starts_with("/account/password?error=mismatch"));
+    let r = change(PASSWORD, "short", "short").send().await.unwrap();
+    assert!(location(&r).starts_with("/account/password?error=short"));
+    let r = change(PASSWORD, PASSWORD, PASSWORD).send().await.unwrap();
+    assert!(location(&r).starts_with("/account/password?error=same"));
+    let (_, html) = {
+        let r = get("/account/password?error=mismatch").send().await.unwrap();
+        (r.status(), r.text().await.unwrap())
+    };
+    assert!(html.contains("The new password and its repetition differ."));
+
+    let r = change(PASSWORD, "a brand new password", "a brand new password").send().await.unwrap();
+    assert_eq!(location(&r), "/instances?password_changed=1");
+    let renewed = session_cookie(&r).expect("the session gets a new id");
+    assert_ne!(renewed, cookie);
+    let r = app.anonymous.get(app.url("/instances")).header(COOKIE, renewed).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(app.login("olga", "a brand new password").await.headers()["location"], "/instances");
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn cookie_authenticated_writes_must_come_from_the_portal() {
+    let app = quiet_app().await;
+    let alice = app.person("alice", false, &[]).await;
+    let cookie = session_cookie(&app.login("alice", PASSWORD).await).unwrap();
+    let tokens = || async { app.accounts.list_tokens(alice).await.unwrap().len() };
+    let create = |name: &str| {
+        app.anonymous.post(app.url("/api/create_token")).header(COOKIE, cookie.clone()).form(&[("name", name)])
+    };
+
+    // A foreign page's form post: refused before anything runs.
+    let response = create("evil").header(ORIGIN, "http://evil.example").send().await.unwrap();
+    assert_eq!(response.status(), 403);
+    assert!(response.text().await.unwrap().contains("cross-site request refused"));
+    // No Origin and no Referer: refused too.
+    assert_eq!(create("bare").send().await.unwrap().status(), 403);
+    // A foreign Referer (no Origin).
+    assert_eq!(create("ref").header(REFERER, "http://evil.example/page").send().await.unwrap().status(), 403);
+    assert_eq!(tokens().await, 0, "no refused request created anything");
+
+    // The portal's own pages: allowed (by Origin, or by Referer when a browser sends no Origin).
+    assert_eq!(create("own").header(ORIGIN, app.origin()).send().await.unwrap().status(), 200);
+    let referer = format!("{}/account/tokens", app.origin());
+    assert_eq!(create("own-ref").header(REFERER, referer).send().await.unwrap().status(), 200);
+    assert_eq!(tokens().await, 2);
+    // The portal reached by another name (localhost for 127.0.0.1): the browser's Origin is the
+    // host it addressed.
+    let alias = format!("localhost:{}", app.addr.port());
+    let response =
+        create("alias").header("host", &alias).header(ORIGIN, format!("http://{alias}")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(tokens().await, 3);
+
+    // A script with an API token carries no ambient credentials: no Origin needed.
+    let user = app.accounts.user_by_name("alice").await.unwrap().unwrap();
+    let (token, _) = app.accounts.create_token(user.id, "script").await.unwrap();
+    let response = app
+        .anonymous
+        .post(app.url("/api/create_token"))
+        .bearer_auth(&token)
+        .header(ORIGIN, "http://evil.example")
+        .form(&[("name", "by-token")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    // A revoked or made-up token is refused outright.
+    let response = app.anonymous.post(app.url("/api/tokens")).bearer_auth("qm_made_up").send().await.unwrap();
+    assert_eq!(response.status(), 401);
+
+    // The login form itself is protected against login CSRF.
+    let response = app
+        .anonymous
+        .post(app.url("/auth/login"))
+        .header(ORIGIN, "http://evil.example")
+        .form(&[("username", "alice"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn every_answer_carries_the_security_headers() {
+    let app = quiet_app().await;
+    for path in ["/catalog", "/login", "/api/shell_info", "/pkg/none.css"] {
+        let response = app.client.get(app.url(path)).send().await.unwrap();
+        let h = response.headers();
+        assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(h["referrer-policy"], "same-origin", "{path}");
+        assert_eq!(h["x-frame-options"], "DENY", "{path}");
+        let csp = h["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+    }
+    // Health checks are for probes: no session, no sign-in.
+    let response = app.anonymous.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.headers().get("set-cookie").is_none());
+    app.stop().await.unwrap();
+}
