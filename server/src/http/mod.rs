@@ -28,6 +28,8 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::ready))
         .route("/live/instances", get(live::instances))
         .route("/metrics", get(metrics))
+        // The Kubernetes-style API (`/api`, `/apis`, `/openapi`, `/version`): see `crate::kapi`.
+        .merge(crate::kapi::router())
         .leptos_routes_with_context(
             &state,
             routes,

@@ -1,0 +1,75 @@
+//! A kubeconfig for a user and one of their teams: the portal's URL, a fresh API token, the
+//! team's namespace as the default — what `kubectl` needs to drive the catalog.
+
+use axum::{
+    extract::{Query, Request, State},
+    http::{StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{authenticate, status::ApiError};
+use crate::{app_state::AppState, auth::Accounts};
+
+/// The kubeconfig document (YAML) for `server`, `user`, `token` and a default `namespace`.
+pub fn render(server: &str, user: &str, token: &str, namespace: Option<&str>) -> String {
+    let context_name = match namespace {
+        Some(ns) => format!("quartermaster-{ns}"),
+        None => "quartermaster".to_string(),
+    };
+    let mut context = json!({"cluster": "quartermaster", "user": user});
+    if let Some(ns) = namespace {
+        context["namespace"] = json!(ns);
+    }
+    let config = json!({
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "quartermaster", "cluster": {"server": server}}],
+        "users": [{"name": user, "user": {"token": token}}],
+        "contexts": [{"name": context_name, "context": context}],
+        "current-context": context_name,
+        "preferences": {},
+    });
+    serde_saphyr::to_string(&config).unwrap_or_else(|_| config.to_string())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct KubeconfigQuery {
+    /// The team whose namespace becomes the default.
+    pub namespace: Option<String>,
+}
+
+/// `POST /kubeconfig?namespace=TEAM`: mints an API token for the signed-in user and answers
+/// with a kubeconfig that uses it (as an attachment).
+pub async fn download(State(state): State<AppState>, Query(query): Query<KubeconfigQuery>, request: Request) -> Response {
+    let ctx = match authenticate(state.clone(), request.headers(), request.extensions()).await {
+        Ok(ctx) => ctx,
+        Err(e) => return e.into_response(),
+    };
+    let namespace = query.namespace.filter(|n| !n.is_empty());
+    if let Some(ns) = &namespace
+        && !ctx.caller.may_access(ns)
+    {
+        return ApiError::new(StatusCode::FORBIDDEN, "Forbidden", format!("you are not a member of team {ns:?}"))
+            .into_response();
+    }
+    let accounts = Accounts::new(state.db.clone());
+    let name = format!("kubectl {}", namespace.as_deref().unwrap_or("all teams"));
+    let token = match accounts.create_token(ctx.principal.user.id, &name).await {
+        Ok((token, _)) => token,
+        Err(e) => return ApiError::internal(format!("cannot create a token: {e}")).into_response(),
+    };
+    tracing::info!(user = %ctx.caller.username, namespace = namespace.as_deref().unwrap_or_default(), "kubeconfig issued");
+    let body = render(&state.config.public_url, &ctx.caller.username, &token, namespace.as_deref());
+    let file = match &namespace {
+        Some(ns) => format!("attachment; filename=\"quartermaster-{ns}.kubeconfig\""),
+        None => "attachment; filename=\"quartermaster.kubeconfig\"".to_string(),
+    };
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/yaml".to_string()), (header::CONTENT_DISPOSITION, file), (header::CACHE_CONTROL, "no-store".to_string())],
+        body,
+    )
+        .into_response()
+}
