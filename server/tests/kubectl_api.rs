@@ -90,14 +90,53 @@ struct Setup {
     bob: Kubectl,
 }
 
-async fn user(db: &Database, app: &TestApp, name: &str, team: &str) -> (Kubectl, String) {
+/// A TLS front for the portal (kubectl sends tokens only over https): a private CA's PEM and
+/// the `https://` URL that forwards to the app.
+async fn tls_front(app: &TestApp) -> (String, String) {
+    use rcgen::{
+        BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
+        KeyUsagePurpose,
+    };
+    use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+    server::osb::install_crypto_provider();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params.distinguished_name.push(DnType::CommonName, "Quartermaster test CA");
+    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::DigitalSignature];
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
+    params.distinguished_name.push(DnType::CommonName, "portal");
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    let cert = params.signed_by(&key, &*ca).unwrap();
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
+    let config =
+        rustls::ServerConfig::builder().with_no_client_auth().with_single_cert(vec![cert.der().clone()], key).unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let backend = app.addr;
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else { return };
+                let Ok(mut plain) = tokio::net::TcpStream::connect(backend).await else { return };
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+            });
+        }
+    });
+    (format!("https://127.0.0.1:{port}"), ca.pem())
+}
+
+async fn user(db: &Database, front: &(String, String), name: &str, team: &str) -> (Kubectl, String) {
     let accounts = Accounts::new(db.clone());
     let user = accounts.create_user(name, name, None, false, false).await.unwrap();
     accounts.set_membership(user.id, team, Role::Member).await.unwrap();
     let (token, _) = accounts.create_token(user.id, "kubectl").await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = dir.path().join("config");
-    let text = server::kapi::kubeconfig::render(&app.url(""), name, &token, Some(team));
+    let text = server::kapi::kubeconfig::render(&front.0, name, &token, Some(team), Some(&front.1));
     std::fs::write(&kubeconfig, text).unwrap();
     let cache = dir.path().join("cache");
     (Kubectl { kubeconfig, cache, _dir: dir }, token)
@@ -109,8 +148,9 @@ async fn setup() -> Setup {
     let accounts = Accounts::new(db.clone());
     accounts.create_team("team-a", "Team A").await.unwrap();
     accounts.create_team("team-b", "Team B").await.unwrap();
-    let (alice, alice_token) = user(&db, &app, "alice", "team-a").await;
-    let (bob, _) = user(&db, &app, "bob", "team-b").await;
+    let front = tls_front(&app).await;
+    let (alice, alice_token) = user(&db, &front, "alice", "team-a").await;
+    let (bob, _) = user(&db, &front, "bob", "team-b").await;
     catalog_ready(&app).await;
     Setup { app, alice, alice_token, bob }
 }
@@ -194,7 +234,8 @@ async fn discovery_api_resources_and_explain() {
 async fn kubectl_drives_the_whole_lifecycle() {
     let s = setup().await;
     // `kubectl get si -w` in the background, from before the instance exists.
-    let mut watcher = s.alice.command(&["get", "si", "-w"]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut watcher =
+        s.alice.command(&["get", "si", "-w"]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
     let stdout = watcher.stdout.take().unwrap();
     let (lines_tx, mut lines_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
     std::thread::spawn(move || {
@@ -266,7 +307,17 @@ async fn kubectl_drives_the_whole_lifecycle() {
 
     // Patch the parameters: the update reaches the broker.
     s.alice
-        .ok(&["patch", "si", "analytics", "--type=merge", "-p", r#"{"spec":{"parameters":{"storageSpaceQuota":4096}}}"#], None)
+        .ok(
+            &[
+                "patch",
+                "si",
+                "analytics",
+                "--type=merge",
+                "-p",
+                r#"{"spec":{"parameters":{"storageSpaceQuota":4096}}}"#,
+            ],
+            None,
+        )
         .await;
     eventually(60, "the update to reach the broker", || async {
         let out = s.alice.ok(&["get", "si", "analytics", "-o", "json"], None).await;
@@ -278,10 +329,26 @@ async fn kubectl_drives_the_whole_lifecycle() {
     .await;
     // A JSON patch too.
     s.alice
-        .ok(&["patch", "si", "analytics", "--type=json", "-p", r#"[{"op":"replace","path":"/spec/parameters/namespaceQuota","value":20000}]"#], None)
+        .ok(
+            &[
+                "patch",
+                "si",
+                "analytics",
+                "--type=json",
+                "-p",
+                r#"[{"op":"replace","path":"/spec/parameters/namespaceQuota","value":20000}]"#,
+            ],
+            None,
+        )
         .await;
     eventually(60, "the second update", || async {
-        let out = s.alice.ok(&["get", "si", "analytics", "-o", "jsonpath={.status.externalProperties.parameters.namespaceQuota}"], None).await;
+        let out = s
+            .alice
+            .ok(
+                &["get", "si", "analytics", "-o", "jsonpath={.status.externalProperties.parameters.namespaceQuota}"],
+                None,
+            )
+            .await;
         (out == "20000").then_some(())
     })
     .await;
@@ -302,11 +369,11 @@ async fn kubectl_drives_the_whole_lifecycle() {
 async fn invalid_manifests_are_refused_with_the_field_and_nothing_is_created() {
     let s = setup().await;
     let cases: [(&str, String, &[&str]); 5] = [
-        ("bad name", INSTANCE.replace("name: analytics", "name: Bad_Name"), &["Invalid", "metadata.name"]),
+        ("bad name", INSTANCE.replace("name: analytics", "name: Bad_Name"), &["is invalid", "metadata.name"]),
         (
             "unknown plan",
             INSTANCE.replace("clusterServicePlanExternalName: shared", "clusterServicePlanExternalName: gold"),
-            &["Invalid", "spec.clusterServicePlanExternalName", "gold", "shared"],
+            &["is invalid", "spec.clusterServicePlanExternalName", "gold", "shared"],
         ),
         (
             "unknown class",
@@ -316,7 +383,7 @@ async fn invalid_manifests_are_refused_with_the_field_and_nothing_is_created() {
         (
             "parameters against the schema",
             INSTANCE.replace("storageSpaceQuota: 2048", "storageSpaceQuota: 5"),
-            &["Invalid", "spec.parameters.storageSpaceQuota"],
+            &["is invalid", "spec.parameters.storageSpaceQuota"],
         ),
         ("unknown field", INSTANCE.replace("  parameters:", "  colour: red\n  parameters:"), &["spec.colour"]),
     ];
@@ -377,7 +444,8 @@ async fn a_team_cannot_see_another_teams_objects_or_secrets() {
     let err = s.bob.fails(&["delete", "clusterservicebroker", "builtin-broker"], None).await;
     assert!(err.contains("forbidden"), "{err}");
     // No token, or a wrong one: Unauthorized.
-    let anonymous = s.app.client.get(s.app.url("/apis/servicecatalog.k8s.io/v1beta1/serviceinstances")).send().await.unwrap();
+    let anonymous =
+        s.app.client.get(s.app.url("/apis/servicecatalog.k8s.io/v1beta1/serviceinstances")).send().await.unwrap();
     assert_eq!(anonymous.status(), 401);
     let status: Value = anonymous.json().await.unwrap();
     assert_eq!(status["reason"], "Unauthorized");
@@ -402,7 +470,12 @@ async fn the_api_answers_malformed_and_edge_requests_with_status_objects() {
     let base = app.url("/apis/servicecatalog.k8s.io/v1beta1/namespaces/team-a/serviceinstances");
     let auth = format!("Bearer {}", s.alice_token);
     let send = |method: reqwest::Method, url: String, content_type: &str, body: Vec<u8>| {
-        let request = app.client.request(method, url).header("Authorization", &auth).header("Content-Type", content_type).body(body);
+        let request = app
+            .client
+            .request(method, url)
+            .header("Authorization", &auth)
+            .header("Content-Type", content_type)
+            .body(body);
         async move {
             let response = request.send().await.unwrap();
             let code = response.status().as_u16();
@@ -411,10 +484,16 @@ async fn the_api_answers_malformed_and_edge_requests_with_status_objects() {
         }
     };
     // Malformed JSON and YAML, wrong types, oversized bodies: 4xx with a Status that says why.
-    let (code, status) = send(reqwest::Method::POST, base.clone(), "application/json", b"{\"metadata\": ".to_vec()).await;
-    assert_eq!((code, status["kind"].as_str(), status["reason"].as_str()), (400, Some("Status"), Some("BadRequest")), "{status}");
+    let (code, status) =
+        send(reqwest::Method::POST, base.clone(), "application/json", b"{\"metadata\": ".to_vec()).await;
+    assert_eq!(
+        (code, status["kind"].as_str(), status["reason"].as_str()),
+        (400, Some("Status"), Some("BadRequest")),
+        "{status}"
+    );
     assert!(status["message"].as_str().unwrap().contains("not valid JSON"), "{status}");
-    let (code, status) = send(reqwest::Method::POST, base.clone(), "application/yaml", b"metadata: [unclosed\n".to_vec()).await;
+    let (code, status) =
+        send(reqwest::Method::POST, base.clone(), "application/yaml", b"metadata: [unclosed\n".to_vec()).await;
     assert_eq!(code, 400, "{status}");
     assert!(status["message"].as_str().unwrap().contains("not valid YAML"), "{status}");
     let (code, _) = send(reqwest::Method::POST, base.clone(), "application/json", b"[1, 2]".to_vec()).await;
@@ -422,14 +501,17 @@ async fn the_api_answers_malformed_and_edge_requests_with_status_objects() {
     let huge = vec![b' '; 4 * 1024 * 1024];
     let (code, status) = send(reqwest::Method::POST, base.clone(), "application/json", huge).await;
     assert_eq!((code, status["reason"].as_str()), (413, Some("RequestEntityTooLarge")), "{status}");
-    let (code, status) = send(reqwest::Method::POST, base.clone(), "application/vnd.kubernetes.protobuf", b"x".to_vec()).await;
+    let (code, status) =
+        send(reqwest::Method::POST, base.clone(), "application/vnd.kubernetes.protobuf", b"x".to_vec()).await;
     assert_eq!(code, 415, "{status}");
 
     // Create from YAML (as a pasted manifest), read back as JSON and as a Table.
-    let (code, created) = send(reqwest::Method::POST, base.clone(), "application/yaml", INSTANCE.as_bytes().to_vec()).await;
+    let (code, created) =
+        send(reqwest::Method::POST, base.clone(), "application/yaml", INSTANCE.as_bytes().to_vec()).await;
     assert_eq!(code, 201, "{created}");
     let rv = created["metadata"]["resourceVersion"].as_str().unwrap().to_string();
-    let (code, status) = send(reqwest::Method::POST, base.clone(), "application/yaml", INSTANCE.as_bytes().to_vec()).await;
+    let (code, status) =
+        send(reqwest::Method::POST, base.clone(), "application/yaml", INSTANCE.as_bytes().to_vec()).await;
     assert_eq!((code, status["reason"].as_str()), (409, Some("AlreadyExists")), "{status}");
     let (code, status) = send(reqwest::Method::GET, format!("{base}/nosuch"), "", vec![]).await;
     assert_eq!((code, status["reason"].as_str()), (404, Some("NotFound")), "{status}");
@@ -446,16 +528,21 @@ async fn the_api_answers_malformed_and_edge_requests_with_status_objects() {
         .await
         .unwrap();
     assert_eq!(table["kind"], "Table");
-    let columns: Vec<&str> = table["columnDefinitions"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    let columns: Vec<&str> =
+        table["columnDefinitions"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
     assert_eq!(&columns[..6], ["Name", "Class", "Plan", "Ready", "Status", "Age"]);
     assert_eq!(table["rows"][0]["cells"][0], "analytics");
 
     // PUT with a stale resourceVersion: Conflict; the status subresource is not the user's.
     let mut stale = created.clone();
     stale["metadata"]["labels"]["x"] = json!("y");
-    let (code, status) = send(reqwest::Method::PUT, format!("{base}/analytics"), "application/json", stale.to_string().into_bytes()).await;
+    let (code, status) =
+        send(reqwest::Method::PUT, format!("{base}/analytics"), "application/json", stale.to_string().into_bytes())
+            .await;
     assert!(code == 200 || code == 409, "{status}");
-    let (code, status) = send(reqwest::Method::PUT, format!("{base}/analytics"), "application/json", stale.to_string().into_bytes()).await;
+    let (code, status) =
+        send(reqwest::Method::PUT, format!("{base}/analytics"), "application/json", stale.to_string().into_bytes())
+            .await;
     assert_eq!((code, status["reason"].as_str()), (409, Some("Conflict")), "{status}");
     let (code, status) = send(
         reqwest::Method::PATCH,
@@ -502,7 +589,7 @@ async fn the_api_answers_malformed_and_edge_requests_with_status_objects() {
     drop(stream);
     let gone = app
         .client
-        .get(format!("{base}?watch=true&resourceVersion=1"))
+        .get(format!("{base}?watch=true&resourceVersion=1&timeoutSeconds=2"))
         .header("Authorization", &auth)
         .send()
         .await
@@ -527,8 +614,12 @@ async fn the_api_answers_malformed_and_edge_requests_with_status_objects() {
     let (code, _) = send(reqwest::Method::GET, format!("{plans_url}?labelSelector=%3D%3D%3D"), "", vec![]).await;
     assert_eq!(code, 400);
     let (_, filtered) =
-        send(reqwest::Method::GET, format!("{plans_url}?fieldSelector=spec.externalName%3Ddedicated"), "", vec![]).await;
-    assert!(filtered["items"].as_array().unwrap().iter().all(|p| p["spec"]["externalName"] == "dedicated"), "{filtered}");
+        send(reqwest::Method::GET, format!("{plans_url}?fieldSelector=spec.externalName%3Ddedicated"), "", vec![])
+            .await;
+    assert!(
+        filtered["items"].as_array().unwrap().iter().all(|p| p["spec"]["externalName"] == "dedicated"),
+        "{filtered}"
+    );
     assert!(!filtered["items"].as_array().unwrap().is_empty());
 
     // The OpenAPI documents and discovery without credentials (they hold no data).
@@ -554,7 +645,8 @@ async fn kubectl_and_the_portal_see_each_others_objects_live() {
     let mut seen = String::new();
     let deadline = Instant::now() + Duration::from_secs(30);
     while !seen.contains("analytics") {
-        let chunk = tokio::time::timeout_at(deadline.into(), stream.next()).await.expect("the live stream shows the instance");
+        let chunk =
+            tokio::time::timeout_at(deadline.into(), stream.next()).await.expect("the live stream shows the instance");
         seen.push_str(&String::from_utf8_lossy(&chunk.unwrap().unwrap()));
     }
     drop(stream);
@@ -568,7 +660,8 @@ async fn kubectl_and_the_portal_see_each_others_objects_live() {
         )
         .await;
     assert_eq!(code, 200, "{answer}");
-    let out = s.alice.ok(&["get", "si", "from-portal", "-o", "jsonpath={.spec.clusterServicePlanExternalName}"], None).await;
+    let out =
+        s.alice.ok(&["get", "si", "from-portal", "-o", "jsonpath={.spec.clusterServicePlanExternalName}"], None).await;
     assert_eq!(out, "shared");
     s.app.stop().await.unwrap();
 }

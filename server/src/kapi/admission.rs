@@ -27,7 +27,13 @@ fn text<'a>(object: &'a Value, pointer: &str) -> Option<&'a str> {
 }
 
 /// Runs every check; `object` gets the caller's `userInfo` when its spec is new or changed.
-pub async fn admit(ctx: &Ctx, op: Operation, kind: Kind, object: &mut Value, existing: Option<&Value>) -> ApiResult<()> {
+pub async fn admit(
+    ctx: &Ctx,
+    op: Operation,
+    kind: Kind,
+    object: &mut Value,
+    existing: Option<&Value>,
+) -> ApiResult<()> {
     let name = text(object, "/metadata/name").unwrap_or_default().to_string();
     let mut causes = Vec::new();
     if op == Operation::Create {
@@ -269,9 +275,9 @@ fn check_parameters(schema: Option<&Value>, parameters: &Value, causes: &mut Vec
     let Some(schema) = schema else { return };
     let errors = ParamsValidator::new(schema).validate(parameters);
     for (pointer, message) in errors.iter() {
-        let path: Vec<String> =
-            pointer.split('/').skip(1).map(|p| p.replace("~1", "/").replace("~0", "~")).collect();
-        let field = if path.is_empty() { "spec.parameters".to_string() } else { format!("spec.parameters.{}", path.join(".")) };
+        let path: Vec<String> = pointer.split('/').skip(1).map(|p| p.replace("~1", "/").replace("~0", "~")).collect();
+        let field =
+            if path.is_empty() { "spec.parameters".to_string() } else { format!("spec.parameters.{}", path.join(".")) };
         let described = match parameters.pointer(pointer) {
             Some(value) if !pointer.is_empty() => format!("Invalid value: {value}: {message}"),
             _ => message.to_string(),
@@ -280,7 +286,12 @@ fn check_parameters(schema: Option<&Value>, parameters: &Value, causes: &mut Vec
     }
 }
 
-async fn instance(ctx: &Ctx, object: &mut Value, existing: Option<&Value>, causes: &mut Vec<FieldCause>) -> ApiResult<()> {
+async fn instance(
+    ctx: &Ctx,
+    object: &mut Value,
+    existing: Option<&Value>,
+    causes: &mut Vec<FieldCause>,
+) -> ApiResult<()> {
     let namespace = text(object, "/metadata/namespace").unwrap_or_default().to_string();
     let spec = object.get("spec").cloned().unwrap_or(json!({}));
     if let Some(existing) = existing
@@ -297,18 +308,22 @@ async fn instance(ctx: &Ctx, object: &mut Value, existing: Option<&Value>, cause
     };
     let before = existing.get("spec").cloned().unwrap_or(json!({}));
     if let Some(choice) = plan_choice(&before)
-        && plan_choice(&spec).is_some_and(|now| now.class_field != choice.class_field || now.class_value != choice.class_value)
+        && plan_choice(&spec)
+            .is_some_and(|now| now.class_field != choice.class_field || now.class_value != choice.class_value)
     {
-        causes.push(cause(&format!("spec.{}", choice.class_field), "Forbidden: the class of an instance cannot change"));
+        causes
+            .push(cause(&format!("spec.{}", choice.class_field), "Forbidden: the class of an instance cannot change"));
         return Ok(());
     }
     let plan_changed = plan_choice(&before).and_then(|c| c.plan_value) != plan_choice(&spec).and_then(|c| c.plan_value);
     if plan_changed {
-        let updatable = plan.pointer("/spec/planUpdatable").and_then(Value::as_bool).unwrap_or_else(|| {
-            class.pointer("/spec/planUpdatable").and_then(Value::as_bool).unwrap_or(false)
-        });
+        let updatable = plan
+            .pointer("/spec/planUpdatable")
+            .and_then(Value::as_bool)
+            .unwrap_or_else(|| class.pointer("/spec/planUpdatable").and_then(Value::as_bool).unwrap_or(false));
         if !updatable {
-            let field = plan_choice(&spec).map_or("spec.clusterServicePlanExternalName".to_string(), |c| format!("spec.{}", c.plan_field));
+            let field = plan_choice(&spec)
+                .map_or("spec.clusterServicePlanExternalName".to_string(), |c| format!("spec.{}", c.plan_field));
             causes.push(cause(&field, "Forbidden: this service does not allow changing the plan of an instance"));
         }
     }
@@ -335,7 +350,12 @@ async fn instance(ctx: &Ctx, object: &mut Value, existing: Option<&Value>, cause
     Ok(())
 }
 
-async fn binding(ctx: &Ctx, object: &mut Value, existing: Option<&Value>, causes: &mut Vec<FieldCause>) -> ApiResult<()> {
+async fn binding(
+    ctx: &Ctx,
+    object: &mut Value,
+    existing: Option<&Value>,
+    causes: &mut Vec<FieldCause>,
+) -> ApiResult<()> {
     if existing.is_some() {
         causes.push(cause("spec", "Forbidden: the spec of a binding cannot change; delete it and bind again"));
         return Ok(());
@@ -364,9 +384,10 @@ async fn binding(ctx: &Ctx, object: &mut Value, existing: Option<&Value>, causes
         // The instance's class left the catalog: the controller explains that on the binding.
         return Ok(());
     };
-    let bindable = plan.pointer("/spec/bindable").and_then(Value::as_bool).unwrap_or_else(|| {
-        class.pointer("/spec/bindable").and_then(Value::as_bool).unwrap_or(true)
-    });
+    let bindable = plan
+        .pointer("/spec/bindable")
+        .and_then(Value::as_bool)
+        .unwrap_or_else(|| class.pointer("/spec/bindable").and_then(Value::as_bool).unwrap_or(true));
     if !bindable {
         causes.push(cause(
             "spec.instanceRef.name",

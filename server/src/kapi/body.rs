@@ -62,7 +62,11 @@ pub async fn read(body: Body, headers: &HeaderMap) -> ApiResult<Value> {
 
 pub fn parse_json(text: &str) -> ApiResult<Value> {
     serde_json::from_str(text).map_err(|e| {
-        ApiError::bad_request(format!("the request body is not valid JSON: {e} (line {}, column {})", e.line(), e.column()))
+        ApiError::bad_request(format!(
+            "the request body is not valid JSON: {e} (line {}, column {})",
+            e.line(),
+            e.column()
+        ))
     })
 }
 

@@ -54,7 +54,9 @@ fn status_resource(kind: Kind) -> Value {
 }
 
 pub async fn core_resources() -> Json<Value> {
-    Json(json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "v1", "resources": [resource(Kind::Secret)]}))
+    Json(
+        json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "v1", "resources": [resource(Kind::Secret)]}),
+    )
 }
 
 fn group() -> Value {

@@ -53,7 +53,14 @@ fn respond(code: StatusCode, value: &Value, headers: &HeaderMap, warnings: &[Str
     response
 }
 
-fn respond_object(kind: Kind, code: StatusCode, object: &Value, request_headers: &HeaderMap, query: &HashMap<String, String>, warnings: &[String]) -> Response {
+fn respond_object(
+    kind: Kind,
+    code: StatusCode,
+    object: &Value,
+    request_headers: &HeaderMap,
+    query: &HashMap<String, String>,
+    warnings: &[String],
+) -> Response {
     if table::wants_table(&accept(request_headers)) {
         let include = Include::parse(query.get("includeObject").map(String::as_str));
         let rv = object.pointer("/metadata/resourceVersion").cloned().unwrap_or(json!(""));
@@ -83,7 +90,9 @@ impl FieldSelector {
             };
             let field = field.trim();
             let valid = !field.is_empty()
-                && field.split('.').all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+                && field
+                    .split('.')
+                    .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
             if !valid {
                 return Err(ApiError::bad_request(format!("field label not supported: {field}")));
             }
@@ -139,7 +148,12 @@ pub fn selection(target: &Target, query: &HashMap<String, String>) -> ApiResult<
     ))
 }
 
-pub async fn list(ctx: &Ctx, target: &Target, query: &HashMap<String, String>, headers: &HeaderMap) -> ApiResult<Response> {
+pub async fn list(
+    ctx: &Ctx,
+    target: &Target,
+    query: &HashMap<String, String>,
+    headers: &HeaderMap,
+) -> ApiResult<Response> {
     ctx.authorize("list", target)?;
     let (list_query, fields) = selection(target, query)?;
     if let Some(ns) = &list_query.namespace
@@ -148,7 +162,9 @@ pub async fn list(ctx: &Ctx, target: &Target, query: &HashMap<String, String>, h
         ctx.authorize("list", &Target { namespace: Some(ns.clone()), ..target.clone() })?;
     }
     let list = ctx.state.store.list(target.kind, &list_query).await.map_err(|e| match e {
-        StoreError::Invalid { .. } => ApiError::bad_request("the continue token is not valid; list again from the start"),
+        StoreError::Invalid { .. } => {
+            ApiError::bad_request("the continue token is not valid; list again from the start")
+        }
         other => ApiError::from(other),
     })?;
     let items: Vec<Value> =
@@ -178,7 +194,12 @@ async fn fetch(ctx: &Ctx, target: &Target) -> ApiResult<Value> {
         .ok_or_else(|| ApiError::not_found(target.kind, name))
 }
 
-pub async fn get(ctx: &Ctx, target: &Target, query: &HashMap<String, String>, headers: &HeaderMap) -> ApiResult<Response> {
+pub async fn get(
+    ctx: &Ctx,
+    target: &Target,
+    query: &HashMap<String, String>,
+    headers: &HeaderMap,
+) -> ApiResult<Response> {
     ctx.authorize("get", target)?;
     let object = fetch(ctx, target).await?;
     Ok(respond_object(target.kind, StatusCode::OK, &object, headers, query, &[]))
@@ -196,7 +217,9 @@ fn field_validation(query: &HashMap<String, String>) -> ApiResult<FieldValidatio
         None | Some("") | Some("Warn") => Ok(FieldValidation::Warn),
         Some("Strict") => Ok(FieldValidation::Strict),
         Some("Ignore") => Ok(FieldValidation::Ignore),
-        Some(other) => Err(ApiError::bad_request(format!("fieldValidation must be Ignore, Warn or Strict, not {other:?}"))),
+        Some(other) => {
+            Err(ApiError::bad_request(format!("fieldValidation must be Ignore, Warn or Strict, not {other:?}")))
+        }
     }
 }
 
@@ -212,7 +235,10 @@ fn dry_run(query: &HashMap<String, String>) -> ApiResult<bool> {
 /// against the kind's schema. Returns warnings (unknown fields dropped under `Warn`).
 fn shape(kind: Kind, target: &Target, object: &mut Value, query: &HashMap<String, String>) -> ApiResult<Vec<String>> {
     let Some(map) = object.as_object_mut() else {
-        return Err(ApiError::bad_request(format!("the body must be a {kind} object, not a JSON {}", type_word(object))));
+        return Err(ApiError::bad_request(format!(
+            "the body must be a {kind} object, not a JSON {}",
+            type_word(object)
+        )));
     };
     match map.get("apiVersion").and_then(Value::as_str) {
         Some(v) if v != api_version(kind) => {
@@ -225,7 +251,9 @@ fn shape(kind: Kind, target: &Target, object: &mut Value, query: &HashMap<String
     }
     match map.get("kind").and_then(Value::as_str) {
         Some(k) if k != kind.as_str() => {
-            return Err(ApiError::bad_request(format!("the kind in the data ({k}) does not match the expected kind ({kind})")));
+            return Err(ApiError::bad_request(format!(
+                "the kind in the data ({k}) does not match the expected kind ({kind})"
+            )));
         }
         _ => {}
     }
@@ -284,7 +312,12 @@ fn check_name_matches(target: &Target, object: &Value) -> ApiResult<()> {
     Ok(())
 }
 
-pub async fn create(ctx: &Ctx, target: &Target, query: &HashMap<String, String>, request: Request) -> ApiResult<Response> {
+pub async fn create(
+    ctx: &Ctx,
+    target: &Target,
+    query: &HashMap<String, String>,
+    request: Request,
+) -> ApiResult<Response> {
     ctx.authorize("create", target)?;
     let dry = dry_run(query)?;
     let (parts, body) = request.into_parts();
@@ -328,7 +361,12 @@ fn dry_created(kind: Kind, mut object: Value) -> ApiResult<Value> {
     Ok(object)
 }
 
-pub async fn update(ctx: &Ctx, target: &Target, query: &HashMap<String, String>, request: Request) -> ApiResult<Response> {
+pub async fn update(
+    ctx: &Ctx,
+    target: &Target,
+    query: &HashMap<String, String>,
+    request: Request,
+) -> ApiResult<Response> {
     ctx.authorize("update", target)?;
     let dry = dry_run(query)?;
     let (parts, body) = request.into_parts();
@@ -385,14 +423,23 @@ fn apply_patch(media: &str, document: &mut Value, patch: Value) -> ApiResult<()>
             let operations: json_patch::Patch = serde_json::from_value(patch)
                 .map_err(|e| ApiError::bad_request(format!("the JSON patch is not valid: {e}")))?;
             json_patch::patch(document, &operations).map_err(|e| {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "Invalid", format!("the JSON patch cannot be applied: {e}"))
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "Invalid",
+                    format!("the JSON patch cannot be applied: {e}"),
+                )
             })
         }
         other => Err(ApiError::unsupported_media_type(if other.is_empty() { "(no Content-Type)" } else { other })),
     }
 }
 
-pub async fn patch(ctx: &Ctx, target: &Target, query: &HashMap<String, String>, request: Request) -> ApiResult<Response> {
+pub async fn patch(
+    ctx: &Ctx,
+    target: &Target,
+    query: &HashMap<String, String>,
+    request: Request,
+) -> ApiResult<Response> {
     ctx.authorize("patch", target)?;
     let dry = dry_run(query)?;
     let (parts, body) = request.into_parts();
@@ -427,10 +474,16 @@ pub async fn patch(ctx: &Ctx, target: &Target, query: &HashMap<String, String>, 
             // Nobody asked for this version: read again and re-apply, as an API server does.
             Err(e) if e.reason == "Conflict" && !claimed_rv && attempt < 4 => continue,
             Err(e) => return Err(e),
-            Ok(written) => return Ok(respond_object(target.kind, StatusCode::OK, &written, &parts.headers, query, &warnings)),
+            Ok(written) => {
+                return Ok(respond_object(target.kind, StatusCode::OK, &written, &parts.headers, query, &warnings));
+            }
         }
     }
-    Err(ApiError::conflict(target.kind, target.name.as_deref().unwrap_or_default(), "the object keeps changing; try again"))
+    Err(ApiError::conflict(
+        target.kind,
+        target.name.as_deref().unwrap_or_default(),
+        "the object keeps changing; try again",
+    ))
 }
 
 /// `DeleteOptions` preconditions and dry run.
@@ -443,13 +496,22 @@ async fn delete_options(request: Request) -> ApiResult<(Option<String>, Option<S
         return Ok((None, None, false));
     }
     let text = std::str::from_utf8(&bytes).map_err(|_| ApiError::bad_request("the request body is not UTF-8 text"))?;
-    let options = if body::content_type(&parts.headers).contains("yaml") { body::parse_yaml(text)? } else { body::parse_json(text)? };
+    let options = if body::content_type(&parts.headers).contains("yaml") {
+        body::parse_yaml(text)?
+    } else {
+        body::parse_json(text)?
+    };
     let string = |p: &str| options.pointer(p).and_then(Value::as_str).map(str::to_string);
     let dry = options.get("dryRun").and_then(Value::as_array).is_some_and(|d| d.iter().any(|v| v == "All"));
     Ok((string("/preconditions/uid"), string("/preconditions/resourceVersion"), dry))
 }
 
-pub async fn delete(ctx: &Ctx, target: &Target, query: &HashMap<String, String>, request: Request) -> ApiResult<Response> {
+pub async fn delete(
+    ctx: &Ctx,
+    target: &Target,
+    query: &HashMap<String, String>,
+    request: Request,
+) -> ApiResult<Response> {
     ctx.authorize("delete", target)?;
     let headers = request.headers().clone();
     let (uid, rv, dry_in_body) = delete_options(request).await?;
@@ -459,12 +521,20 @@ pub async fn delete(ctx: &Ctx, target: &Target, query: &HashMap<String, String>,
     if let Some(uid) = &uid
         && uid != object::uid(&existing)
     {
-        return Err(ApiError::conflict(target.kind, name, &format!("Precondition failed: UID in precondition: {uid}, UID in object meta: {}", object::uid(&existing))));
+        return Err(ApiError::conflict(
+            target.kind,
+            name,
+            &format!("Precondition failed: UID in precondition: {uid}, UID in object meta: {}", object::uid(&existing)),
+        ));
     }
     if let Some(rv) = &rv
         && Some(rv.as_str()) != existing.pointer("/metadata/resourceVersion").and_then(Value::as_str)
     {
-        return Err(ApiError::conflict(target.kind, name, "Precondition failed: the resourceVersion in the precondition does not match"));
+        return Err(ApiError::conflict(
+            target.kind,
+            name,
+            "Precondition failed: the resourceVersion in the precondition does not match",
+        ));
     }
     if dry {
         return Ok(respond(StatusCode::OK, &existing, &headers, &[]));
@@ -483,7 +553,12 @@ pub async fn delete(ctx: &Ctx, target: &Target, query: &HashMap<String, String>,
     Ok(respond(code, &object, &headers, &[]))
 }
 
-pub async fn delete_collection(ctx: &Ctx, target: &Target, query: &HashMap<String, String>, request: Request) -> ApiResult<Response> {
+pub async fn delete_collection(
+    ctx: &Ctx,
+    target: &Target,
+    query: &HashMap<String, String>,
+    request: Request,
+) -> ApiResult<Response> {
     ctx.authorize("deletecollection", target)?;
     let headers = request.headers().clone();
     let (_, _, dry_in_body) = delete_options(request).await?;
@@ -498,7 +573,12 @@ pub async fn delete_collection(ctx: &Ctx, target: &Target, query: &HashMap<Strin
             deleted.push(item);
             continue;
         }
-        match ctx.state.store.delete(target.kind, object::namespace(&item), object::name(&item), Some(object::uid(&item))).await {
+        match ctx
+            .state
+            .store
+            .delete(target.kind, object::namespace(&item), object::name(&item), Some(object::uid(&item)))
+            .await
+        {
             Ok(Deleted::Gone(o) | Deleted::Pending(o)) => deleted.push(o),
             Err(StoreError::NotFound { .. }) => {}
             Err(e) => return Err(e.into()),

@@ -166,10 +166,13 @@ pub async fn authenticate(state: AppState, headers: &HeaderMap, extensions: &Ext
     let accounts = Accounts::new(state.db.clone());
     let user = match accounts.user_for_token(&token).await {
         Ok(Some(user)) => user,
-        Ok(None) => return Err(ApiError::unauthorized("Unauthorized: the token is unknown, revoked, or its user is disabled")),
+        Ok(None) => {
+            return Err(ApiError::unauthorized("Unauthorized: the token is unknown, revoked, or its user is disabled"));
+        }
         Err(e) => return Err(ApiError::internal(format!("cannot check credentials: {e}"))),
     };
-    let teams = accounts.memberships(user.id).await.map_err(|e| ApiError::internal(format!("cannot read teams: {e}")))?;
+    let teams =
+        accounts.memberships(user.id).await.map_err(|e| ApiError::internal(format!("cannot read teams: {e}")))?;
     let principal = Principal { user, teams, via_token: true };
     let caller = principal.caller();
     Ok(Ctx { state, principal, caller })
@@ -184,8 +187,15 @@ impl Ctx {
             return Ok(());
         }
         let reading = matches!(verb, "get" | "list" | "watch");
-        let forbidden =
-            || ApiError::forbidden(&caller.username, verb, target.kind, target.namespace.as_deref(), target.name.as_deref());
+        let forbidden = || {
+            ApiError::forbidden(
+                &caller.username,
+                verb,
+                target.kind,
+                target.namespace.as_deref(),
+                target.name.as_deref(),
+            )
+        };
         if target.status && !reading {
             // Status is the controller's to write.
             return Err(forbidden());
@@ -211,7 +221,10 @@ impl Ctx {
 
     /// Whether an object of another namespace may be shown in an all-namespaces answer.
     pub fn may_see(&self, kind: Kind, object: &serde_json::Value) -> bool {
-        !kind.namespaced() || self.caller.may_access(object.pointer("/metadata/namespace").and_then(|v| v.as_str()).unwrap_or_default())
+        !kind.namespaced()
+            || self
+                .caller
+                .may_access(object.pointer("/metadata/namespace").and_then(|v| v.as_str()).unwrap_or_default())
     }
 }
 
@@ -222,7 +235,10 @@ mod tests {
     #[test]
     fn paths_name_objects_and_collections() {
         let t = parse_target(false, "namespaces/team-a/serviceinstances/db/status").unwrap();
-        assert_eq!((t.kind, t.namespace.as_deref(), t.name.as_deref(), t.status), (Kind::ServiceInstance, Some("team-a"), Some("db"), true));
+        assert_eq!(
+            (t.kind, t.namespace.as_deref(), t.name.as_deref(), t.status),
+            (Kind::ServiceInstance, Some("team-a"), Some("db"), true)
+        );
         assert_eq!(parse_target(false, "serviceinstances").unwrap().namespace, None);
         assert!(parse_target(false, "serviceinstances/db").is_none(), "namespaced objects need their namespace");
         assert!(parse_target(false, "namespaces/x/clusterserviceclasses").is_none());

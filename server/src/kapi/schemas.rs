@@ -58,7 +58,9 @@ static KINDS: LazyLock<HashMap<Kind, KindInfo>> = LazyLock::new(|| {
 fn from_crd(crd: &Value) -> Option<KindInfo> {
     let kind = Kind::parse(crd.pointer("/spec/names/kind")?.as_str()?)?;
     let strings = |v: Option<&Value>| -> Vec<String> {
-        v.and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect()).unwrap_or_default()
+        v.and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+            .unwrap_or_default()
     };
     let version = crd.pointer("/spec/versions/0")?;
     let columns = version
@@ -224,7 +226,9 @@ fn walk(schema: &Value, value: &mut Value, path: &str, prune: bool, findings: &m
         if !fits {
             findings.invalid.push(FieldCause {
                 field: path.to_string(),
-                message: format!("Invalid value: \"{actual}\": {path} in body must be of type {expected}: \"{actual}\""),
+                message: format!(
+                    "Invalid value: \"{actual}\": {path} in body must be of type {expected}: \"{actual}\""
+                ),
             });
             return;
         }
@@ -246,9 +250,7 @@ fn walk(schema: &Value, value: &mut Value, path: &str, prune: bool, findings: &m
             if let Some(required) = schema.get("required").and_then(Value::as_array) {
                 for name in required.iter().filter_map(Value::as_str) {
                     if !map.contains_key(name) {
-                        findings
-                            .invalid
-                            .push(FieldCause { field: join(path, name), message: "Required value".into() });
+                        findings.invalid.push(FieldCause { field: join(path, name), message: "Required value".into() });
                     }
                 }
             }
@@ -497,7 +499,8 @@ mod tests {
         let v3 = openapi_v3(false);
         let si = &v3["components"]["schemas"]["io.k8s.servicecatalog.v1beta1.ServiceInstance"];
         assert_eq!(si["x-kubernetes-group-version-kind"][0]["kind"], "ServiceInstance");
-        let patch = &v3["paths"]["/apis/servicecatalog.k8s.io/v1beta1/namespaces/{namespace}/serviceinstances/{name}"]["patch"];
+        let patch =
+            &v3["paths"]["/apis/servicecatalog.k8s.io/v1beta1/namespaces/{namespace}/serviceinstances/{name}"]["patch"];
         assert!(patch["parameters"].as_array().unwrap().iter().any(|p| p["name"] == "fieldValidation"));
         assert!(openapi_v2()["definitions"]["io.k8s.api.core.v1.Secret"].is_object());
     }

@@ -161,7 +161,10 @@ mod tests {
         let object = json!({"spec": {"a": "x"}, "status": {"conditions": [
             {"type": "Failed", "status": "False"}, {"type": "Ready", "status": "True", "reason": "ProvisionedSuccessfully"}]}});
         assert_eq!(evaluate(".spec.a", &object), Some(json!("x")));
-        assert_eq!(evaluate(r#".status.conditions[?(@.type=="Ready")].reason"#, &object), Some(json!("ProvisionedSuccessfully")));
+        assert_eq!(
+            evaluate(r#".status.conditions[?(@.type=="Ready")].reason"#, &object),
+            Some(json!("ProvisionedSuccessfully"))
+        );
         assert_eq!(evaluate(".status.conditions[0].type", &object), Some(json!("Failed")));
         assert_eq!(evaluate(".spec.missing", &object), None);
     }

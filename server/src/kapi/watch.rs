@@ -55,7 +55,12 @@ fn store_error(e: StoreError) -> ApiError {
     }
 }
 
-pub async fn watch(ctx: Ctx, target: Target, query: HashMap<String, String>, headers: HeaderMap) -> ApiResult<Response> {
+pub async fn watch(
+    ctx: Ctx,
+    target: Target,
+    query: HashMap<String, String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
     ctx.authorize("watch", &target)?;
     let (list_query, fields) = selection(&target, &query)?;
     if let Some(ns) = &list_query.namespace
@@ -65,7 +70,9 @@ pub async fn watch(ctx: Ctx, target: Target, query: HashMap<String, String>, hea
     }
     let resource_version = match query.get("resourceVersion").map(String::as_str) {
         None | Some("") | Some("0") => None,
-        Some(rv) => Some(rv.parse::<u64>().map_err(|_| ApiError::bad_request(format!("resourceVersion {rv:?} is not valid")))?),
+        Some(rv) => {
+            Some(rv.parse::<u64>().map_err(|_| ApiError::bad_request(format!("resourceVersion {rv:?} is not valid")))?)
+        }
     };
     let timeout = match query.get("timeoutSeconds").filter(|t| !t.is_empty()) {
         Some(t) => Some(Duration::from_secs(
@@ -129,7 +136,13 @@ pub async fn watch(ctx: Ctx, target: Target, query: HashMap<String, String>, hea
                     }
                     let object = if as_table {
                         let rv = event.object.pointer("/metadata/resourceVersion").cloned().unwrap_or(json!(""));
-                        let t = table::table(kind, std::slice::from_ref(&event.object), include, headers, json!({"resourceVersion": rv}));
+                        let t = table::table(
+                            kind,
+                            std::slice::from_ref(&event.object),
+                            include,
+                            headers,
+                            json!({"resourceVersion": rv}),
+                        );
                         headers = false;
                         t
                     } else {
