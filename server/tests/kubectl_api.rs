@@ -665,3 +665,56 @@ async fn kubectl_and_the_portal_see_each_others_objects_live() {
     assert_eq!(out, "shared");
     s.app.stop().await.unwrap();
 }
+
+/// The portal's manifest view, download and apply: the same object kubectl sees, the same
+/// checks kubectl gets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn manifests_are_viewed_downloaded_and_applied_in_the_portal() {
+    let s = setup().await;
+    // Applied through the portal's server function (as the Apply page sends it).
+    let (code, answer) = s.app.call_form("apply_manifest", &[("manifest", INSTANCE)]).await;
+    assert_eq!(code, 200, "{answer}");
+    assert_eq!(answer["Done"][0]["action"], "created", "{answer}");
+    assert!(s.alice.ok(&["get", "si", "analytics", "-o", "name"], None).await.contains("analytics"));
+    let (_, answer) = s.app.call_form("apply_manifest", &[("manifest", INSTANCE)]).await;
+    assert_eq!(answer["Done"][0]["action"], "unchanged", "{answer}");
+    let changed = INSTANCE.replace("storageSpaceQuota: 2048", "storageSpaceQuota: 3072");
+    let (_, answer) = s.app.call_form("apply_manifest", &[("manifest", &changed)]).await;
+    assert_eq!(answer["Done"][0]["action"], "configured", "{answer}");
+
+    // Refusals name the field, as kubectl's do.
+    let bad =
+        INSTANCE.replace("storageSpaceQuota: 2048", "storageSpaceQuota: 5").replace("name: analytics", "name: other");
+    let (_, answer) = s.app.call_form("apply_manifest", &[("manifest", &bad)]).await;
+    let rejected = &answer["Rejected"];
+    assert!(rejected["message"].as_str().unwrap().contains("is invalid"), "{answer}");
+    assert_eq!(rejected["inputs"][0][0], "spec.parameters.storageSpaceQuota", "{answer}");
+    let (_, answer) = s.app.call_form("apply_manifest", &[("manifest", "kind: [")]).await;
+    assert!(answer["Rejected"]["message"].as_str().unwrap().contains("not valid YAML"), "{answer}");
+    let unknown =
+        INSTANCE.replace("  parameters:", "  colour: red\n  parameters:").replace("name: analytics", "name: other");
+    let (_, answer) = s.app.call_form("apply_manifest", &[("manifest", &unknown)]).await;
+    assert_eq!(answer["Rejected"]["inputs"][0][0], "spec.colour", "{answer}");
+    assert!(s.app.store.get(Kind::ServiceInstance, "team-a", "other").await.unwrap().is_none());
+
+    // View and download: a manifest that applies again, without what the server filled in.
+    let view = s.app.client.get(s.app.url("/manifests/serviceinstances/team-a/analytics")).send().await.unwrap();
+    assert_eq!(view.status(), 200);
+    assert!(view.headers().get("content-disposition").is_none());
+    let yaml = view.text().await.unwrap();
+    let manifest: Value = serde_saphyr::from_str(&yaml).unwrap();
+    assert_eq!(manifest["spec"]["parameters"]["storageSpaceQuota"], 3072, "{yaml}");
+    assert_eq!(manifest["metadata"]["labels"]["app"], "reports");
+    for absent in ["uid", "resourceVersion", "externalID", "userInfo", "status", "last-applied"] {
+        assert!(!yaml.contains(absent), "{absent} in the manifest:\n{yaml}");
+    }
+    let download =
+        s.app.client.get(s.app.url("/manifests/serviceinstances/team-a/analytics?download=1")).send().await.unwrap();
+    let disposition = download.headers()["content-disposition"].to_str().unwrap().to_string();
+    assert!(disposition.starts_with("attachment") && disposition.contains("analytics.yaml"), "{disposition}");
+    let out = s.alice.ok(&["apply", "-f", "-"], Some(&yaml)).await;
+    assert!(out.contains("unchanged") || out.contains("configured"), "{out}");
+    let missing = s.app.client.get(s.app.url("/manifests/serviceinstances/team-a/nosuch")).send().await.unwrap();
+    assert_eq!(missing.status(), 404);
+    s.app.stop().await.unwrap();
+}

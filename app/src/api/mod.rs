@@ -5,6 +5,7 @@
 pub mod brokers;
 pub mod catalog;
 pub mod instances;
+pub mod manifests;
 
 use serde::{Deserialize, Serialize};
 

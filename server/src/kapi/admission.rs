@@ -168,7 +168,7 @@ async fn resolve_plan(
         (Kind::ClusterServiceClass, Kind::ClusterServicePlan, "/spec/clusterServiceClassRef/name")
     };
     let scope = ListQuery { namespace: choice.namespaced.then(|| namespace.to_string()), ..ListQuery::default() };
-    let store = ctx.state.store.as_ref();
+    let store = ctx.store.as_ref();
     let classes = store.list(class_kind, &scope).await?.items;
     let mut matching: Vec<&Value> =
         classes.iter().filter(|c| key_of(c, choice.class_key) == Some(choice.class_value.as_str())).collect();
@@ -240,7 +240,7 @@ async fn effective_parameters(
             causes.push(cause(&field, "Required value: secretKeyRef with name and key"));
             continue;
         };
-        let Some(object) = ctx.state.store.get(Kind::Secret, namespace, secret).await? else {
+        let Some(object) = ctx.store.get(Kind::Secret, namespace, secret).await? else {
             causes.push(cause(&field, format!("Not found: Secret {secret:?} in namespace {namespace:?}")));
             continue;
         };
@@ -366,7 +366,7 @@ async fn binding(
         causes.push(cause("spec.instanceRef.name", "Required value: the instance to bind"));
         return Ok(());
     };
-    let store = ctx.state.store.as_ref();
+    let store = ctx.store.as_ref();
     let Some(instance) = store.get(Kind::ServiceInstance, &namespace, instance_name).await? else {
         causes.push(cause(
             "spec.instanceRef.name",

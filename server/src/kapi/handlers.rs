@@ -161,7 +161,7 @@ pub async fn list(
     {
         ctx.authorize("list", &Target { namespace: Some(ns.clone()), ..target.clone() })?;
     }
-    let list = ctx.state.store.list(target.kind, &list_query).await.map_err(|e| match e {
+    let list = ctx.store.list(target.kind, &list_query).await.map_err(|e| match e {
         StoreError::Invalid { .. } => {
             ApiError::bad_request("the continue token is not valid; list again from the start")
         }
@@ -187,8 +187,7 @@ pub async fn list(
 
 async fn fetch(ctx: &Ctx, target: &Target) -> ApiResult<Value> {
     let name = target.name.as_deref().unwrap_or_default();
-    ctx.state
-        .store
+    ctx.store
         .get(target.kind, target.namespace.as_deref().unwrap_or_default(), name)
         .await?
         .ok_or_else(|| ApiError::not_found(target.kind, name))
@@ -341,7 +340,7 @@ async fn insert(
         map.remove("status");
     }
     admission::admit(ctx, Operation::Create, kind, &mut object, None).await?;
-    let created = if dry { dry_created(kind, object)? } else { ctx.state.store.create(kind, object).await? };
+    let created = if dry { dry_created(kind, object)? } else { ctx.store.create(kind, object).await? };
     if !dry {
         tracing::info!(user = %ctx.caller.username, kind = %kind, namespace = %object::namespace(&created),
             name = %object::name(&created), "created through the Kubernetes-style API");
@@ -387,7 +386,7 @@ async fn write(ctx: &Ctx, target: &Target, mut object: Value, existing: &Value, 
         if let Some(rv) = object.pointer("/metadata/resourceVersion") {
             next["metadata"]["resourceVersion"] = rv.clone();
         }
-        return if dry { Ok(next) } else { Ok(ctx.state.store.update_status(kind, next).await?) };
+        return if dry { Ok(next) } else { Ok(ctx.store.update_status(kind, next).await?) };
     }
     if kind != Kind::Secret {
         object["status"] = existing.get("status").cloned().unwrap_or(Value::Null);
@@ -403,7 +402,7 @@ async fn write(ctx: &Ctx, target: &Target, mut object: Value, existing: &Value, 
         }
         return Ok(object);
     }
-    let written = ctx.state.store.update(kind, object).await?;
+    let written = ctx.store.update(kind, object).await?;
     tracing::info!(user = %ctx.caller.username, kind = %kind, namespace = %object::namespace(&written),
         name = %object::name(&written), "updated through the Kubernetes-style API");
     Ok(written)
@@ -540,7 +539,6 @@ pub async fn delete(
         return Ok(respond(StatusCode::OK, &existing, &headers, &[]));
     }
     let deleted = ctx
-        .state
         .store
         .delete(target.kind, target.namespace.as_deref().unwrap_or_default(), name, Some(object::uid(&existing)))
         .await?;
@@ -566,7 +564,7 @@ pub async fn delete_collection(
     let (mut list_query, fields) = selection(target, query)?;
     list_query.limit = None;
     list_query.continue_token = None;
-    let items = ctx.state.store.list(target.kind, &list_query).await?.items;
+    let items = ctx.store.list(target.kind, &list_query).await?.items;
     let mut deleted = Vec::new();
     for item in items.into_iter().filter(|o| ctx.may_see(target.kind, o) && fields.matches(o)) {
         if dry {
@@ -574,7 +572,6 @@ pub async fn delete_collection(
             continue;
         }
         match ctx
-            .state
             .store
             .delete(target.kind, object::namespace(&item), object::name(&item), Some(object::uid(&item)))
             .await

@@ -69,7 +69,10 @@ pub async fn download(
     }
     let accounts = Accounts::new(state.db.clone());
     let name = format!("kubectl {}", namespace.as_deref().unwrap_or("all teams"));
-    let token = match accounts.create_token(ctx.principal.user.id, &name).await {
+    let Some(user_id) = ctx.user_id else {
+        return ApiError::unauthorized("Unauthorized: sign in to the portal to get a kubeconfig").into_response();
+    };
+    let token = match accounts.create_token(user_id, &name).await {
         Ok((token, _)) => token,
         Err(e) => return ApiError::internal(format!("cannot create a token: {e}")).into_response(),
     };

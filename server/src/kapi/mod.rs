@@ -15,12 +15,13 @@ mod body;
 mod discovery;
 mod handlers;
 pub mod kubeconfig;
+pub mod manifest;
 pub mod schemas;
 pub mod status;
 pub mod table;
 mod watch;
 
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::Arc};
 
 use app::{api::Caller, model::Kind};
 use axum::{
@@ -34,6 +35,7 @@ use axum::{
 use crate::{
     app_state::AppState,
     auth::{Accounts, Principal},
+    store::ResourceStore,
 };
 use status::{ApiError, ApiResult};
 
@@ -58,13 +60,27 @@ pub fn router() -> Router<AppState> {
         .route("/openapi/v3", get(discovery::openapi_v3_root))
         .route("/openapi/v3/{*path}", get(discovery::openapi_v3_group))
         .route("/kubeconfig", post(kubeconfig::download))
+        .route("/manifests/apply", post(manifest::post_apply))
+        .route("/manifests/{plural}/{namespace}/{name}", get(manifest::get_manifest))
 }
 
-/// One authenticated request.
+/// One authenticated request: who asks, and the store it reaches.
 pub struct Ctx {
-    pub state: AppState,
-    pub principal: Principal,
+    pub store: Arc<dyn ResourceStore>,
+    /// Turns `true` when the server shuts down (ends watches).
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
     pub caller: Caller,
+    /// The portal account behind the request, when there is one.
+    pub user_id: Option<i64>,
+}
+
+impl Ctx {
+    pub fn new(store: Arc<dyn ResourceStore>, caller: Caller) -> Self {
+        // Outside the HTTP server (the portal's own calls) nothing ends a watch.
+        static NEVER: std::sync::LazyLock<tokio::sync::watch::Sender<bool>> =
+            std::sync::LazyLock::new(|| tokio::sync::watch::channel(false).0);
+        Self { store, shutdown: NEVER.subscribe(), caller, user_id: None }
+    }
 }
 
 /// The object or collection a path names.
@@ -154,9 +170,14 @@ fn bearer(headers: &HeaderMap) -> Option<String> {
 /// Who is calling: the principal the portal's `identify` guard found (token or session), else
 /// the bearer token looked up here (so the API works whether or not that guard runs first).
 pub async fn authenticate(state: AppState, headers: &HeaderMap, extensions: &Extensions) -> ApiResult<Ctx> {
+    let ctx = |principal: &Principal| Ctx {
+        store: state.store.clone(),
+        shutdown: state.shutdown.clone(),
+        caller: principal.caller(),
+        user_id: Some(principal.user.id),
+    };
     if let Some(Some(principal)) = extensions.get::<Option<Principal>>() {
-        let caller = principal.caller();
-        return Ok(Ctx { state, principal: principal.clone(), caller });
+        return Ok(ctx(principal));
     }
     let Some(token) = bearer(headers) else {
         return Err(ApiError::unauthorized(
@@ -173,9 +194,7 @@ pub async fn authenticate(state: AppState, headers: &HeaderMap, extensions: &Ext
     };
     let teams =
         accounts.memberships(user.id).await.map_err(|e| ApiError::internal(format!("cannot read teams: {e}")))?;
-    let principal = Principal { user, teams, via_token: true };
-    let caller = principal.caller();
-    Ok(Ctx { state, principal, caller })
+    Ok(ctx(&Principal { user, teams, via_token: true }))
 }
 
 /// What a verb needs, by kind and scope: the UI's rules (team namespaces; the catalog is read by

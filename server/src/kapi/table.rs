@@ -28,7 +28,7 @@ impl Include {
 pub fn wants_table(accept: &str) -> bool {
     accept.split(',').any(|part| {
         let params: Vec<&str> = part.split(';').map(str::trim).collect();
-        params.contains(&"as=Table") && params.iter().any(|p| *p == "g=meta.k8s.io")
+        params.contains(&"as=Table") && params.contains(&"g=meta.k8s.io")
     })
 }
 

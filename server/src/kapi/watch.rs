@@ -93,16 +93,16 @@ pub async fn watch(
         resource_version,
         ..WatchQuery::default()
     };
-    let mut events = match ctx.state.store.watch(watch_query).await {
+    let mut events = match ctx.store.watch(watch_query).await {
         Ok(events) => events,
         Err(e) => return Ok(error_stream(store_error(e))),
     };
     let mut last_rv = match resource_version {
         Some(rv) => rv,
-        None => ctx.state.store.resource_version().await?,
+        None => ctx.store.resource_version().await?,
     };
     let (tx, rx) = mpsc::channel::<Result<Bytes, Infallible>>(64);
-    let mut shutdown = ctx.state.shutdown.clone();
+    let mut shutdown = ctx.shutdown.clone();
     tokio::spawn(async move {
         let deadline = tokio::time::Instant::now() + timeout.unwrap_or(Duration::from_secs(365 * 24 * 3600));
         let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + BOOKMARK_EVERY, BOOKMARK_EVERY);
