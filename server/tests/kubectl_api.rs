@@ -397,6 +397,14 @@ async fn invalid_manifests_are_refused_with_the_field_and_nothing_is_created() {
             "{what}: nothing is created"
         );
     }
+    // Server-side apply creates and then merges.
+    let out = s.alice.ok(&["apply", "--server-side", "-f", "-"], Some(&INSTANCE.replace("analytics", "ssa"))).await;
+    assert!(out.contains("serverside-applied"), "{out}");
+    let changed = INSTANCE.replace("analytics", "ssa").replace("storageSpaceQuota: 2048", "storageSpaceQuota: 3000");
+    s.alice.ok(&["apply", "--server-side", "-f", "-"], Some(&changed)).await;
+    let quota = s.alice.ok(&["get", "si", "ssa", "-o", "jsonpath={.spec.parameters.storageSpaceQuota}"], None).await;
+    assert_eq!(quota, "3000");
+    s.alice.ok(&["delete", "si", "ssa", "--wait=false"], None).await;
     // A binding to an instance that does not exist.
     let err = s.alice.fails(&["apply", "-f", "-"], Some(BINDING)).await;
     assert!(err.contains("spec.instanceRef.name"), "{err}");
@@ -405,7 +413,7 @@ async fn invalid_manifests_are_refused_with_the_field_and_nothing_is_created() {
     assert!(out.contains("created (server dry run)"), "{out}");
     let err = s.alice.fails(&["apply", "--dry-run=server", "-f", "-"], Some(&INSTANCE.replace("2048", "1"))).await;
     assert!(err.contains("spec.parameters.storageSpaceQuota"), "{err}");
-    assert!(s.app.store.list(Kind::ServiceInstance, &ListQuery::default()).await.unwrap().items.is_empty());
+    assert!(s.app.store.get(Kind::ServiceInstance, "team-a", "analytics").await.unwrap().is_none());
     s.app.stop().await.unwrap();
 }
 
@@ -603,6 +611,25 @@ async fn the_api_answers_malformed_and_edge_requests_with_status_objects() {
         let event: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
         assert_eq!(event["object"]["code"], 410, "{event}");
     }
+
+    // Bookmarks, when asked for, carry the version to resume from.
+    let text = app
+        .client
+        .get(format!("{base}?watch=true&resourceVersion={rv}&allowWatchBookmarks=true&timeoutSeconds=7"))
+        .header("Authorization", &auth)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let bookmark = text
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|e| e["type"] == "BOOKMARK")
+        .unwrap_or_else(|| panic!("no bookmark in {text}"));
+    let at: u64 = bookmark["object"]["metadata"]["resourceVersion"].as_str().unwrap().parse().unwrap();
+    assert!(at >= rv.parse::<u64>().unwrap(), "{bookmark}");
 
     // Paging with limit/continue over the catalog's plans.
     let plans_url = app.url("/apis/servicecatalog.k8s.io/v1beta1/clusterserviceplans");
