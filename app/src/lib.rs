@@ -27,6 +27,7 @@ use leptos_router::{
 use components::layout::Shell;
 use pages::{
     admin::{AdminPage, BrokersPage},
+    apply::ApplyPage,
     approvals::ApprovalsPage,
     catalog::CatalogPage,
     class::ClassPage,
@@ -78,6 +79,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("catalog/:class/request") view=RequestPage ssr=SsrMode::Async />
                     <Route path=path!("instances") view=InstancesPage ssr=SsrMode::Async />
                     <Route path=path!("instances/:namespace/:name") view=InstancePage ssr=SsrMode::Async />
+                    <Route path=path!("apply") view=ApplyPage />
                     <Route path=path!("approvals") view=ApprovalsPage />
                     <Route path=path!("admin") view=AdminPage />
                     <Route path=path!("admin/brokers") view=BrokersPage ssr=SsrMode::Async />

@@ -14,6 +14,7 @@ use crate::api::{
     brokers::{BrokerForm, BrokerRow, ConnectionTest},
     catalog::{CatalogView, ClassDetail},
     instances::{BindingRequest, Credentials, InstancePage, InstanceRequest, InstanceUpdate, InstancesView},
+    manifests::ManifestApplied,
 };
 use crate::status::PortalStatus;
 
@@ -85,6 +86,12 @@ pub trait Portal: Send + Sync + 'static {
     async fn test_broker(&self, caller: &Caller, form: BrokerForm) -> PortResult<ConnectionTest>;
     async fn relist_broker(&self, caller: &Caller, name: &str) -> PortResult<()>;
     async fn delete_broker(&self, caller: &Caller, name: &str) -> PortResult<()>;
+
+    // Manifests
+    /// Applies pasted YAML (instances and bindings) with the checks kubectl gets.
+    async fn apply_manifest(&self, _caller: &Caller, _manifest: String) -> PortResult<Vec<ManifestApplied>> {
+        Err(PortError::Unavailable("applying manifests is not supported here".into()))
+    }
 }
 
 /// The form in which the port travels through Leptos context.

@@ -9,6 +9,7 @@ pub mod controller;
 pub mod db;
 pub mod demo;
 pub mod http;
+pub mod kapi;
 pub mod metrics;
 pub mod osb;
 pub mod params;

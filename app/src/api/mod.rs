@@ -5,6 +5,7 @@
 pub mod brokers;
 pub mod catalog;
 pub mod instances;
+pub mod manifests;
 pub mod people;
 
 use serde::{Deserialize, Serialize};

@@ -1,4 +1,5 @@
 pub mod admin;
+pub mod apply;
 pub mod approvals;
 pub mod catalog;
 pub mod class;

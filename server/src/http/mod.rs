@@ -39,6 +39,8 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/login", post(auth::login))
         .route("/auth/logout", post(auth::logout))
         .route("/auth/password", post(auth::change_password))
+        // The Kubernetes-style API (`/api`, `/apis`, `/openapi`, `/version`): see `crate::kapi`.
+        .merge(crate::kapi::router())
         .leptos_routes_with_context(
             &state,
             routes,

@@ -15,6 +15,7 @@ use app::{
         brokers::{BrokerForm, BrokerRow, ConnectionTest},
         catalog::{CatalogView, ClassDetail},
         instances::{BindingRequest, Credentials, InstancePage, InstanceRequest, InstanceUpdate, InstancesView},
+        manifests::ManifestApplied,
     },
     port::{PortError, PortResult, Portal},
     status::PortalStatus,
@@ -146,5 +147,9 @@ impl Portal for PortalService {
 
     async fn delete_broker(&self, caller: &Caller, name: &str) -> PortResult<()> {
         brokers::delete(self.store.as_ref(), caller, name).await
+    }
+
+    async fn apply_manifest(&self, caller: &Caller, manifest: String) -> PortResult<Vec<ManifestApplied>> {
+        crate::kapi::manifest::apply_for_portal(self.store.clone(), caller, &manifest).await
     }
 }

@@ -8,7 +8,7 @@ mod changes;
 mod crypto;
 #[cfg(feature = "kubernetes")]
 pub mod kubernetes;
-mod object;
+pub mod object;
 mod selector;
 mod sql;
 mod sqlite_writer;

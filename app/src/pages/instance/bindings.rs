@@ -167,7 +167,8 @@ fn BindingRow(name: String) -> impl IntoView {
                 <span class=format!("text-xs {MUTED}")>
                     {move || binding.get().map(|b| format!("Secret {} · created {}", b.spec.effective_secret_name(&b.metadata.name), readable_time(b.metadata.creation_timestamp.as_deref().unwrap_or_default())))}
                 </span>
-                <span class="ml-auto">
+                <span class="ml-auto flex items-center gap-3">
+                    <super::ManifestLinks plural="servicebindings" namespace=namespace.get_value() name=name.get_value() />
                     {move || (!deleting()).then(|| view! {
                         <button type="button" class=format!("{BUTTON_SECONDARY} px-2 py-1 text-xs text-red-700 dark:text-red-400") data-testid="delete-binding" on:click=move |_| confirming.set(true)>"Delete…"</button>
                     })}

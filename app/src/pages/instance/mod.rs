@@ -131,6 +131,7 @@ fn InstanceView(page: PageData) -> impl IntoView {
                     <Show when=move || !gone.get() fallback=|| view! { <span class="text-xs font-medium text-zinc-500">"Deleted"</span> }>
                         <StatusBadge status />
                     </Show>
+                    <ManifestLinks plural="serviceinstances" namespace=namespace.clone() name=name.clone() />
                 </PageHeader>
             </div>
         </div>
@@ -168,6 +169,20 @@ fn LiveIndicator(state: ReadSignal<LiveState>) -> impl IntoView {
                 LiveState::Connecting => "Connecting…",
                 LiveState::Reconnecting => "Reconnecting…",
             }}
+        </span>
+    }
+}
+
+/// View and download an object's manifest (served outside the app's router: full navigations).
+#[component]
+pub fn ManifestLinks(plural: &'static str, namespace: String, name: String) -> impl IntoView {
+    use crate::api::manifests::manifest_url;
+    let view_url = manifest_url(plural, &namespace, &name, false);
+    let download_url = manifest_url(plural, &namespace, &name, true);
+    view! {
+        <span class="inline-flex items-center gap-2 text-xs">
+            <a class=LINK href=view_url rel="external" target="_blank" data-testid="manifest-view">"Manifest"</a>
+            <a class=LINK href=download_url rel="external" download=format!("{name}.yaml") data-testid="manifest-download">"Download YAML"</a>
         </span>
     }
 }

@@ -46,7 +46,9 @@ pub fn InstancesPage() -> impl IntoView {
     let data = Resource::new(|| (), |_| load_instances());
     view! {
         <Title text="Instances" />
-        <PageHeader title="Instances" subtitle="Service instances of your teams, with their live status." />
+        <PageHeader title="Instances" subtitle="Service instances of your teams, with their live status.">
+            <a class=format!("{LINK} text-sm") href="/apply" data-testid="apply-link">"Apply a manifest"</a>
+        </PageHeader>
         <Suspense fallback=Loading>
             {move || Suspend::new(async move {
                 match data.await {

@@ -1,0 +1,72 @@
+import { readFileSync } from 'node:fs';
+import { test, expect } from '@playwright/test';
+import { catalogWith, openHydrated, snap, uniqueName } from './helpers';
+
+// Objects made through the API show up live in the browser; every instance has its manifest,
+// to view and download; a pasted manifest is applied with the checks kubectl gets.
+test.describe.configure({ mode: 'serial' });
+
+function instanceYaml(name: string, storage: number) {
+  return `apiVersion: servicecatalog.k8s.io/v1beta1
+kind: ServiceInstance
+metadata:
+  name: ${name}
+  namespace: default
+spec:
+  clusterServiceClassExternalName: hdfs
+  clusterServicePlanExternalName: shared
+  parameters:
+    namespaceQuota: 10000
+    storageSpaceQuota: ${storage}
+`;
+}
+
+test('an instance created through the API appears live; its manifest downloads and applies again', async ({ page, request }, testInfo) => {
+  test.setTimeout(180_000);
+  const name = uniqueName('api');
+  await catalogWith(page, 'hdfs');
+  await openHydrated(page, '/instances');
+  await page.evaluate(() => ((window as any).__qmNoReload = true));
+
+  // Created outside the browser, through the portal's manifest API.
+  const created = await request.post('/manifests/apply', { data: instanceYaml(name, 2048), headers: { 'content-type': 'application/yaml' } });
+  expect(created.status()).toBe(200);
+  expect((await created.json())[0].action).toBe('created');
+
+  const row = page.locator(`[data-instance="default/${name}"]`);
+  await expect(row).toBeVisible({ timeout: 30_000 });
+  await expect(row.locator('[data-status="ready"]')).toBeVisible({ timeout: 60_000 });
+  expect(await page.evaluate(() => (window as any).__qmNoReload)).toBe(true);
+  await snap(page, testInfo, 'instance from the API, live');
+
+  // Its manifest: viewed, downloaded.
+  await openHydrated(page, `/instances/default/${name}`);
+  await expect(page.getByTestId('manifest-view')).toHaveAttribute('href', `/manifests/serviceinstances/default/${name}`);
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('manifest-download').click()]);
+  const path = await download.path();
+  const text = readFileSync(path, 'utf8');
+  expect(text).toContain(`name: ${name}`);
+  expect(text).toContain('storageSpaceQuota: 2048');
+  expect(text).not.toContain('resourceVersion');
+  const viewed = await request.get(`/manifests/serviceinstances/default/${name}`);
+  expect(await viewed.text()).toBe(text);
+
+  // Pasted back on the Apply page with a bigger quota: configured; a bad value: the field is named.
+  await openHydrated(page, '/apply');
+  await page.getByTestId('manifest-input').fill(text.replace('storageSpaceQuota: 2048', 'storageSpaceQuota: 1'));
+  await page.getByTestId('apply-submit').click();
+  await expect(page.getByTestId('apply-error')).toContainText('spec.parameters.storageSpaceQuota');
+  await snap(page, testInfo, 'apply refused');
+  await page.getByTestId('manifest-input').fill(text.replace('storageSpaceQuota: 2048', 'storageSpaceQuota: 4096'));
+  await page.getByTestId('apply-submit').click();
+  await expect(page.getByTestId('applied-row')).toContainText('configured');
+  await snap(page, testInfo, 'applied');
+  await page.getByTestId('applied-row').locator('a').click();
+  await expect(page).toHaveURL(new RegExp(`/instances/default/${name}$`));
+  await expect(page.getByTestId('parameters')).toContainText('4,096 GB', { timeout: 30_000 });
+
+  // Clean up through the UI's own delete.
+  await page.getByTestId('delete-instance').click();
+  await page.getByTestId('confirm-delete-button').click();
+  await expect(page.getByText('This instance has been deleted')).toBeVisible({ timeout: 60_000 });
+});

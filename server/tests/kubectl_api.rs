@@ -1,0 +1,747 @@
+//! The Kubernetes-style API driven by stock kubectl (`QM_KUBECTL`, else the one on PATH) with a
+//! kubeconfig holding a portal API token: discovery and `kubectl explain`, the whole lifecycle
+//! of an instance and a binding on the built-in broker, invalid manifests, team isolation, and
+//! the API's answers to malformed requests.
+
+mod common;
+
+use std::{
+    io::{BufRead, BufReader, Write},
+    path::PathBuf,
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use app::model::Kind;
+use base64::{Engine, engine::general_purpose::STANDARD as B64};
+use common::{TestApp, eventually};
+use serde_json::{Value, json};
+use server::{
+    auth::{Accounts, Role},
+    config::Config,
+    db::Database,
+    store::ListQuery,
+};
+
+fn kubectl_program() -> String {
+    std::env::var("QM_KUBECTL").unwrap_or_else(|_| "kubectl".into())
+}
+
+/// kubectl with one user's kubeconfig.
+struct Kubectl {
+    kubeconfig: PathBuf,
+    cache: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Kubectl {
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(kubectl_program());
+        command.arg("--kubeconfig").arg(&self.kubeconfig).arg("--cache-dir").arg(&self.cache).args(args);
+        command
+    }
+
+    /// Runs kubectl off the runtime's threads; (success, stdout, stderr).
+    async fn run(&self, args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
+        let mut command = self.command(args);
+        let stdin = stdin.map(str::to_string);
+        tokio::task::spawn_blocking(move || {
+            let mut child = command
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("kubectl runs (install it, or set QM_KUBECTL)");
+            if let Some(input) = stdin {
+                child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+            }
+            drop(child.stdin.take());
+            let out = child.wait_with_output().unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .filter(|l| !l.contains("version difference") && !l.contains("version skew"))
+                .collect::<Vec<_>>()
+                .join("\n");
+            (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), stderr)
+        })
+        .await
+        .unwrap()
+    }
+
+    async fn ok(&self, args: &[&str], stdin: Option<&str>) -> String {
+        let (ok, out, err) = self.run(args, stdin).await;
+        assert!(ok, "kubectl {args:?} failed: {err}\n{out}");
+        out
+    }
+
+    async fn fails(&self, args: &[&str], stdin: Option<&str>) -> String {
+        let (ok, out, err) = self.run(args, stdin).await;
+        assert!(!ok, "kubectl {args:?} should fail, printed: {out}");
+        err
+    }
+}
+
+struct Setup {
+    app: TestApp,
+    /// Member of team-a.
+    alice: Kubectl,
+    alice_token: String,
+    /// Member of team-b.
+    bob: Kubectl,
+}
+
+/// A TLS front for the portal (kubectl sends tokens only over https): a private CA's PEM and
+/// the `https://` URL that forwards to the app.
+async fn tls_front(app: &TestApp) -> (String, String) {
+    use rcgen::{
+        BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
+        KeyUsagePurpose,
+    };
+    use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+    server::osb::install_crypto_provider();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params.distinguished_name.push(DnType::CommonName, "Quartermaster test CA");
+    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::DigitalSignature];
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
+    params.distinguished_name.push(DnType::CommonName, "portal");
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    let cert = params.signed_by(&key, &*ca).unwrap();
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
+    let config =
+        rustls::ServerConfig::builder().with_no_client_auth().with_single_cert(vec![cert.der().clone()], key).unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let backend = app.addr;
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else { return };
+                let Ok(mut plain) = tokio::net::TcpStream::connect(backend).await else { return };
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+            });
+        }
+    });
+    (format!("https://127.0.0.1:{port}"), ca.pem())
+}
+
+async fn user(db: &Database, front: &(String, String), name: &str, team: &str) -> (Kubectl, String) {
+    let accounts = Accounts::new(db.clone());
+    let user = accounts.create_user(name, name, None, false, false).await.unwrap();
+    accounts.set_membership(user.id, team, Role::Member).await.unwrap();
+    let (token, _) = accounts.create_token(user.id, "kubectl").await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("config");
+    let text = server::kapi::kubeconfig::render(&front.0, name, &token, Some(team), Some(&front.1));
+    std::fs::write(&kubeconfig, text).unwrap();
+    let cache = dir.path().join("cache");
+    (Kubectl { kubeconfig, cache, _dir: dir }, token)
+}
+
+async fn setup() -> Setup {
+    let app = TestApp::spawn().await;
+    let db = Database::connect(&Config::for_tests(app.data_dir.path()).database).await.unwrap();
+    let accounts = Accounts::new(db.clone());
+    accounts.create_team("team-a", "Team A").await.unwrap();
+    accounts.create_team("team-b", "Team B").await.unwrap();
+    let front = tls_front(&app).await;
+    let (alice, alice_token) = user(&db, &front, "alice", "team-a").await;
+    let (bob, _) = user(&db, &front, "bob", "team-b").await;
+    catalog_ready(&app).await;
+    Setup { app, alice, alice_token, bob }
+}
+
+async fn catalog_ready(app: &TestApp) {
+    eventually(60, "the built-in broker's catalog", || async {
+        let plans = app.store.list(Kind::ClusterServicePlan, &ListQuery::default()).await.unwrap().items;
+        plans.iter().any(|p| p["spec"]["externalID"] == "hdfs-shared-7c1e").then_some(())
+    })
+    .await;
+}
+
+const INSTANCE: &str = r#"
+apiVersion: servicecatalog.k8s.io/v1beta1
+kind: ServiceInstance
+metadata:
+  name: analytics
+  namespace: team-a
+  labels:
+    app: reports
+spec:
+  clusterServiceClassExternalName: hdfs
+  clusterServicePlanExternalName: shared
+  parameters:
+    namespaceQuota: 10000
+    storageSpaceQuota: 2048
+"#;
+
+const BINDING: &str = r#"
+apiVersion: servicecatalog.k8s.io/v1beta1
+kind: ServiceBinding
+metadata:
+  name: analytics-creds
+  namespace: team-a
+spec:
+  instanceRef:
+    name: analytics
+"#;
+
+/// What the built-in broker answers for an instance id.
+async fn broker_instance(app: &TestApp, id: &str) -> (u16, Value) {
+    let response = app
+        .client
+        .get(app.url(&format!("/broker/v2/service_instances/{id}")))
+        .header("X-Broker-API-Version", "2.17")
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn discovery_api_resources_and_explain() {
+    let s = setup().await;
+    let resources = s.alice.ok(&["api-resources"], None).await;
+    let row = resources.lines().find(|l| l.starts_with("serviceinstances")).unwrap_or_else(|| panic!("{resources}"));
+    for expected in ["si", "servicecatalog.k8s.io/v1beta1", "true", "ServiceInstance"] {
+        assert!(row.split_whitespace().any(|c| c == expected), "{expected} missing in {row:?}");
+    }
+    assert!(resources.lines().any(|l| l.starts_with("clusterserviceplans") && l.contains("false")), "{resources}");
+    assert!(resources.lines().any(|l| l.starts_with("secrets") && l.contains("Secret")), "{resources}");
+    let categories = s.alice.ok(&["api-resources", "--categories=servicecatalog", "-o", "name"], None).await;
+    assert!(categories.contains("servicebindings.servicecatalog.k8s.io"), "{categories}");
+
+    let explained = s.alice.ok(&["explain", "serviceinstance.spec"], None).await;
+    for expected in ["clusterServicePlanExternalName", "parameters", "What the ServiceInstance asks for"] {
+        assert!(explained.contains(expected), "{expected} missing in kubectl explain:\n{explained}");
+    }
+    let explained = s.alice.ok(&["explain", "servicebindings.spec.instanceRef"], None).await;
+    assert!(explained.contains("name"), "{explained}");
+
+    // The catalog itself, with its printer columns.
+    let plans = s.alice.ok(&["get", "clusterserviceplans"], None).await;
+    assert!(plans.lines().next().unwrap().contains("EXTERNAL-NAME"), "{plans}");
+    assert!(plans.contains("shared") && plans.contains("dedicated"), "{plans}");
+    s.app.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kubectl_drives_the_whole_lifecycle() {
+    let s = setup().await;
+    // `kubectl get si -w` in the background, from before the instance exists.
+    let mut watcher =
+        s.alice.command(&["get", "si", "-w"]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let stdout = watcher.stdout.take().unwrap();
+    let (lines_tx, mut lines_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+
+    let out = s.alice.ok(&["apply", "-f", "-"], Some(INSTANCE)).await;
+    assert!(out.contains("serviceinstance.servicecatalog.k8s.io/analytics created"), "{out}");
+
+    // The watch shows it go Ready, with class and plan in its columns.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut seen = Vec::new();
+    loop {
+        let line = tokio::time::timeout_at(deadline.into(), lines_rx.recv())
+            .await
+            .unwrap_or_else(|_| panic!("no Ready row from `kubectl get si -w`; saw:\n{}", seen.join("\n")))
+            .expect("kubectl get -w ended");
+        seen.push(line.clone());
+        if line.starts_with("analytics") && line.contains("ProvisionedSuccessfully") {
+            let cells: Vec<&str> = line.split_whitespace().collect();
+            assert_eq!(&cells[..5], ["analytics", "hdfs", "shared", "True", "ProvisionedSuccessfully"], "{line}");
+            break;
+        }
+    }
+    assert!(seen[0].starts_with("NAME") && seen[0].contains("CLASS") && seen[0].contains("PLAN"), "{seen:?}");
+    watcher.kill().unwrap();
+    let _ = watcher.wait();
+
+    let table = s.alice.ok(&["get", "si"], None).await;
+    assert!(table.contains("analytics") && table.contains("True"), "{table}");
+    let id = s.alice.ok(&["get", "si", "analytics", "-o", "jsonpath={.spec.externalID}"], None).await;
+    assert_eq!(id.len(), 36, "the API server gave the instance its OSB id: {id}");
+    let user = s.alice.ok(&["get", "si", "analytics", "-o", "jsonpath={.spec.userInfo.username}"], None).await;
+    assert_eq!(user, "alice", "the request is stamped with who made it");
+    assert_eq!(broker_instance(&s.app, &id).await.0, 200, "provisioned at the broker");
+    // Label selectors, and applying the same manifest again changes nothing.
+    assert!(s.alice.ok(&["get", "si", "-l", "app=reports", "-o", "name"], None).await.contains("analytics"));
+    assert!(s.alice.ok(&["get", "si", "-l", "app=other", "-o", "name"], None).await.trim().is_empty());
+    let again = s.alice.ok(&["apply", "-f", "-"], Some(INSTANCE)).await;
+    assert!(again.contains("unchanged"), "{again}");
+
+    // Bind: the Secret appears, with base64 data as Kubernetes serves it.
+    let out = s.alice.ok(&["apply", "-f", "-"], Some(BINDING)).await;
+    assert!(out.contains("servicebinding.servicecatalog.k8s.io/analytics-creds created"), "{out}");
+    let secret = eventually(60, "the binding's Secret", || async {
+        let (ok, out, _) = s.alice.run(&["get", "secret", "analytics-creds", "-o", "yaml"], None).await;
+        ok.then_some(out)
+    })
+    .await;
+    let secret: Value = serde_saphyr::from_str(&secret).unwrap();
+    assert_eq!(secret["kind"], "Secret");
+    let data = secret["data"].as_object().expect("data");
+    assert!(!data.is_empty());
+    for (key, value) in data {
+        let decoded = B64.decode(value.as_str().unwrap()).unwrap_or_else(|_| panic!("{key} is not base64"));
+        assert!(!decoded.is_empty());
+    }
+    let secrets = s.alice.ok(&["get", "secrets"], None).await;
+    assert!(secrets.lines().next().unwrap().contains("DATA"), "{secrets}");
+    eventually(60, "the binding Ready", || async {
+        let out = s.alice.ok(&["get", "sbd", "analytics-creds"], None).await;
+        out.contains("True").then_some(())
+    })
+    .await;
+
+    // Patch the parameters: the update reaches the broker.
+    s.alice
+        .ok(
+            &[
+                "patch",
+                "si",
+                "analytics",
+                "--type=merge",
+                "-p",
+                r#"{"spec":{"parameters":{"storageSpaceQuota":4096}}}"#,
+            ],
+            None,
+        )
+        .await;
+    eventually(60, "the update to reach the broker", || async {
+        let out = s.alice.ok(&["get", "si", "analytics", "-o", "json"], None).await;
+        let si: Value = serde_json::from_str(&out).unwrap();
+        let done = si.pointer("/status/reconciledGeneration") == Some(&json!(2))
+            && si.pointer("/status/externalProperties/parameters/storageSpaceQuota") == Some(&json!(4096));
+        done.then_some(())
+    })
+    .await;
+    // A JSON patch too.
+    s.alice
+        .ok(
+            &[
+                "patch",
+                "si",
+                "analytics",
+                "--type=json",
+                "-p",
+                r#"[{"op":"replace","path":"/spec/parameters/namespaceQuota","value":20000}]"#,
+            ],
+            None,
+        )
+        .await;
+    eventually(60, "the second update", || async {
+        let out = s
+            .alice
+            .ok(
+                &["get", "si", "analytics", "-o", "jsonpath={.status.externalProperties.parameters.namespaceQuota}"],
+                None,
+            )
+            .await;
+        (out == "20000").then_some(())
+    })
+    .await;
+
+    // Delete: unbind, then deprovision; kubectl waits until both are gone.
+    let out = s.alice.ok(&["delete", "servicebinding", "analytics-creds", "--timeout=60s"], None).await;
+    assert!(out.contains("deleted"), "{out}");
+    assert!(!s.alice.run(&["get", "secret", "analytics-creds"], None).await.0, "the Secret went with the binding");
+    let out = s.alice.ok(&["delete", "-f", "-", "--timeout=60s"], Some(INSTANCE)).await;
+    assert!(out.contains("deleted"), "{out}");
+    let err = s.alice.fails(&["get", "si", "analytics"], None).await;
+    assert!(err.contains("NotFound") || err.contains("not found"), "{err}");
+    assert_ne!(broker_instance(&s.app, &id).await.0, 200, "deprovisioned at the broker");
+    s.app.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn invalid_manifests_are_refused_with_the_field_and_nothing_is_created() {
+    let s = setup().await;
+    let cases: [(&str, String, &[&str]); 5] = [
+        ("bad name", INSTANCE.replace("name: analytics", "name: Bad_Name"), &["is invalid", "metadata.name"]),
+        (
+            "unknown plan",
+            INSTANCE.replace("clusterServicePlanExternalName: shared", "clusterServicePlanExternalName: gold"),
+            &["is invalid", "spec.clusterServicePlanExternalName", "gold", "shared"],
+        ),
+        (
+            "unknown class",
+            INSTANCE.replace("clusterServiceClassExternalName: hdfs", "clusterServiceClassExternalName: nosuch"),
+            &["spec.clusterServiceClassExternalName", "nosuch"],
+        ),
+        (
+            "parameters against the schema",
+            INSTANCE.replace("storageSpaceQuota: 2048", "storageSpaceQuota: 5"),
+            &["is invalid", "spec.parameters.storageSpaceQuota"],
+        ),
+        ("unknown field", INSTANCE.replace("  parameters:", "  colour: red\n  parameters:"), &["spec.colour"]),
+    ];
+    for (what, manifest, expected) in cases {
+        let err = s.alice.fails(&["apply", "-f", "-"], Some(&manifest)).await;
+        for e in expected {
+            assert!(err.contains(e), "{what}: {e:?} missing in kubectl's error:\n{err}");
+        }
+        assert!(
+            s.app.store.list(Kind::ServiceInstance, &ListQuery::default()).await.unwrap().items.is_empty(),
+            "{what}: nothing is created"
+        );
+    }
+    // Server-side apply creates and then merges.
+    let out = s.alice.ok(&["apply", "--server-side", "-f", "-"], Some(&INSTANCE.replace("analytics", "ssa"))).await;
+    assert!(out.contains("serverside-applied"), "{out}");
+    let changed = INSTANCE.replace("analytics", "ssa").replace("storageSpaceQuota: 2048", "storageSpaceQuota: 3000");
+    s.alice.ok(&["apply", "--server-side", "-f", "-"], Some(&changed)).await;
+    let quota = s.alice.ok(&["get", "si", "ssa", "-o", "jsonpath={.spec.parameters.storageSpaceQuota}"], None).await;
+    assert_eq!(quota, "3000");
+    s.alice.ok(&["delete", "si", "ssa", "--wait=false"], None).await;
+    // A binding to an instance that does not exist.
+    let err = s.alice.fails(&["apply", "-f", "-"], Some(BINDING)).await;
+    assert!(err.contains("spec.instanceRef.name"), "{err}");
+    // Server-side dry run goes through every check and stores nothing.
+    let out = s.alice.ok(&["apply", "--dry-run=server", "-f", "-"], Some(INSTANCE)).await;
+    assert!(out.contains("created (server dry run)"), "{out}");
+    let err = s.alice.fails(&["apply", "--dry-run=server", "-f", "-"], Some(&INSTANCE.replace("2048", "1"))).await;
+    assert!(err.contains("spec.parameters.storageSpaceQuota"), "{err}");
+    assert!(s.app.store.get(Kind::ServiceInstance, "team-a", "analytics").await.unwrap().is_none());
+    s.app.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_team_cannot_see_another_teams_objects_or_secrets() {
+    let s = setup().await;
+    s.alice.ok(&["apply", "-f", "-"], Some(INSTANCE)).await;
+    s.app
+        .store
+        .create(
+            Kind::Secret,
+            json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db-password", "namespace": "team-a"},
+                   "stringData": {"password": "hunter2"}}),
+        )
+        .await
+        .unwrap();
+    for args in [
+        &["get", "si", "-n", "team-a"][..],
+        &["get", "si", "analytics", "-n", "team-a"],
+        &["get", "secret", "db-password", "-n", "team-a"],
+        &["get", "secrets", "-n", "team-a"],
+        &["delete", "si", "analytics", "-n", "team-a"],
+    ] {
+        let err = s.bob.fails(args, None).await;
+        assert!(err.contains("Forbidden") || err.contains("forbidden"), "{args:?}: {err}");
+        assert!(!err.contains("hunter2"));
+    }
+    let err = s.bob.fails(&["apply", "-n", "team-a", "-f", "-"], Some(INSTANCE)).await;
+    assert!(err.to_lowercase().contains("forbidden"), "{err}");
+    // Across all namespaces bob sees only his own.
+    let all = s.bob.ok(&["get", "si", "-A"], None).await;
+    assert!(!all.contains("analytics"), "{all}");
+    assert!(s.alice.ok(&["get", "si", "-A"], None).await.contains("analytics"));
+    // The catalog is for everyone; writing it is not.
+    assert!(s.bob.ok(&["get", "clusterserviceclasses"], None).await.contains("hdfs"));
+    let err = s.bob.fails(&["delete", "clusterservicebroker", "builtin-broker"], None).await;
+    assert!(err.contains("forbidden"), "{err}");
+    // No token, or a wrong one: Unauthorized.
+    let anonymous =
+        s.app.client.get(s.app.url("/apis/servicecatalog.k8s.io/v1beta1/serviceinstances")).send().await.unwrap();
+    assert_eq!(anonymous.status(), 401);
+    let status: Value = anonymous.json().await.unwrap();
+    assert_eq!(status["reason"], "Unauthorized");
+    let wrong = s
+        .app
+        .client
+        .get(s.app.url("/apis/servicecatalog.k8s.io/v1beta1/serviceinstances"))
+        .bearer_auth("qm_not-a-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    s.app.stop().await.unwrap();
+}
+
+/// The API over plain HTTP: Status objects for bad requests, Tables, watch resume and Gone,
+/// selectors and paging, patches, optimistic concurrency, the status subresource.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_api_answers_malformed_and_edge_requests_with_status_objects() {
+    let s = setup().await;
+    let app = &s.app;
+    let base = app.url("/apis/servicecatalog.k8s.io/v1beta1/namespaces/team-a/serviceinstances");
+    let auth = format!("Bearer {}", s.alice_token);
+    let send = |method: reqwest::Method, url: String, content_type: &str, body: Vec<u8>| {
+        let request = app
+            .client
+            .request(method, url)
+            .header("Authorization", &auth)
+            .header("Content-Type", content_type)
+            .body(body);
+        async move {
+            let response = request.send().await.unwrap();
+            let code = response.status().as_u16();
+            let text = response.text().await.unwrap();
+            (code, serde_json::from_str::<Value>(&text).unwrap_or(Value::String(text)))
+        }
+    };
+    // Malformed JSON and YAML, wrong types, oversized bodies: 4xx with a Status that says why.
+    let (code, status) =
+        send(reqwest::Method::POST, base.clone(), "application/json", b"{\"metadata\": ".to_vec()).await;
+    assert_eq!(
+        (code, status["kind"].as_str(), status["reason"].as_str()),
+        (400, Some("Status"), Some("BadRequest")),
+        "{status}"
+    );
+    assert!(status["message"].as_str().unwrap().contains("not valid JSON"), "{status}");
+    let (code, status) =
+        send(reqwest::Method::POST, base.clone(), "application/yaml", b"metadata: [unclosed\n".to_vec()).await;
+    assert_eq!(code, 400, "{status}");
+    assert!(status["message"].as_str().unwrap().contains("not valid YAML"), "{status}");
+    let (code, _) = send(reqwest::Method::POST, base.clone(), "application/json", b"[1, 2]".to_vec()).await;
+    assert_eq!(code, 400);
+    let huge = vec![b' '; 4 * 1024 * 1024];
+    let (code, status) = send(reqwest::Method::POST, base.clone(), "application/json", huge).await;
+    assert_eq!((code, status["reason"].as_str()), (413, Some("RequestEntityTooLarge")), "{status}");
+    let (code, status) =
+        send(reqwest::Method::POST, base.clone(), "application/vnd.kubernetes.protobuf", b"x".to_vec()).await;
+    assert_eq!(code, 415, "{status}");
+
+    // Create from YAML (as a pasted manifest), read back as JSON and as a Table.
+    let (code, created) =
+        send(reqwest::Method::POST, base.clone(), "application/yaml", INSTANCE.as_bytes().to_vec()).await;
+    assert_eq!(code, 201, "{created}");
+    let rv = created["metadata"]["resourceVersion"].as_str().unwrap().to_string();
+    let (code, status) =
+        send(reqwest::Method::POST, base.clone(), "application/yaml", INSTANCE.as_bytes().to_vec()).await;
+    assert_eq!((code, status["reason"].as_str()), (409, Some("AlreadyExists")), "{status}");
+    let (code, status) = send(reqwest::Method::GET, format!("{base}/nosuch"), "", vec![]).await;
+    assert_eq!((code, status["reason"].as_str()), (404, Some("NotFound")), "{status}");
+    assert_eq!(status["details"]["name"], "nosuch");
+    let table: Value = app
+        .client
+        .get(&base)
+        .header("Authorization", &auth)
+        .header("Accept", "application/json;as=Table;v=v1;g=meta.k8s.io,application/json")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(table["kind"], "Table");
+    let columns: Vec<&str> =
+        table["columnDefinitions"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(&columns[..6], ["Name", "Class", "Plan", "Ready", "Status", "Age"]);
+    assert_eq!(table["rows"][0]["cells"][0], "analytics");
+
+    // PUT with a stale resourceVersion: Conflict; the status subresource is not the user's.
+    let mut stale = created.clone();
+    stale["metadata"]["labels"]["x"] = json!("y");
+    let (code, status) =
+        send(reqwest::Method::PUT, format!("{base}/analytics"), "application/json", stale.to_string().into_bytes())
+            .await;
+    assert!(code == 200 || code == 409, "{status}");
+    let (code, status) =
+        send(reqwest::Method::PUT, format!("{base}/analytics"), "application/json", stale.to_string().into_bytes())
+            .await;
+    assert_eq!((code, status["reason"].as_str()), (409, Some("Conflict")), "{status}");
+    let (code, status) = send(
+        reqwest::Method::PATCH,
+        format!("{base}/analytics/status"),
+        "application/merge-patch+json",
+        br#"{"status":{"provisionStatus":"Provisioned"}}"#.to_vec(),
+    )
+    .await;
+    assert_eq!(code, 403, "{status}");
+    // A patch that breaks the schema is Invalid; a JSON patch that does not apply is refused.
+    let (code, status) = send(
+        reqwest::Method::PATCH,
+        format!("{base}/analytics"),
+        "application/merge-patch+json",
+        br#"{"spec":{"parameters":{"storageSpaceQuota":"lots"}}}"#.to_vec(),
+    )
+    .await;
+    assert_eq!((code, status["reason"].as_str()), (422, Some("Invalid")), "{status}");
+    assert_eq!(status["details"]["causes"][0]["field"], "spec.parameters.storageSpaceQuota", "{status}");
+    let (code, _) = send(
+        reqwest::Method::PATCH,
+        format!("{base}/analytics"),
+        "application/json-patch+json",
+        br#"[{"op":"remove","path":"/spec/nosuch"}]"#.to_vec(),
+    )
+    .await;
+    assert_eq!(code, 422);
+
+    // Watch from the create's version: the later changes arrive; a version long gone is 410.
+    let watch = app
+        .client
+        .get(format!("{base}?watch=true&resourceVersion={rv}&fieldSelector=metadata.name%3Danalytics"))
+        .header("Authorization", &auth)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(watch.status(), 200);
+    let mut stream = watch.bytes_stream();
+    use futures::StreamExt;
+    let first = tokio::time::timeout(Duration::from_secs(30), stream.next()).await.unwrap().unwrap().unwrap();
+    let event: Value = serde_json::from_slice(first.split(|b| *b == b'\n').next().unwrap()).unwrap();
+    assert_eq!(event["type"], "MODIFIED", "{event}");
+    assert_eq!(event["object"]["metadata"]["name"], "analytics");
+    drop(stream);
+    let gone = app
+        .client
+        .get(format!("{base}?watch=true&resourceVersion=1&timeoutSeconds=2"))
+        .header("Authorization", &auth)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await;
+    // The store keeps a bounded log; version 1 may still be there on a fresh database.
+    if let Ok(text) = gone
+        && text.contains("ERROR")
+    {
+        let event: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+        assert_eq!(event["object"]["code"], 410, "{event}");
+    }
+
+    // Bookmarks, when asked for, carry the version to resume from.
+    let text = app
+        .client
+        .get(format!("{base}?watch=true&resourceVersion={rv}&allowWatchBookmarks=true&timeoutSeconds=7"))
+        .header("Authorization", &auth)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let bookmark = text
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|e| e["type"] == "BOOKMARK")
+        .unwrap_or_else(|| panic!("no bookmark in {text}"));
+    let at: u64 = bookmark["object"]["metadata"]["resourceVersion"].as_str().unwrap().parse().unwrap();
+    assert!(at >= rv.parse::<u64>().unwrap(), "{bookmark}");
+
+    // Paging with limit/continue over the catalog's plans.
+    let plans_url = app.url("/apis/servicecatalog.k8s.io/v1beta1/clusterserviceplans");
+    let (_, page) = send(reqwest::Method::GET, format!("{plans_url}?limit=2"), "", vec![]).await;
+    assert_eq!(page["items"].as_array().unwrap().len(), 2);
+    let token = page["metadata"]["continue"].as_str().expect("a continue token").to_string();
+    let (_, next) = send(reqwest::Method::GET, format!("{plans_url}?limit=2&continue={token}"), "", vec![]).await;
+    assert_ne!(next["items"][0]["metadata"]["name"], page["items"][0]["metadata"]["name"]);
+    let (code, _) = send(reqwest::Method::GET, format!("{plans_url}?labelSelector=%3D%3D%3D"), "", vec![]).await;
+    assert_eq!(code, 400);
+    let (_, filtered) =
+        send(reqwest::Method::GET, format!("{plans_url}?fieldSelector=spec.externalName%3Ddedicated"), "", vec![])
+            .await;
+    assert!(
+        filtered["items"].as_array().unwrap().iter().all(|p| p["spec"]["externalName"] == "dedicated"),
+        "{filtered}"
+    );
+    assert!(!filtered["items"].as_array().unwrap().is_empty());
+
+    // The OpenAPI documents and discovery without credentials (they hold no data).
+    let v3: Value = app.client.get(app.url("/openapi/v3")).send().await.unwrap().json().await.unwrap();
+    let group = v3["paths"]["apis/servicecatalog.k8s.io/v1beta1"]["serverRelativeURL"].as_str().unwrap();
+    let doc: Value = app.client.get(app.url(group)).send().await.unwrap().json().await.unwrap();
+    assert!(doc["components"]["schemas"]["io.k8s.servicecatalog.v1beta1.ServiceInstance"].is_object());
+    let v2: Value = app.client.get(app.url("/openapi/v2")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(v2["swagger"], "2.0");
+    s.app.stop().await.unwrap();
+}
+
+/// An instance made with kubectl reaches the portal's live stream (what the browser watches),
+/// and one requested through the portal is there for kubectl.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kubectl_and_the_portal_see_each_others_objects_live() {
+    let s = setup().await;
+    let response = s.app.client.get(s.app.url("/live/instances?namespace=team-a")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let mut stream = response.bytes_stream();
+    s.alice.ok(&["apply", "-f", "-"], Some(INSTANCE)).await;
+    use futures::StreamExt;
+    let mut seen = String::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !seen.contains("analytics") {
+        let chunk =
+            tokio::time::timeout_at(deadline.into(), stream.next()).await.expect("the live stream shows the instance");
+        seen.push_str(&String::from_utf8_lossy(&chunk.unwrap().unwrap()));
+    }
+    drop(stream);
+
+    let (code, answer) = s
+        .app
+        .call_json(
+            "request_instance",
+            json!({"request": {"namespace": "team-a", "name": "from-portal", "class": "hdfs", "plan": "shared",
+                   "parameters": {"namespaceQuota": 5000, "storageSpaceQuota": 1024}}}),
+        )
+        .await;
+    assert_eq!(code, 200, "{answer}");
+    let out =
+        s.alice.ok(&["get", "si", "from-portal", "-o", "jsonpath={.spec.clusterServicePlanExternalName}"], None).await;
+    assert_eq!(out, "shared");
+    s.app.stop().await.unwrap();
+}
+
+/// The portal's manifest view, download and apply: the same object kubectl sees, the same
+/// checks kubectl gets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn manifests_are_viewed_downloaded_and_applied_in_the_portal() {
+    let s = setup().await;
+    // Applied through the portal's server function (as the Apply page sends it).
+    let (code, answer) = s.app.call_form("apply_manifest", &[("manifest", INSTANCE)]).await;
+    assert_eq!(code, 200, "{answer}");
+    assert_eq!(answer["Done"][0]["action"], "created", "{answer}");
+    assert!(s.alice.ok(&["get", "si", "analytics", "-o", "name"], None).await.contains("analytics"));
+    let (_, answer) = s.app.call_form("apply_manifest", &[("manifest", INSTANCE)]).await;
+    assert_eq!(answer["Done"][0]["action"], "unchanged", "{answer}");
+    let changed = INSTANCE.replace("storageSpaceQuota: 2048", "storageSpaceQuota: 3072");
+    let (_, answer) = s.app.call_form("apply_manifest", &[("manifest", &changed)]).await;
+    assert_eq!(answer["Done"][0]["action"], "configured", "{answer}");
+
+    // Refusals name the field, as kubectl's do.
+    let bad =
+        INSTANCE.replace("storageSpaceQuota: 2048", "storageSpaceQuota: 5").replace("name: analytics", "name: other");
+    let (_, answer) = s.app.call_form("apply_manifest", &[("manifest", &bad)]).await;
+    let rejected = &answer["Rejected"];
+    assert!(rejected["message"].as_str().unwrap().contains("is invalid"), "{answer}");
+    assert_eq!(rejected["inputs"][0][0], "spec.parameters.storageSpaceQuota", "{answer}");
+    let (_, answer) = s.app.call_form("apply_manifest", &[("manifest", "kind: [")]).await;
+    assert!(answer["Rejected"]["message"].as_str().unwrap().contains("not valid YAML"), "{answer}");
+    let unknown =
+        INSTANCE.replace("  parameters:", "  colour: red\n  parameters:").replace("name: analytics", "name: other");
+    let (_, answer) = s.app.call_form("apply_manifest", &[("manifest", &unknown)]).await;
+    assert_eq!(answer["Rejected"]["inputs"][0][0], "spec.colour", "{answer}");
+    assert!(s.app.store.get(Kind::ServiceInstance, "team-a", "other").await.unwrap().is_none());
+
+    // View and download: a manifest that applies again, without what the server filled in.
+    let view = s.app.client.get(s.app.url("/manifests/serviceinstances/team-a/analytics")).send().await.unwrap();
+    assert_eq!(view.status(), 200);
+    assert!(view.headers().get("content-disposition").is_none());
+    let yaml = view.text().await.unwrap();
+    let manifest: Value = serde_saphyr::from_str(&yaml).unwrap();
+    assert_eq!(manifest["spec"]["parameters"]["storageSpaceQuota"], 3072, "{yaml}");
+    assert_eq!(manifest["metadata"]["labels"]["app"], "reports");
+    for absent in ["uid", "resourceVersion", "externalID", "userInfo", "status", "last-applied"] {
+        assert!(!yaml.contains(absent), "{absent} in the manifest:\n{yaml}");
+    }
+    let download =
+        s.app.client.get(s.app.url("/manifests/serviceinstances/team-a/analytics?download=1")).send().await.unwrap();
+    let disposition = download.headers()["content-disposition"].to_str().unwrap().to_string();
+    assert!(disposition.starts_with("attachment") && disposition.contains("analytics.yaml"), "{disposition}");
+    let out = s.alice.ok(&["apply", "-f", "-"], Some(&yaml)).await;
+    assert!(out.contains("unchanged") || out.contains("configured"), "{out}");
+    let missing = s.app.client.get(s.app.url("/manifests/serviceinstances/team-a/nosuch")).send().await.unwrap();
+    assert_eq!(missing.status(), 404);
+    s.app.stop().await.unwrap();
+}
