@@ -205,12 +205,13 @@ fn json_request(method: Method, content_type: &str, body: Body) -> ApiResult<Req
 
 /// Who is asking, for the portal's own (non-kubectl) routes: the signed-in principal, else the
 /// UI's authentication seam.
-fn ui_ctx(state: &AppState, parts: &Parts) -> Ctx {
+fn ui_ctx(state: &AppState, parts: &Parts) -> Result<Ctx, ApiError> {
     let caller = match parts.extensions.get::<Option<Principal>>() {
-        Some(Some(principal)) => principal.caller(),
+        Some(Some(principal)) => Some(principal.caller()),
         _ => app::port::caller_of(Some(parts)),
     };
-    Ctx::new(state.store.clone(), caller)
+    let caller = caller.ok_or_else(|| ApiError::unauthorized("sign in to the portal first"))?;
+    Ok(Ctx::new(state.store.clone(), caller))
 }
 
 #[derive(Debug, Deserialize)]
@@ -230,7 +231,10 @@ pub async fn get_manifest(
     else {
         return ApiError::path_not_found(&format!("/manifests/{plural}")).into_response();
     };
-    let ctx = ui_ctx(&state, &parts);
+    let ctx = match ui_ctx(&state, &parts) {
+        Ok(ctx) => ctx,
+        Err(e) => return e.into_response(),
+    };
     match manifest(&ctx, kind, &namespace, &name).await {
         Ok(yaml) => {
             let mut response = (
@@ -254,7 +258,10 @@ pub async fn get_manifest(
 /// `POST /manifests/apply` with a YAML body: what [`apply`] did, as JSON, or a `Status`.
 pub async fn post_apply(State(state): State<AppState>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
-    let ctx = ui_ctx(&state, &parts);
+    let ctx = match ui_ctx(&state, &parts) {
+        Ok(ctx) => ctx,
+        Err(e) => return e.into_response(),
+    };
     let bytes = match axum::body::to_bytes(body, super::MAX_BODY_BYTES).await {
         Ok(bytes) => bytes,
         Err(_) => {
