@@ -5,7 +5,7 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 
-use crate::{broker::BrokerDb, config::Config, db::Database, store::ResourceStore};
+use crate::{broker::BrokerDb, config::Config, db::Database, governance::Governance, store::ResourceStore};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -16,6 +16,8 @@ pub struct AppState {
     /// The built-in broker's own database, when the portal hosts it.
     pub builtin_broker: Option<BrokerDb>,
     pub leptos_options: LeptosOptions,
+    /// Visibility, approvals, quotas, audit (portal-only records in `db`).
+    pub governance: Governance,
     /// Turns `true` when the server starts shutting down, so endless responses (the live
     /// stream) end and graceful shutdown can finish.
     pub shutdown: tokio::sync::watch::Receiver<bool>,

@@ -8,6 +8,7 @@ pub mod config;
 pub mod controller;
 pub mod db;
 pub mod demo;
+pub mod governance;
 pub mod http;
 pub mod metrics;
 pub mod osb;
@@ -115,7 +116,15 @@ impl Application {
         }
         let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
         let state =
-            AppState { config: Arc::new(config), db, store, builtin_broker, leptos_options, shutdown: shutdown_rx };
+            AppState {
+            config: Arc::new(config),
+            governance: governance::Governance::new(db.clone()),
+            db,
+            store,
+            builtin_broker,
+            leptos_options,
+            shutdown: shutdown_rx,
+        };
         Ok(Self {
             listener,
             local_addr,
@@ -177,7 +186,8 @@ impl Application {
             shutdown.await;
             let _ = stopping.send(true);
         };
-        let served = axum::serve(self.listener, router).with_graceful_shutdown(shutdown).await.context("serving HTTP");
+        let served = axum::serve(self.listener, router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown).await.context("serving HTTP");
         match controller {
             Some(Running::Always(controller)) => controller.shutdown().await,
             Some(Running::Elected(stop, task)) => {

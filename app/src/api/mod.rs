@@ -4,6 +4,7 @@
 
 pub mod brokers;
 pub mod catalog;
+pub mod governance;
 pub mod instances;
 
 use serde::{Deserialize, Serialize};
@@ -25,6 +26,9 @@ pub struct Caller {
     /// their members.
     #[serde(default)]
     pub admin_of: Vec<String>,
+    /// Where the request came from (the client's address), for the audit log.
+    #[serde(default)]
+    pub source: String,
 }
 
 impl Caller {
@@ -37,6 +41,7 @@ impl Caller {
             namespaces: None,
             platform_admin: true,
             admin_of: Vec::new(),
+            source: String::new(),
         }
     }
 

@@ -1,7 +1,9 @@
 //! Every route the portal serves.
 
+pub mod audit_export;
 mod health;
 pub mod live;
+pub mod source;
 
 use std::sync::Arc;
 
@@ -15,7 +17,7 @@ use crate::{app_state::AppState, portal::PortalService};
 
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
-    let portal: PortalHandle = Arc::new(PortalService::new(state.db.clone(), state.store.clone()));
+    let portal: PortalHandle = Arc::new(PortalService::new(state.db.clone(), state.store.clone(), state.governance.clone()));
     let leptos_options = state.leptos_options.clone();
 
     let mut router = Router::new();
@@ -27,6 +29,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
         .route("/live/instances", get(live::instances))
+        .route("/admin/audit/export", get(audit_export::export))
         .route("/metrics", get(metrics))
         .leptos_routes_with_context(
             &state,
@@ -35,6 +38,7 @@ pub fn router(state: AppState) -> Router {
             move || shell(leptos_options.clone()),
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), source::record_source))
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
         .with_state(state)
