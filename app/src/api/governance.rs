@@ -134,6 +134,8 @@ pub struct ApprovalsView {
     pub pending: Vec<ApprovalRequest>,
     /// Recently decided, newest first.
     pub decided: Vec<ApprovalRequest>,
+    /// The pending requests the caller may decide (the others are their own, shown to follow).
+    pub decidable: Vec<i64>,
 }
 
 /// A decision on a pending request.

@@ -95,7 +95,11 @@ pub async fn approvals(gov: &Governance, caller: &Caller) -> PortResult<Approval
     let mut view = ApprovalsView::default();
     for mut request in pending {
         let mine = request.requester == caller.username && caller.may_access(&request.team);
-        if Governance::may_decide(caller, &request) || mine {
+        let may_decide = Governance::may_decide(caller, &request);
+        if may_decide {
+            view.decidable.push(request.id);
+        }
+        if may_decide || mine {
             request.quota = gov.impact(&request).await.map_err(refused)?;
             view.pending.push(request);
         }
