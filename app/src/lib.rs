@@ -24,7 +24,7 @@ use leptos_router::{
 
 use components::layout::Shell;
 use pages::{
-    admin::{AdminPage, BrokersPage},
+    admin::{AdminPage, AuditPage, BrokersPage, PoliciesPage, QuotasPage, VisibilityPage},
     approvals::ApprovalsPage,
     catalog::CatalogPage,
     class::ClassPage,
@@ -73,9 +73,13 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("catalog/:class/request") view=RequestPage ssr=SsrMode::Async />
                     <Route path=path!("instances") view=InstancesPage ssr=SsrMode::Async />
                     <Route path=path!("instances/:namespace/:name") view=InstancePage ssr=SsrMode::Async />
-                    <Route path=path!("approvals") view=ApprovalsPage />
+                    <Route path=path!("approvals") view=ApprovalsPage ssr=SsrMode::Async />
                     <Route path=path!("admin") view=AdminPage />
                     <Route path=path!("admin/brokers") view=BrokersPage ssr=SsrMode::Async />
+                    <Route path=path!("admin/policies") view=PoliciesPage ssr=SsrMode::Async />
+                    <Route path=path!("admin/quotas") view=QuotasPage ssr=SsrMode::Async />
+                    <Route path=path!("admin/visibility") view=VisibilityPage ssr=SsrMode::Async />
+                    <Route path=path!("admin/audit") view=AuditPage ssr=SsrMode::Async />
                 </Routes>
             </Shell>
         </Router>

@@ -281,6 +281,7 @@ pub struct AuditEntry {
 
 /// The audit page's filters; empty fields do not filter.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct AuditFilter {
     pub actor: String,
     /// A prefix: "instance." matches every instance action.

@@ -21,14 +21,24 @@ use crate::{
 const EXPORT_LIMIT: i64 = 100_000;
 
 #[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub struct ExportQuery {
-    #[serde(default)]
     pub format: String,
-    #[serde(flatten)]
-    pub filter: AuditFilter,
+    pub actor: String,
+    pub action: String,
+    pub team: String,
+    pub since: String,
+    pub until: String,
 }
 
 pub async fn export(State(state): State<AppState>, Query(query): Query<ExportQuery>, parts: Parts) -> Response {
+    let filter = AuditFilter {
+        actor: query.actor,
+        action: query.action,
+        team: query.team,
+        since: query.since,
+        until: query.until,
+    };
     let mut caller = caller_of(Some(&parts));
     caller.source = source_of(Some(&parts));
     if !caller.platform_admin {
@@ -39,7 +49,7 @@ pub async fn export(State(state): State<AppState>, Query(query): Query<ExportQue
         "json" => false,
         other => return (StatusCode::BAD_REQUEST, format!("unknown format {other:?}: use csv or json")).into_response(),
     };
-    let entries = match audit::list(&state.db, &query.filter, EXPORT_LIMIT).await {
+    let entries = match audit::list(&state.db, &filter, EXPORT_LIMIT).await {
         Ok(Ok(entries)) => entries,
         Ok(Err(message)) => return (StatusCode::BAD_REQUEST, message).into_response(),
         Err(e) => return (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
@@ -51,7 +61,7 @@ pub async fn export(State(state): State<AppState>, Query(query): Query<ExportQue
             "audit.export",
             "",
             "",
-            serde_json::json!({"format": if csv { "csv" } else { "json" }, "events": entries.len(), "filter": query.filter}),
+            serde_json::json!({"format": if csv { "csv" } else { "json" }, "events": entries.len(), "filter": filter}),
         ),
     )
     .await;
