@@ -115,8 +115,7 @@ impl Application {
             demo::register_builtin_broker(&db, store.as_ref(), &broker::builtin_broker_url_for(local_addr)).await?;
         }
         let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
-        let state =
-            AppState {
+        let state = AppState {
             config: Arc::new(config),
             governance: governance::Governance::new(db.clone()),
             db,
@@ -187,7 +186,9 @@ impl Application {
             let _ = stopping.send(true);
         };
         let served = axum::serve(self.listener, router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown).await.context("serving HTTP");
+            .with_graceful_shutdown(shutdown)
+            .await
+            .context("serving HTTP");
         match controller {
             Some(Running::Always(controller)) => controller.shutdown().await,
             Some(Running::Elected(stop, task)) => {

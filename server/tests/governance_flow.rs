@@ -21,14 +21,23 @@ async fn change(app: &TestApp, change: Value) {
 }
 
 async fn govern(app: &TestApp) {
-    change(app, json!({"PutPolicy": {"id": 0, "class": "hdfs", "plan": "", "operation": "Create",
-        "rule": {"Threshold": {"parameter": "storageSpaceQuota", "threshold": 10240.0}}, "approver": "TeamAdmin"}}))
+    change(
+        app,
+        json!({"PutPolicy": {"id": 0, "class": "hdfs", "plan": "", "operation": "Create",
+        "rule": {"Threshold": {"parameter": "storageSpaceQuota", "threshold": 10240.0}}, "approver": "TeamAdmin"}}),
+    )
     .await;
-    change(app, json!({"PutPolicy": {"id": 0, "class": "hdfs", "plan": "", "operation": "Update",
-        "rule": {"Threshold": {"parameter": "storageSpaceQuota", "threshold": 10240.0}}, "approver": "TeamAdmin"}}))
+    change(
+        app,
+        json!({"PutPolicy": {"id": 0, "class": "hdfs", "plan": "", "operation": "Update",
+        "rule": {"Threshold": {"parameter": "storageSpaceQuota", "threshold": 10240.0}}, "approver": "TeamAdmin"}}),
+    )
     .await;
-    change(app, json!({"PutQuota": {"team": "team-a", "metric": "Sum", "class": "", "plan": "",
-        "parameter": "storageSpaceQuota", "max": 51200.0}}))
+    change(
+        app,
+        json!({"PutQuota": {"team": "team-a", "metric": "Sum", "class": "", "plan": "",
+        "parameter": "storageSpaceQuota", "max": 51200.0}}),
+    )
     .await;
 }
 
@@ -110,12 +119,18 @@ async fn a_request_over_the_threshold_waits_for_approval_and_the_requester_sees_
     let rv = page["resource_version"].as_u64().unwrap();
     let (status, html) = app.page("/instances/team-a/big").await;
     assert_eq!(status, 200);
-    assert!(html.contains("Waiting for approval") && html.contains("Pending approval"), "the page shows the held request");
+    assert!(
+        html.contains("Waiting for approval") && html.contains("Pending approval"),
+        "the page shows the held request"
+    );
 
     // The queue: requester, team, plan, parameters, quota impact.
     let queue = approvals(&app).await;
     let held = &queue["pending"][0];
-    assert_eq!((held["team"].as_str(), held["instance"].as_str(), held["plan"].as_str()), (Some("team-a"), Some("big"), Some("shared")));
+    assert_eq!(
+        (held["team"].as_str(), held["instance"].as_str(), held["plan"].as_str()),
+        (Some("team-a"), Some("big"), Some("shared"))
+    );
     assert_eq!(held["requester"], "admin");
     assert_eq!(held["parameters"]["storageSpaceQuota"], 20480);
     assert_eq!(held["quota"][0]["used"], 4096.0, "{held}");
@@ -140,7 +155,8 @@ async fn a_request_over_the_threshold_waits_for_approval_and_the_requester_sees_
 
     // The requester's page follows live: approval creates the instance.
     let mut live = Reader::open(&app, &format!("/live/instances?namespace=team-a&instance=big&rv={rv}")).await;
-    let (status, answer) = app.call_json("decide", json!({"decision": {"id": id, "approve": true, "comment": "ok for Q4"}})).await;
+    let (status, answer) =
+        app.call_json("decide", json!({"decision": {"id": id, "approve": true, "comment": "ok for Q4"}})).await;
     assert_eq!((status, &answer), (200, &json!({"Done": null})), "{answer}");
     let events = live.until_all(&["approval", "instance"]).await;
     let decision = &events["approval"];
@@ -159,18 +175,25 @@ async fn a_request_over_the_threshold_waits_for_approval_and_the_requester_sees_
     let other = approvals(&app).await["pending"][0]["id"].as_i64().unwrap();
     let (_, quota) = app.call_form("quota", &[("namespace", "team-a")]).await;
     assert_eq!(quota["lines"][0]["used"], 44576.0);
-    app.call_json("decide", json!({"decision": {"id": other, "approve": false, "comment": "use the shared cluster"}})).await;
+    app.call_json("decide", json!({"decision": {"id": other, "approve": false, "comment": "use the shared cluster"}}))
+        .await;
     let (_, quota) = app.call_form("quota", &[("namespace", "team-a")]).await;
     assert_eq!(quota["lines"][0]["used"], 24576.0);
     assert!(stored(&app, "other").await.is_none());
     let (_, page) = app.call_form("instance", &[("namespace", "team-a"), ("name", "other")]).await;
-    assert_eq!((page["approval"]["state"].as_str(), page["approval"]["comment"].as_str()), (Some("Rejected"), Some("use the shared cluster")));
+    assert_eq!(
+        (page["approval"]["state"].as_str(), page["approval"]["comment"].as_str()),
+        (Some("Rejected"), Some("use the shared cluster"))
+    );
 
     // An update above the threshold is held; the instance keeps its parameters until approved.
     let rv_small = stored(&app, "small").await.unwrap().metadata.resource_version.unwrap();
     let (_, answer) = app
-        .call_json("update_instance", json!({"update": {"namespace": "team-a", "name": "small", "plan": "",
-            "parameters": {"storageSpaceQuota": 12288}, "resource_version": rv_small}}))
+        .call_json(
+            "update_instance",
+            json!({"update": {"namespace": "team-a", "name": "small", "plan": "",
+            "parameters": {"storageSpaceQuota": 12288}, "resource_version": rv_small}}),
+        )
         .await;
     assert_eq!(answer, json!({"Done": {"namespace": "team-a", "name": "small"}}));
     assert_eq!(stored(&app, "small").await.unwrap().spec.parameters.unwrap()["storageSpaceQuota"], 4096);
@@ -192,15 +215,31 @@ async fn a_request_over_the_threshold_waits_for_approval_and_the_requester_sees_
     assert_eq!(quota["lines"][0]["used"], 20480.0);
 
     // Everything is in the audit log, with who and from where; filters and exports work.
-    let (_, events) = app.call_json("audit", json!({"filter": {"actor": "", "action": "", "team": "", "since": "", "until": ""}})).await;
+    let (_, events) = app
+        .call_json("audit", json!({"filter": {"actor": "", "action": "", "team": "", "since": "", "until": ""}}))
+        .await;
     let actions: Vec<&str> = events.as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
-    for wanted in ["policy.put", "quota.put", "instance.create", "instance.create.held", "approval.approve", "approval.reject", "instance.update.held", "instance.delete"] {
+    for wanted in [
+        "policy.put",
+        "quota.put",
+        "instance.create",
+        "instance.create.held",
+        "approval.approve",
+        "approval.reject",
+        "instance.update.held",
+        "instance.delete",
+    ] {
         assert!(actions.contains(&wanted), "{wanted} missing from {actions:?}");
     }
     assert!(events.as_array().unwrap().iter().all(|e| e["source"] == "127.0.0.1"), "{events}");
     let (_, approvals_only) = app.call_json("audit", json!({"filter": {"actor": "admin", "action": "approval.", "team": "team-a", "since": "2000-01-01", "until": ""}})).await;
     assert_eq!(approvals_only.as_array().unwrap().len(), 3, "{approvals_only}");
-    let (_, bad) = app.call_json("audit", json!({"filter": {"actor": "", "action": "", "team": "", "since": "last week", "until": ""}})).await;
+    let (_, bad) = app
+        .call_json(
+            "audit",
+            json!({"filter": {"actor": "", "action": "", "team": "", "since": "last week", "until": ""}}),
+        )
+        .await;
     assert!(bad.to_string().contains("neither a date"), "{bad}");
     let csv = app.client.get(app.url("/admin/audit/export?format=csv&action=approval.")).send().await.unwrap();
     let content_type = csv.headers()["content-type"].to_str().unwrap().to_string();
@@ -208,7 +247,15 @@ async fn a_request_over_the_threshold_waits_for_approval_and_the_requester_sees_
     assert!(content_type.starts_with("text/csv"), "{content_type}: {csv}");
     assert!(csv.starts_with("id,at,actor,action,team,target,detail,source\r\n"), "{csv}");
     assert_eq!(csv.lines().count(), 4, "{csv}");
-    let json_export: Value = app.client.get(app.url("/admin/audit/export?format=json&team=team-a")).send().await.unwrap().json().await.unwrap();
+    let json_export: Value = app
+        .client
+        .get(app.url("/admin/audit/export?format=json&team=team-a"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert!(json_export.as_array().unwrap().iter().all(|e| e["team"] == "team-a"));
     app.stop().await.unwrap();
 }
@@ -226,7 +273,10 @@ async fn a_plan_hidden_from_a_team_cannot_be_requested_and_admin_pages_render() 
         )
         .await;
     assert_eq!(answer["Rejected"]["inputs"][0][0], "plan", "{answer}");
-    assert!(answer["Rejected"]["message"].as_str().unwrap().contains("no plan \"dedicated\" on offer for team team-a"), "{answer}");
+    assert!(
+        answer["Rejected"]["message"].as_str().unwrap().contains("no plan \"dedicated\" on offer for team team-a"),
+        "{answer}"
+    );
     let (_, answer) = app
         .call_json(
             "request_instance",

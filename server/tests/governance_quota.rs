@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use app::api::{
     Caller,
-    governance::{GovernanceChange, Metric, Operation, Policy, QuotaLimit, Rule, Approver},
+    governance::{Approver, GovernanceChange, Metric, Operation, Policy, QuotaLimit, Rule},
 };
 use serde_json::{Value, json};
 use server::{
@@ -55,8 +55,22 @@ fn create<'a>(name: &'a str, parameters: &'a Value) -> Admit<'a> {
 async fn set_limits(gov: &Governance) {
     let admin = Caller::builtin();
     for limit in [
-        QuotaLimit { team: "team-a".into(), metric: Metric::Sum, class: String::new(), plan: String::new(), parameter: "storageSpaceQuota".into(), max: 10240.0 },
-        QuotaLimit { team: "team-a".into(), metric: Metric::Count, class: "hdfs".into(), plan: String::new(), parameter: String::new(), max: 10.0 },
+        QuotaLimit {
+            team: "team-a".into(),
+            metric: Metric::Sum,
+            class: String::new(),
+            plan: String::new(),
+            parameter: "storageSpaceQuota".into(),
+            max: 10240.0,
+        },
+        QuotaLimit {
+            team: "team-a".into(),
+            metric: Metric::Count,
+            class: "hdfs".into(),
+            plan: String::new(),
+            parameter: String::new(),
+            max: 10.0,
+        },
     ] {
         gov.change(&admin, &GovernanceChange::PutQuota(limit)).await.unwrap();
     }
@@ -127,7 +141,9 @@ async fn reservations_follow_the_request(db: Database) {
     .unwrap();
     let caller = member("team-a");
     let big = json!({"storageSpaceQuota": 8192});
-    let Ok(Admission::Pending(held)) = gov.admit(&caller, &create("big", &big)).await else { panic!("held for approval") };
+    let Ok(Admission::Pending(held)) = gov.admit(&caller, &create("big", &big)).await else {
+        panic!("held for approval")
+    };
     assert!(held.reason.contains("8,192 is above 4,096"), "{}", held.reason);
     assert_eq!(held.quota.iter().find(|l| l.limit.metric == Metric::Sum).unwrap().requested, 8192.0);
     // The pending request holds its 8,192 GB: 4,096 more do not fit.
@@ -154,7 +170,11 @@ async fn reservations_follow_the_request(db: Database) {
     let grown = json!({"storageSpaceQuota": 10240});
     let update = Admit {
         operation: Operation::Update,
-        previous: Some(server::governance::Previous { plan: "shared".into(), parameters: more.clone(), resource_version: "7".into() }),
+        previous: Some(server::governance::Previous {
+            plan: "shared".into(),
+            parameters: more.clone(),
+            resource_version: "7".into(),
+        }),
         ..create("more", &grown)
     };
     let Ok(Admission::Proceed(_)) = gov.admit(&caller, &update).await else { panic!("10,240 fits exactly") };

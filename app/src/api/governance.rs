@@ -152,7 +152,10 @@ pub enum Rule {
     Always,
     Never,
     /// When the numeric parameter is above the threshold.
-    Threshold { parameter: String, threshold: f64 },
+    Threshold {
+        parameter: String,
+        threshold: f64,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -296,9 +299,13 @@ impl AuditFilter {
     /// The query string of the export links.
     pub fn query_string(&self) -> String {
         let mut parts = Vec::new();
-        for (k, v) in
-            [("actor", &self.actor), ("action", &self.action), ("team", &self.team), ("since", &self.since), ("until", &self.until)]
-        {
+        for (k, v) in [
+            ("actor", &self.actor),
+            ("action", &self.action),
+            ("team", &self.team),
+            ("since", &self.since),
+            ("until", &self.until),
+        ] {
             if !v.is_empty() {
                 parts.push(format!("{k}={}", urlencode(v)));
             }

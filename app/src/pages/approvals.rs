@@ -132,7 +132,11 @@ pub fn RequestParameters(request: ApprovalRequest) -> impl IntoView {
             .diff()
             .into_iter()
             .map(|(k, before, after)| {
-                (k, before.as_ref().map(format_value).unwrap_or_else(|| "—".into()), after.as_ref().map(format_value).unwrap_or_else(|| "—".into()))
+                (
+                    k,
+                    before.as_ref().map(format_value).unwrap_or_else(|| "—".into()),
+                    after.as_ref().map(format_value).unwrap_or_else(|| "—".into()),
+                )
             })
             .collect()
     } else {
@@ -199,7 +203,11 @@ pub fn QuotaImpact(lines: Vec<QuotaLine>) -> impl IntoView {
 }
 
 #[component]
-fn PendingCard(request: ApprovalRequest, may_decide: bool, on_change: impl Fn() + Copy + Send + Sync + 'static) -> impl IntoView {
+fn PendingCard(
+    request: ApprovalRequest,
+    may_decide: bool,
+    on_change: impl Fn() + Copy + Send + Sync + 'static,
+) -> impl IntoView {
     let action = ServerAction::<Decide>::new();
     let comment = RwSignal::new(String::new());
     let id = request.id;
@@ -214,7 +222,9 @@ fn PendingCard(request: ApprovalRequest, may_decide: bool, on_change: impl Fn() 
         _ => None,
     };
     let comment_id = format!("comment-{id}");
-    let decide = move |approve: bool| action.dispatch(Decide { decision: Decision { id, approve, comment: comment.get_untracked() } });
+    let decide = move |approve: bool| {
+        action.dispatch(Decide { decision: Decision { id, approve, comment: comment.get_untracked() } })
+    };
     view! {
         <li class=format!("{CARD} p-5") data-testid="approval" data-request=id.to_string() data-instance=request.instance.clone()>
             <div class="flex flex-wrap items-start justify-between gap-4">

@@ -39,8 +39,7 @@ impl AuditRecord {
 
 /// Appends an event.
 pub async fn record(db: &Database, event: AuditRecord) -> Result<(), sqlx::Error> {
-    const SQL: &str =
-        "INSERT INTO audit_events (at, actor, action, team, target, detail, source) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+    const SQL: &str = "INSERT INTO audit_events (at, actor, action, team, target, detail, source) VALUES ($1, $2, $3, $4, $5, $6, $7)";
     let detail = if event.detail.is_null() { "{}".to_string() } else { event.detail.to_string() };
     on_pool!(db, |pool| sqlx::query(SQL)
         .bind(now_ms())
@@ -73,8 +72,9 @@ fn parse_time(text: &str, end_of_day: bool) -> Result<i64, String> {
     if let Ok(t) = text.parse::<jiff::Timestamp>() {
         return Ok(t.as_millisecond());
     }
-    let date: jiff::civil::Date =
-        text.parse().map_err(|_| format!("{text:?} is neither a date (2026-11-26) nor a time (2026-11-26T10:00:00Z)"))?;
+    let date: jiff::civil::Date = text
+        .parse()
+        .map_err(|_| format!("{text:?} is neither a date (2026-11-26) nor a time (2026-11-26T10:00:00Z)"))?;
     let date = if end_of_day { date.tomorrow().map_err(|e| e.to_string())? } else { date };
     date.to_zoned(jiff::tz::TimeZone::UTC).map(|z| z.timestamp().as_millisecond()).map_err(|e| e.to_string())
 }
@@ -82,7 +82,11 @@ fn parse_time(text: &str, end_of_day: bool) -> Result<i64, String> {
 pub type AuditRow = (i64, i64, String, String, String, String, String, String);
 
 /// The newest events first, at most `limit`.
-pub async fn list(db: &Database, filter: &AuditFilter, limit: i64) -> Result<Result<Vec<AuditEntry>, String>, sqlx::Error> {
+pub async fn list(
+    db: &Database,
+    filter: &AuditFilter,
+    limit: i64,
+) -> Result<Result<Vec<AuditEntry>, String>, sqlx::Error> {
     let since = match parse_time(&filter.since, false) {
         Ok(t) => t,
         Err(e) => return Ok(Err(format!("From: {e}"))),

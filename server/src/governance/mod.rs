@@ -116,7 +116,7 @@ pub enum Admission {
     /// [`Governance::undo`]; after a delete succeeds, call [`Governance::release`].
     Proceed(Reservation),
     /// Held for approval (and its quota reserved): nothing is to be done now.
-    Pending(ApprovalRequest),
+    Pending(Box<ApprovalRequest>),
 }
 
 #[derive(Debug)]
@@ -132,7 +132,7 @@ pub struct Reservation {
 enum Undo {
     Nothing,
     Remove,
-    Restore(Option<Holding>),
+    Restore(Option<Box<Holding>>),
 }
 
 /// Why a request is refused.
@@ -181,7 +181,8 @@ impl Governance {
     }
 
     pub async fn policies(&self) -> GovResult<Vec<Policy>> {
-        let rows: Vec<sql::PolicyRow> = on_pool!(&self.db, |pool| sqlx::query_as(sql::SELECT_POLICIES).fetch_all(pool).await)?;
+        let rows: Vec<sql::PolicyRow> =
+            on_pool!(&self.db, |pool| sqlx::query_as(sql::SELECT_POLICIES).fetch_all(pool).await)?;
         Ok(rows.into_iter().filter_map(sql::policy_of).collect())
     }
 
@@ -193,7 +194,9 @@ impl Governance {
 
     pub async fn limits(&self, team: Option<&str>) -> GovResult<Vec<QuotaLimit>> {
         let rows: Vec<sql::LimitRow> = match team {
-            Some(team) => on_pool!(&self.db, |pool| sqlx::query_as(sql::SELECT_LIMITS).bind(team).fetch_all(pool).await)?,
+            Some(team) => {
+                on_pool!(&self.db, |pool| sqlx::query_as(sql::SELECT_LIMITS).bind(team).fetch_all(pool).await)?
+            }
             None => on_pool!(&self.db, |pool| sqlx::query_as(sql::SELECT_ALL_LIMITS).fetch_all(pool).await)?,
         };
         Ok(rows.into_iter().filter_map(sql::limit_of).collect())
@@ -263,7 +266,11 @@ impl Governance {
                             Err(Refusal::OverQuota { message: rules::over_quota_message(team, &over), lines: over })
                         } else {
                             if let Some(holding) = &changed {
-                                sqlx::query(sql::DELETE_HOLDING).bind(team).bind(ask.instance).execute(&mut *conn).await?;
+                                sqlx::query(sql::DELETE_HOLDING)
+                                    .bind(team)
+                                    .bind(ask.instance)
+                                    .execute(&mut *conn)
+                                    .await?;
                                 insert_holding!(conn, team, holding);
                             }
                             let pending = match &hold {
@@ -273,8 +280,8 @@ impl Governance {
                                         json!({"plan": p.plan, "parameters": p.parameters, "resourceVersion": p.resource_version})
                                             .to_string()
                                     });
-                                    let requester = serde_json::to_string(&user_info(caller))
-                                        .unwrap_or_else(|_| "{}".into());
+                                    let requester =
+                                        serde_json::to_string(&user_info(caller)).unwrap_or_else(|_| "{}".into());
                                     let id: i64 = sqlx::query_scalar(
                                         "INSERT INTO approval_requests (team, instance, operation, class, plan, parameters, previous, \
                                          reason, approver, requester, state, created_at) \
@@ -298,7 +305,7 @@ impl Governance {
                             };
                             let undo = match (ask.operation, &existing) {
                                 (Operation::Create, _) => Undo::Remove,
-                                (Operation::Update, previous) => Undo::Restore(previous.clone()),
+                                (Operation::Update, previous) => Undo::Restore(previous.clone().map(Box::new)),
                                 (Operation::Delete, _) => Undo::Nothing,
                             };
                             Ok((undo, touched, pending))
@@ -322,7 +329,7 @@ impl Governance {
                     .request;
                 request.quota = quota;
                 self.notify(&request);
-                Ok(Admission::Pending(request))
+                Ok(Admission::Pending(Box::new(request)))
             }
         }
     }
@@ -335,7 +342,7 @@ impl Governance {
             Undo::Remove => self.release(&team, &instance).await,
             Undo::Restore(previous) => locked!(&self.db, &team, |conn| {
                 sqlx::query(sql::DELETE_HOLDING).bind(&team).bind(&instance).execute(&mut *conn).await?;
-                if let Some(holding) = &previous {
+                if let Some(holding) = previous.as_deref() {
                     insert_holding!(conn, &team, holding);
                 }
                 Ok::<(), Refusal>(())
@@ -345,14 +352,22 @@ impl Governance {
 
     /// Frees what an instance holds (it was deleted).
     pub async fn release(&self, team: &str, instance: &str) -> GovResult<()> {
-        on_pool!(&self.db, |pool| sqlx::query(sql::DELETE_HOLDING).bind(team).bind(instance).execute(pool).await.map(drop))?;
+        on_pool!(&self.db, |pool| sqlx::query(sql::DELETE_HOLDING)
+            .bind(team)
+            .bind(instance)
+            .execute(pool)
+            .await
+            .map(drop))?;
         Ok(())
     }
 
     pub async fn request(&self, id: i64) -> GovResult<Option<StoredRequest>> {
         let sql = format!("SELECT {} FROM approval_requests WHERE id = $1", sql::REQUEST_COLUMNS);
         let row: Option<sql::RequestRow> =
-            on_pool!(&self.db, |pool| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(id).fetch_optional(pool).await)?;
+            on_pool!(&self.db, |pool| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+                .bind(id)
+                .fetch_optional(pool)
+                .await)?;
         Ok(row.and_then(sql::request_of))
     }
 
@@ -363,7 +378,11 @@ impl Governance {
             sql::REQUEST_COLUMNS
         );
         let row: Option<sql::RequestRow> =
-            on_pool!(&self.db, |pool| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(team).bind(instance).fetch_optional(pool).await)?;
+            on_pool!(&self.db, |pool| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+                .bind(team)
+                .bind(instance)
+                .fetch_optional(pool)
+                .await)?;
         Ok(row.and_then(sql::request_of).map(|r| r.request))
     }
 
@@ -378,8 +397,12 @@ impl Governance {
         let pending: Vec<sql::RequestRow> =
             on_pool!(&self.db, |pool| sqlx::query_as(sqlx::AssertSqlSafe(pending_sql.as_str())).fetch_all(pool).await)?;
         let done: Vec<sql::RequestRow> =
-            on_pool!(&self.db, |pool| sqlx::query_as(sqlx::AssertSqlSafe(decided_sql.as_str())).bind(decided).fetch_all(pool).await)?;
-        let convert = |rows: Vec<sql::RequestRow>| rows.into_iter().filter_map(sql::request_of).map(|r| r.request).collect();
+            on_pool!(&self.db, |pool| sqlx::query_as(sqlx::AssertSqlSafe(decided_sql.as_str()))
+                .bind(decided)
+                .fetch_all(pool)
+                .await)?;
+        let convert =
+            |rows: Vec<sql::RequestRow>| rows.into_iter().filter_map(sql::request_of).map(|r| r.request).collect();
         Ok((convert(pending), convert(done)))
     }
 
@@ -418,7 +441,11 @@ impl Governance {
                 "{} may not decide requests of team {}{}.",
                 caller.username,
                 stored.request.team,
-                if stored.request.approver == Approver::PlatformAdmin { " (this one needs a platform admin)" } else { "" }
+                if stored.request.approver == Approver::PlatformAdmin {
+                    " (this one needs a platform admin)"
+                } else {
+                    ""
+                }
             )));
         }
         if comment.len() > 2000 {
@@ -493,7 +520,10 @@ impl Governance {
                 },
                 Err(message) => {
                     sqlx::query("UPDATE approval_requests SET state = 'failed', comment = $1 WHERE id = $2")
-                        .bind(format!("{} — carrying it out failed: {message}", request.comment).trim_start_matches(" — "))
+                        .bind(
+                            format!("{} — carrying it out failed: {message}", request.comment)
+                                .trim_start_matches(" — "),
+                        )
                         .bind(request.id)
                         .execute(&mut *conn)
                         .await?;
@@ -545,14 +575,16 @@ impl Governance {
                     .bind(p.approver.as_str())
                     .bind(last)
                     .execute(pool)
-                    .await.map(drop))?;
+                    .await
+                    .map(drop))?;
                 ("policy.put", String::new(), scope(&p.class, &p.plan))
             }
             GovernanceChange::DeletePolicy(id) => {
                 on_pool!(&self.db, |pool| sqlx::query("DELETE FROM approval_policies WHERE id = $1")
                     .bind(id)
                     .execute(pool)
-                    .await.map(drop))?;
+                    .await
+                    .map(drop))?;
                 ("policy.delete", String::new(), format!("#{id}"))
             }
             GovernanceChange::PutQuota(q) => {
@@ -566,7 +598,8 @@ impl Governance {
                     .bind(&q.parameter)
                     .bind(q.max)
                     .execute(pool)
-                    .await.map(drop))?;
+                    .await
+                    .map(drop))?;
                 ("quota.put", q.team.clone(), q.describe())
             }
             GovernanceChange::DeleteQuota(q) => {
@@ -578,18 +611,31 @@ impl Governance {
                     .bind(&q.plan)
                     .bind(&q.parameter)
                     .execute(pool)
-                    .await.map(drop))?;
+                    .await
+                    .map(drop))?;
                 ("quota.delete", q.team.clone(), q.describe())
             }
             GovernanceChange::PutVisibility(v) => {
                 const SQL: &str =
                     "INSERT INTO plan_visibility (class, plan, team) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
-                on_pool!(&self.db, |pool| sqlx::query(SQL).bind(&v.class).bind(&v.plan).bind(&v.team).execute(pool).await.map(drop))?;
+                on_pool!(&self.db, |pool| sqlx::query(SQL)
+                    .bind(&v.class)
+                    .bind(&v.plan)
+                    .bind(&v.team)
+                    .execute(pool)
+                    .await
+                    .map(drop))?;
                 ("visibility.put", v.team.clone(), scope(&v.class, &v.plan))
             }
             GovernanceChange::DeleteVisibility(v) => {
                 const SQL: &str = "DELETE FROM plan_visibility WHERE class = $1 AND plan = $2 AND team = $3";
-                on_pool!(&self.db, |pool| sqlx::query(SQL).bind(&v.class).bind(&v.plan).bind(&v.team).execute(pool).await.map(drop))?;
+                on_pool!(&self.db, |pool| sqlx::query(SQL)
+                    .bind(&v.class)
+                    .bind(&v.plan)
+                    .bind(&v.team)
+                    .execute(pool)
+                    .await
+                    .map(drop))?;
                 ("visibility.delete", v.team.clone(), scope(&v.class, &v.plan))
             }
         };
@@ -692,7 +738,6 @@ fn plan_holding(
         Operation::Delete => Ok(None),
     }
 }
-
 
 /// The requester as Kubernetes-style user info (kept with the request; the instance gets it).
 pub fn user_info(caller: &Caller) -> app::model::UserInfo {

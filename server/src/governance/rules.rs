@@ -183,7 +183,14 @@ mod tests {
     use serde_json::json;
 
     fn policy(plan: &str, rule: Rule) -> Policy {
-        Policy { id: 0, class: "hdfs".into(), plan: plan.into(), operation: Operation::Create, rule, approver: Approver::TeamAdmin }
+        Policy {
+            id: 0,
+            class: "hdfs".into(),
+            plan: plan.into(),
+            operation: Operation::Create,
+            rule,
+            approver: Approver::TeamAdmin,
+        }
     }
 
     fn threshold(t: f64) -> Rule {
@@ -226,7 +233,14 @@ mod tests {
     }
 
     fn limit(metric: Metric, class: &str, plan: &str, parameter: &str, max: f64) -> QuotaLimit {
-        QuotaLimit { team: "t".into(), metric, class: class.into(), plan: plan.into(), parameter: parameter.into(), max }
+        QuotaLimit {
+            team: "t".into(),
+            metric,
+            class: class.into(),
+            plan: plan.into(),
+            parameter: parameter.into(),
+            max,
+        }
     }
 
     #[test]
@@ -242,7 +256,8 @@ mod tests {
 
     #[test]
     fn check_refuses_only_what_adds_beyond_the_limit() {
-        let limits = vec![limit(Metric::Sum, "", "", "storageSpaceQuota", 2000.0), limit(Metric::Count, "hdfs", "", "", 2.0)];
+        let limits =
+            vec![limit(Metric::Sum, "", "", "storageSpaceQuota", 2000.0), limit(Metric::Count, "hdfs", "", "", 2.0)];
         let before = vec![holding("a", "standard", 1500.0)];
         let mut fits = before.clone();
         fits.push(holding("b", "standard", 500.0));
@@ -253,7 +268,10 @@ mod tests {
         assert_eq!(over.len(), 1);
         assert_eq!(over[0].requested, 501.0);
         let message = over_quota_message("t", &over);
-        assert!(message.contains("total storageSpaceQuota (all services) would be 2,001 of 2,000 (1,500 in use, 500 left)"), "{message}");
+        assert!(
+            message.contains("total storageSpaceQuota (all services) would be 2,001 of 2,000 (1,500 in use, 500 left)"),
+            "{message}"
+        );
         // Already over (the limit was lowered): shrinking is fine, growing is not.
         let lowered = vec![limit(Metric::Sum, "", "", "storageSpaceQuota", 1000.0)];
         assert!(check(&lowered, &before, &[holding("a", "standard", 1200.0)]).1.is_empty());

@@ -67,8 +67,7 @@ fn parse_amounts(text: &str) -> BTreeMap<String, f64> {
 }
 
 pub type PolicyRow = (i64, String, String, String, String, String, f64, String);
-pub const SELECT_POLICIES: &str =
-    "SELECT id, class, plan, operation, rule, parameter, threshold, approver FROM approval_policies ORDER BY class, plan, operation, id";
+pub const SELECT_POLICIES: &str = "SELECT id, class, plan, operation, rule, parameter, threshold, approver FROM approval_policies ORDER BY class, plan, operation, id";
 
 pub fn policy_of(row: PolicyRow) -> Option<Policy> {
     let (id, class, plan, operation, rule, parameter, threshold, approver) = row;
@@ -88,10 +87,8 @@ pub fn policy_of(row: PolicyRow) -> Option<Policy> {
 }
 
 pub type LimitRow = (String, String, String, String, String, f64);
-pub const SELECT_LIMITS: &str =
-    "SELECT team, metric, class, plan, parameter, max_value FROM quota_limits WHERE team = $1 ORDER BY metric, class, plan, parameter";
-pub const SELECT_ALL_LIMITS: &str =
-    "SELECT team, metric, class, plan, parameter, max_value FROM quota_limits ORDER BY team, metric, class, plan, parameter";
+pub const SELECT_LIMITS: &str = "SELECT team, metric, class, plan, parameter, max_value FROM quota_limits WHERE team = $1 ORDER BY metric, class, plan, parameter";
+pub const SELECT_ALL_LIMITS: &str = "SELECT team, metric, class, plan, parameter, max_value FROM quota_limits ORDER BY team, metric, class, plan, parameter";
 
 pub fn limit_of(row: LimitRow) -> Option<QuotaLimit> {
     let (team, metric, class, plan, parameter, max) = row;

@@ -47,7 +47,9 @@ pub async fn export(State(state): State<AppState>, Query(query): Query<ExportQue
     let csv = match query.format.as_str() {
         "csv" | "" => true,
         "json" => false,
-        other => return (StatusCode::BAD_REQUEST, format!("unknown format {other:?}: use csv or json")).into_response(),
+        other => {
+            return (StatusCode::BAD_REQUEST, format!("unknown format {other:?}: use csv or json")).into_response();
+        }
     };
     let entries = match audit::list(&state.db, &filter, EXPORT_LIMIT).await {
         Ok(Ok(entries)) => entries,

@@ -145,7 +145,10 @@ pub async fn instances(
                         match receiver.recv().await {
                             Ok(notice) if notice.namespace == namespace && notice.instance == instance => {
                                 let data = serde_json::to_string(&notice.request).unwrap_or_default();
-                                return Some((Ok::<_, Infallible>(Event::default().event("approval").data(data)), receiver));
+                                return Some((
+                                    Ok::<_, Infallible>(Event::default().event("approval").data(data)),
+                                    receiver,
+                                ));
                             }
                             Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
                             Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,

@@ -17,7 +17,8 @@ use crate::{app_state::AppState, portal::PortalService};
 
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
-    let portal: PortalHandle = Arc::new(PortalService::new(state.db.clone(), state.store.clone(), state.governance.clone()));
+    let portal: PortalHandle =
+        Arc::new(PortalService::new(state.db.clone(), state.store.clone(), state.governance.clone()));
     let leptos_options = state.leptos_options.clone();
 
     let mut router = Router::new();

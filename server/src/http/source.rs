@@ -24,7 +24,11 @@ pub fn source_of(request: &Request, trust_forwarded_for: bool) -> String {
     {
         return first.to_string();
     }
-    request.extensions().get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(peer)| peer.ip().to_string()).unwrap_or_default()
+    request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(peer)| peer.ip().to_string())
+        .unwrap_or_default()
 }
 
 pub async fn record_source(State(state): State<AppState>, mut request: Request, next: Next) -> Response {

@@ -63,22 +63,26 @@ pub fn refused_on(refusal: Refusal, input: &str) -> PortError {
 }
 
 /// The catalog as this caller may see it (hidden classes and plans left out).
-pub async fn visible_catalog(gov: &Governance, caller: &Caller, view: Arc<CatalogView>) -> PortResult<Arc<CatalogView>> {
+pub async fn visible_catalog(
+    gov: &Governance,
+    caller: &Caller,
+    view: Arc<CatalogView>,
+) -> PortResult<Arc<CatalogView>> {
     let rules = gov.visibility().await.map_err(refused)?;
     let teams = caller.namespaces.as_deref();
     if rules.is_empty() || teams.is_none() {
         return Ok(view);
     }
-    let tiles = view
-        .tiles
-        .iter()
-        .filter(|t| rules::visible_to_any(&rules, teams, &t.external_name, None))
-        .cloned()
-        .collect();
+    let tiles =
+        view.tiles.iter().filter(|t| rules::visible_to_any(&rules, teams, &t.external_name, None)).cloned().collect();
     Ok(Arc::new(CatalogView::new(tiles, view.brokers.clone())))
 }
 
-pub async fn visible_class(gov: &Governance, caller: &Caller, detail: Option<ClassDetail>) -> PortResult<Option<ClassDetail>> {
+pub async fn visible_class(
+    gov: &Governance,
+    caller: &Caller,
+    detail: Option<ClassDetail>,
+) -> PortResult<Option<ClassDetail>> {
     let Some(mut detail) = detail else { return Ok(None) };
     let rules = gov.visibility().await.map_err(refused)?;
     let teams = caller.namespaces.as_deref();
@@ -104,13 +108,21 @@ pub async fn approvals(gov: &Governance, caller: &Caller) -> PortResult<Approval
             view.pending.push(request);
         }
     }
-    view.decided =
-        decided.into_iter().filter(|r| caller.may_administer(&r.team) || r.requester == caller.username).take(50).collect();
+    view.decided = decided
+        .into_iter()
+        .filter(|r| caller.may_administer(&r.team) || r.requester == caller.username)
+        .take(50)
+        .collect();
     Ok(view)
 }
 
 /// Approves (and carries out as the requester asked) or rejects.
-pub async fn decide(store: &dyn ResourceStore, gov: &Governance, caller: &Caller, decision: Decision) -> PortResult<()> {
+pub async fn decide(
+    store: &dyn ResourceStore,
+    gov: &Governance,
+    caller: &Caller,
+    decision: Decision,
+) -> PortResult<()> {
     let decided = gov.decide(caller, decision.id, decision.approve, decision.comment.trim()).await.map_err(refused)?;
     if !decision.approve {
         return Ok(());

@@ -74,7 +74,8 @@ impl Portal for PortalService {
     }
 
     async fn shell_info(&self, caller: &Caller) -> PortResult<ShellInfo> {
-        let catalog = governance::visible_catalog(&self.gov, caller, self.catalog.view(self.store.as_ref()).await?).await?;
+        let catalog =
+            governance::visible_catalog(&self.gov, caller, self.catalog.view(self.store.as_ref()).await?).await?;
         Ok(ShellInfo {
             username: caller.username.clone(),
             services: catalog.tiles.iter().filter(|t| !t.removed).count(),

@@ -8,7 +8,9 @@ use leptos_router::hooks::{use_navigate, use_query_map};
 
 use crate::api::governance::{AuditEntry, AuditFilter};
 use crate::components::layout::{Breadcrumbs, EmptyState, PageHeader};
-use crate::components::ui::{BUTTON_PRIMARY, BUTTON_SECONDARY, CARD, ErrorBox, INPUT, LABEL, Loading, MUTED, readable_time};
+use crate::components::ui::{
+    BUTTON_PRIMARY, BUTTON_SECONDARY, CARD, ErrorBox, INPUT, LABEL, Loading, MUTED, readable_time,
+};
 
 #[server(endpoint = "audit", input = Json)]
 pub async fn load_audit(filter: AuditFilter) -> Result<Vec<AuditEntry>, ServerFnError> {
@@ -23,7 +25,13 @@ pub fn AuditPage() -> impl IntoView {
     let filter = Memo::new(move |_| {
         let q = query.read();
         let get = |k: &str| q.get(k).unwrap_or_default();
-        AuditFilter { actor: get("actor"), action: get("action"), team: get("team"), since: get("since"), until: get("until") }
+        AuditFilter {
+            actor: get("actor"),
+            action: get("action"),
+            team: get("team"),
+            since: get("since"),
+            until: get("until"),
+        }
     });
     let entries = Resource::new(move || filter.get(), load_audit);
     let fields: [(&str, &str, &str); 5] = [
@@ -33,7 +41,8 @@ pub fn AuditPage() -> impl IntoView {
         ("since", "From", "2026-11-01"),
         ("until", "Until", "2026-11-30"),
     ];
-    let signals: Vec<(String, RwSignal<String>)> = fields.iter().map(|(k, _, _)| (k.to_string(), RwSignal::new(String::new()))).collect();
+    let signals: Vec<(String, RwSignal<String>)> =
+        fields.iter().map(|(k, _, _)| (k.to_string(), RwSignal::new(String::new()))).collect();
     let signals = StoredValue::new(signals);
     Effect::new(move |_| {
         let f = filter.get();
@@ -52,8 +61,17 @@ pub fn AuditPage() -> impl IntoView {
     let navigate = use_navigate();
     let apply = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let value = |k: &str| signals.with_value(|all| all.iter().find(|(n, _)| n == k).map(|(_, s)| s.get_untracked()).unwrap_or_default());
-        let f = AuditFilter { actor: value("actor"), action: value("action"), team: value("team"), since: value("since"), until: value("until") };
+        let value = |k: &str| {
+            signals
+                .with_value(|all| all.iter().find(|(n, _)| n == k).map(|(_, s)| s.get_untracked()).unwrap_or_default())
+        };
+        let f = AuditFilter {
+            actor: value("actor"),
+            action: value("action"),
+            team: value("team"),
+            since: value("since"),
+            until: value("until"),
+        };
         navigate(&format!("/admin/audit?{}", f.query_string()), Default::default());
     };
     let export = move |format: &str| {

@@ -49,9 +49,13 @@ impl Section {
 
     fn subtitle(self) -> &'static str {
         match self {
-            Section::Policies => "Which requests wait for an admin: always, never, or when a parameter passes a threshold.",
+            Section::Policies => {
+                "Which requests wait for an admin: always, never, or when a parameter passes a threshold."
+            }
             Section::Quotas => "How many instances, and how much of a numeric parameter, each team may hold.",
-            Section::Visibility => "A service or plan with rules here is offered only to the teams listed; others see it nowhere.",
+            Section::Visibility => {
+                "A service or plan with rules here is offered only to the teams listed; others see it nowhere."
+            }
         }
     }
 }
@@ -156,7 +160,9 @@ fn rule_text(rule: &Rule) -> String {
     match rule {
         Rule::Always => "always needs approval".into(),
         Rule::Never => "never needs approval".into(),
-        Rule::Threshold { parameter, threshold } => format!("needs approval when {parameter} > {}", format_number(*threshold)),
+        Rule::Threshold { parameter, threshold } => {
+            format!("needs approval when {parameter} > {}", format_number(*threshold))
+        }
     }
 }
 

@@ -26,7 +26,11 @@ pub fn AdminPage() -> impl IntoView {
             "Register Open Service Brokers, test their connection, relist their catalogs and see their problems.",
             Some("/admin/brokers"),
         ),
-        ("Approval policies", "Which requests wait for an admin: always, never, or above a parameter's threshold.", Some("/admin/policies")),
+        (
+            "Approval policies",
+            "Which requests wait for an admin: always, never, or above a parameter's threshold.",
+            Some("/admin/policies"),
+        ),
         ("Quotas", "How many instances and how much of a numeric parameter each team may hold.", Some("/admin/quotas")),
         ("Plan visibility", "Which team sees which service or plan.", Some("/admin/visibility")),
         ("Audit log", "Who did what, when, from where; filter and export.", Some("/admin/audit")),

@@ -201,10 +201,22 @@ fn ApprovalPanel() -> impl IntoView {
             return None;
         }
         let (title, tone) = match request.state {
-            ApprovalState::Pending => ("Waiting for approval", "border-amber-200 bg-amber-50 text-amber-900 dark:border-amber-900 dark:bg-amber-950/30 dark:text-amber-200"),
-            ApprovalState::Approved => ("Approved", "border-emerald-200 bg-emerald-50 text-emerald-900 dark:border-emerald-900 dark:bg-emerald-950/30 dark:text-emerald-200"),
-            ApprovalState::Rejected => ("Rejected", "border-red-200 bg-red-50 text-red-900 dark:border-red-900 dark:bg-red-950/30 dark:text-red-200"),
-            ApprovalState::Failed => ("Approved, but it could not be done", "border-red-200 bg-red-50 text-red-900 dark:border-red-900 dark:bg-red-950/30 dark:text-red-200"),
+            ApprovalState::Pending => (
+                "Waiting for approval",
+                "border-amber-200 bg-amber-50 text-amber-900 dark:border-amber-900 dark:bg-amber-950/30 dark:text-amber-200",
+            ),
+            ApprovalState::Approved => (
+                "Approved",
+                "border-emerald-200 bg-emerald-50 text-emerald-900 dark:border-emerald-900 dark:bg-emerald-950/30 dark:text-emerald-200",
+            ),
+            ApprovalState::Rejected => (
+                "Rejected",
+                "border-red-200 bg-red-50 text-red-900 dark:border-red-900 dark:bg-red-950/30 dark:text-red-200",
+            ),
+            ApprovalState::Failed => (
+                "Approved, but it could not be done",
+                "border-red-200 bg-red-50 text-red-900 dark:border-red-900 dark:bg-red-950/30 dark:text-red-200",
+            ),
         };
         let what = crate::pages::approvals::op_word(request.operation);
         Some(view! {

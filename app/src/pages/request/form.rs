@@ -6,9 +6,8 @@ use leptos_router::{NavigateOptions, hooks::use_navigate};
 use serde_json::Value;
 
 use super::server_fns::{RequestInstance, load_quota};
-use crate::api::governance::{Metric, QuotaView};
-use crate::schema_form::units::{find_unit, format_number};
 use crate::api::catalog::{ClassDetail, PlanInfo};
+use crate::api::governance::{Metric, QuotaView};
 use crate::api::instances::InstanceRequest;
 use crate::api::{ObjectRef, Rejection, Submitted};
 use crate::components::params::{ParameterList, parameter_rows};
@@ -16,6 +15,7 @@ use crate::components::ui::{
     BUTTON_PRIMARY, BUTTON_SECONDARY, CARD, ErrorBox, FIELD_ERROR, INPUT, LABEL, MUTED, Spinner,
 };
 use crate::model::{validate_dns1123_label, validate_dns1123_subdomain};
+use crate::schema_form::units::{find_unit, format_number};
 use crate::schema_form::{FormState, SchemaForm, compile};
 
 /// A name field's message while typing (nothing until something was typed).
@@ -101,9 +101,10 @@ pub fn RequestForm(
     };
 
     // The team's quotas beside the fields they govern, following the team and the values typed.
-    let quota = Resource::new(move || namespace.get(), |ns| async move {
-        if name_message(&ns, true).is_some() { Ok(QuotaView::default()) } else { load_quota(ns).await }
-    });
+    let quota = Resource::new(
+        move || namespace.get(),
+        |ns| async move { if name_message(&ns, true).is_some() { Ok(QuotaView::default()) } else { load_quota(ns).await } },
+    );
     let quota_schema = schema.clone();
     let class_external = detail.tile.external_name.clone();
     let plan_external = plan.external_name.clone();
@@ -120,7 +121,9 @@ pub fn RequestForm(
                     && l.limit.class == class_external
                     && (l.limit.plan.is_empty() || l.limit.plan == plan_external)
             })
-            .map(|l| format!("{}: {} of {} in use", l.limit.describe(), format_number(l.used), format_number(l.limit.max)))
+            .map(|l| {
+                format!("{}: {} of {} in use", l.limit.describe(), format_number(l.used), format_number(l.limit.max))
+            })
             .collect::<Vec<_>>()
     });
     let model_for_review = form.model.clone();
@@ -259,7 +262,8 @@ pub fn quota_hints(view: &QuotaView, schema: &Value, value: &Value) -> std::coll
         let Some(property) = schema.pointer(&format!("/properties/{parameter}")) else { continue };
         let unit = find_unit(property, Some(parameter)).map(|u| format!(" {u}")).unwrap_or_default();
         let n = |x: f64| format!("{}{unit}", format_number(x));
-        let mut hint = format!("Team quota: {} in use, {} left of {}", n(line.used), n(line.remaining()), n(line.limit.max));
+        let mut hint =
+            format!("Team quota: {} in use, {} left of {}", n(line.used), n(line.remaining()), n(line.limit.max));
         if let Some(asked) = value.get(parameter).and_then(Value::as_f64)
             && asked > line.remaining()
         {

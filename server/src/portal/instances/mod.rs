@@ -154,7 +154,10 @@ pub async fn page(
         None => match &latest {
             Some(request)
                 if request.operation == Operation::Create
-                    && matches!(request.state, ApprovalState::Pending | ApprovalState::Rejected | ApprovalState::Failed) =>
+                    && matches!(
+                        request.state,
+                        ApprovalState::Pending | ApprovalState::Rejected | ApprovalState::Failed
+                    ) =>
             {
                 let mut placeholder = ServiceInstance::new_named(Some(namespace), name);
                 placeholder.spec.plan.cluster_service_class_external_name = Some(request.class.clone());
@@ -259,8 +262,16 @@ pub async fn request(
         Admission::Proceed(reservation) => reservation,
     };
     let user = user_info(caller);
-    match create_object(store, &user, &request.namespace, &request.name, &class_name, &plan_name, request.parameters.clone())
-        .await
+    match create_object(
+        store,
+        &user,
+        &request.namespace,
+        &request.name,
+        &class_name,
+        &plan_name,
+        request.parameters.clone(),
+    )
+    .await
     {
         Ok(created) => {
             record_or_warn(
@@ -481,7 +492,13 @@ pub async fn delete(
         if let Admission::Pending(held) = gov.admit(caller, &ask).await.map_err(refused)? {
             record_or_warn(
                 gov.db(),
-                AuditRecord::by(caller, "instance.delete.held", namespace, name, json!({"request": held.id, "reason": held.reason})),
+                AuditRecord::by(
+                    caller,
+                    "instance.delete.held",
+                    namespace,
+                    name,
+                    json!({"request": held.id, "reason": held.reason}),
+                ),
             )
             .await;
             return Ok(());
