@@ -302,3 +302,67 @@ async fn a_plan_hidden_from_a_team_cannot_be_requested_and_admin_pages_render() 
     assert!(html.contains("team-b"));
     app.stop().await.unwrap();
 }
+
+/// A member of one team sees neither the classes nor the plans offered only to other teams, on
+/// the catalog, the class page, or the navigation's count; and cannot request them.
+#[tokio::test]
+async fn hidden_classes_and_plans_do_not_show_to_other_teams() {
+    use app::port::Portal;
+    use base64::Engine;
+    use server::{
+        config::DatabaseUrl,
+        db::Database,
+        governance::Governance,
+        portal::PortalService,
+        store::{SecretCipher, SqlStore},
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::connect(&DatabaseUrl::Sqlite(format!("sqlite://{}/qm.db", dir.path().display()))).await.unwrap();
+    let key = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
+    let store: std::sync::Arc<dyn server::store::ResourceStore> =
+        std::sync::Arc::new(SqlStore::new(db.clone(), SecretCipher::from_base64(&key).unwrap()));
+    seed::catalog(store.as_ref()).await;
+    let gov = Governance::new(db.clone());
+    let admin = app::api::Caller::builtin();
+    for (class, plan, team) in [("kafka", "", "team-b"), ("hdfs", "dedicated", "team-b")] {
+        let rule = app::api::governance::Visibility { class: class.into(), plan: plan.into(), team: team.into() };
+        gov.change(&admin, &app::api::governance::GovernanceChange::PutVisibility(rule)).await.unwrap();
+    }
+    let portal = PortalService::new(db, store, gov);
+    let member = |team: &str| app::api::Caller {
+        username: "mia".into(),
+        uid: "2".into(),
+        groups: Vec::new(),
+        namespaces: Some(vec![team.into()]),
+        platform_admin: false,
+        admin_of: Vec::new(),
+        source: String::new(),
+    };
+    let names =
+        |view: &app::api::catalog::CatalogView| view.tiles.iter().map(|t| t.external_name.clone()).collect::<Vec<_>>();
+    let a = names(&portal.catalog(&member("team-a")).await.unwrap());
+    assert!(a.contains(&"hdfs".to_string()) && !a.contains(&"kafka".to_string()), "{a:?}");
+    let b = names(&portal.catalog(&member("team-b")).await.unwrap());
+    assert!(b.contains(&"kafka".to_string()), "{b:?}");
+    assert!(names(&portal.catalog(&admin).await.unwrap()).contains(&"kafka".to_string()), "admins see everything");
+    assert!(portal.class(&member("team-a"), "kafka").await.unwrap().is_none());
+    let plans = |d: app::api::catalog::ClassDetail| d.plans.iter().map(|p| p.external_name.clone()).collect::<Vec<_>>();
+    assert_eq!(plans(portal.class(&member("team-a"), "hdfs").await.unwrap().unwrap()), vec!["shared"]);
+    assert_eq!(plans(portal.class(&member("team-b"), "hdfs").await.unwrap().unwrap()).len(), 2);
+    let shell_a = portal.shell_info(&member("team-a")).await.unwrap();
+    let shell_b = portal.shell_info(&member("team-b")).await.unwrap();
+    assert_eq!(shell_a.services + 1, shell_b.services);
+    let request = app::api::instances::InstanceRequest {
+        namespace: "team-a".into(),
+        name: "k".into(),
+        class: "svc-kafka".into(),
+        plan: "small".into(),
+        parameters: Value::Null,
+    };
+    match portal.request_instance(&member("team-a"), request).await {
+        Err(app::port::PortError::Rejected(r)) => {
+            assert!(r.message.contains("no plan \"small\" on offer for team team-a"), "{r:?}")
+        }
+        other => panic!("a hidden class must be refused: {other:?}"),
+    }
+}

@@ -63,6 +63,9 @@ pub struct ShellInfo {
     pub services: usize,
     /// Instances in the caller's teams.
     pub instances: usize,
+    /// Requests waiting for a decision the caller may make.
+    #[serde(default)]
+    pub approvals: usize,
 }
 
 /// Why the server did not do what a form asked, placed where the form can show it.

@@ -171,9 +171,13 @@ pub fn visible(rules: &[Visibility], team: &str, class: &str, plan: Option<&str>
 
 /// Visible to any of these teams (`None`: the caller sees every team's catalog).
 pub fn visible_to_any(rules: &[Visibility], teams: Option<&[String]>, class: &str, plan: Option<&str>) -> bool {
+    let public = || {
+        let unrestricted = |scope: &str| !rules.iter().any(|v| v.class == class && v.plan == scope);
+        unrestricted("") && plan.is_none_or(unrestricted)
+    };
     match teams {
         None => true,
-        Some(teams) => teams.iter().any(|t| visible(rules, t, class, plan)),
+        Some(teams) => public() || teams.iter().any(|t| visible(rules, t, class, plan)),
     }
 }
 
@@ -292,6 +296,9 @@ mod tests {
         assert!(!visible(&rules, "team-a", "kafka", Some("any")));
         assert!(visible_to_any(&rules, None, "kafka", None));
         assert!(visible_to_any(&rules, Some(&["team-a".into(), "team-b".into()]), "kafka", None));
+        // Someone in no team still sees what is public.
+        assert!(visible_to_any(&rules, Some(&[]), "hdfs", Some("small")));
+        assert!(!visible_to_any(&rules, Some(&[]), "hdfs", Some("large")));
     }
 
     #[test]

@@ -94,6 +94,15 @@ pub async fn visible_class(
     Ok(Some(detail))
 }
 
+/// How many pending requests this caller may decide (the navigation's count).
+pub async fn decidable_count(gov: &Governance, caller: &Caller) -> PortResult<usize> {
+    if !caller.platform_admin && caller.admin_of.is_empty() {
+        return Ok(0);
+    }
+    let (pending, _) = gov.requests(0).await.map_err(refused)?;
+    Ok(pending.iter().filter(|r| Governance::may_decide(caller, r)).count())
+}
+
 pub async fn approvals(gov: &Governance, caller: &Caller) -> PortResult<ApprovalsView> {
     let (pending, decided) = gov.requests(200).await.map_err(refused)?;
     let mut view = ApprovalsView::default();

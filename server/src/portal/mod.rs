@@ -80,6 +80,7 @@ impl Portal for PortalService {
             username: caller.username.clone(),
             services: catalog.tiles.iter().filter(|t| !t.removed).count(),
             instances: instances::count(self.store.as_ref(), caller).await?,
+            approvals: governance::decidable_count(&self.gov, caller).await?,
         })
     }
 
@@ -96,7 +97,7 @@ impl Portal for PortalService {
     }
 
     async fn instances(&self, caller: &Caller) -> PortResult<InstancesView> {
-        instances::list_view(self.store.as_ref(), caller).await
+        instances::list_view(self.store.as_ref(), &self.gov, caller).await
     }
 
     async fn instance(&self, caller: &Caller, namespace: &str, name: &str) -> PortResult<Option<InstancePage>> {

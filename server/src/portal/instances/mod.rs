@@ -91,7 +91,7 @@ pub async fn count(store: &dyn ResourceStore, caller: &Caller) -> PortResult<usi
         .count())
 }
 
-pub async fn list_view(store: &dyn ResourceStore, caller: &Caller) -> PortResult<InstancesView> {
+pub async fn list_view(store: &dyn ResourceStore, gov: &Governance, caller: &Caller) -> PortResult<InstancesView> {
     let (instances, resource_version) = list::<ServiceInstance>(store, &visible_namespaces(caller)).await?;
     let (classes, _) = list::<ClusterServiceClass>(store, &ListQuery::default()).await?;
     let class_names: Vec<(String, String)> = classes
@@ -115,6 +115,30 @@ pub async fn list_view(store: &dyn ResourceStore, caller: &Caller) -> PortResult
         namespaces.insert(instance.metadata.namespace.clone().unwrap_or_default());
         let display = instance.spec.class_external_name().and_then(|c| view.class_display(c)).map(str::to_string);
         view.rows.push(InstanceRow::from_instance(instance, display));
+    }
+    // Requests held for approval show as rows too, until they become instances.
+    let (pending, _) = gov.requests(0).await.map_err(refused)?;
+    for request in pending.into_iter().filter(|r| r.operation == Operation::Create && caller.may_access(&r.team)) {
+        if view.rows.iter().any(|row| row.namespace == request.team && row.name == request.instance) {
+            continue;
+        }
+        namespaces.insert(request.team.clone());
+        let display = view.class_display(&request.class).unwrap_or(&request.class).to_string();
+        view.rows.push(InstanceRow {
+            namespace: request.team.clone(),
+            name: request.instance.clone(),
+            class_external_name: request.class.clone(),
+            class_display: display,
+            plan_external_name: request.plan.clone(),
+            status: app::model::StatusLine {
+                phase: app::model::Phase::PendingApproval,
+                reason: "PendingApproval".into(),
+                message: request.reason.clone(),
+                deleting: false,
+            },
+            created: request.created_at.clone(),
+            resource_version: 0,
+        });
     }
     view.rows.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
     view.namespaces = namespaces.into_iter().collect();
