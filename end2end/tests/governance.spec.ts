@@ -98,7 +98,12 @@ test('a request over the threshold waits for approval; the approval reaches the 
   await snap(member, testInfo, 'over quota refused');
   expect(errors).toEqual([]);
 
-  // Leave the portal as it was for the other specs: remove the policy.
+  // Leave the portal as it was for the other specs (which request in the first team offered):
+  // delete the instance (no policy holds deletes) and remove the policy.
+  await asUser(member, 'mia', `/instances/${team}/${name}`);
+  await member.getByTestId('delete-instance').click();
+  await member.getByTestId('confirm-delete-button').click();
+  await expect(member.getByText('This instance has been deleted')).toBeVisible({ timeout: 60_000 });
   await asUser(admin, 'admin', '/admin/policies');
   const rows = admin.getByTestId('policies').locator('tr', { hasText: 'storageSpaceQuota > 10,240' });
   while ((await rows.count()) > 0) {
