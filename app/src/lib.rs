@@ -26,7 +26,7 @@ use leptos_router::{
 
 use components::layout::Shell;
 use pages::{
-    admin::{AdminPage, BrokersPage},
+    admin::{AdminPage, AuditPage, BrokersPage, PoliciesPage, QuotasPage, VisibilityPage},
     apply::ApplyPage,
     approvals::ApprovalsPage,
     catalog::CatalogPage,
@@ -80,10 +80,14 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("instances") view=InstancesPage ssr=SsrMode::Async />
                     <Route path=path!("instances/:namespace/:name") view=InstancePage ssr=SsrMode::Async />
                     <Route path=path!("apply") view=ApplyPage />
-                    <Route path=path!("approvals") view=ApprovalsPage />
+                    <Route path=path!("approvals") view=ApprovalsPage ssr=SsrMode::Async />
                     <Route path=path!("admin") view=AdminPage />
                     <Route path=path!("admin/brokers") view=BrokersPage ssr=SsrMode::Async />
                     <Route path=path!("admin/people") view=PeoplePage ssr=SsrMode::Async />
+                    <Route path=path!("admin/policies") view=PoliciesPage ssr=SsrMode::Async />
+                    <Route path=path!("admin/quotas") view=QuotasPage ssr=SsrMode::Async />
+                    <Route path=path!("admin/visibility") view=VisibilityPage ssr=SsrMode::Async />
+                    <Route path=path!("admin/audit") view=AuditPage ssr=SsrMode::Async />
                     <Route path=path!("account/tokens") view=TokensPage ssr=SsrMode::Async />
                     <Route path=path!("account/password") view=PasswordPage />
                     <Route path=path!("login") view=LoginPage />

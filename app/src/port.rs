@@ -13,6 +13,7 @@ use crate::api::{
     Caller, ObjectRef, Rejection, ShellInfo, Submitted,
     brokers::{BrokerForm, BrokerRow, ConnectionTest},
     catalog::{CatalogView, ClassDetail},
+    governance::{ApprovalsView, AuditEntry, AuditFilter, Decision, GovernanceChange, GovernanceView, QuotaView},
     instances::{BindingRequest, Credentials, InstancePage, InstanceRequest, InstanceUpdate, InstancesView},
     manifests::ManifestApplied,
 };
@@ -92,6 +93,18 @@ pub trait Portal: Send + Sync + 'static {
     async fn apply_manifest(&self, _caller: &Caller, _manifest: String) -> PortResult<Vec<ManifestApplied>> {
         Err(PortError::Unavailable("applying manifests is not supported here".into()))
     }
+    // Approvals and governance
+    /// Requests waiting for a decision the caller may make, and recent decisions in their teams.
+    async fn approvals(&self, caller: &Caller) -> PortResult<ApprovalsView>;
+    /// Approves (carrying the request out as its requester asked) or rejects a pending request.
+    async fn decide(&self, caller: &Caller, decision: Decision) -> PortResult<()>;
+    /// A team's quotas and their use (what the request form shows beside its fields).
+    async fn quota(&self, caller: &Caller, namespace: &str) -> PortResult<QuotaView>;
+    /// Policies, quotas and visibility (platform admins; team admins see their teams' quotas).
+    async fn governance(&self, caller: &Caller) -> PortResult<GovernanceView>;
+    async fn change_governance(&self, caller: &Caller, change: GovernanceChange) -> PortResult<()>;
+    /// The audit log, newest first (platform admins).
+    async fn audit(&self, caller: &Caller, filter: AuditFilter) -> PortResult<Vec<AuditEntry>>;
 }
 
 /// The form in which the port travels through Leptos context.
@@ -108,16 +121,30 @@ pub fn portal() -> Result<PortalHandle, ServerFnError> {
 /// a missing caller is an error.
 pub fn caller() -> Result<Caller, ServerFnError> {
     let parts = leptos::prelude::use_context::<http::request::Parts>();
-    caller_of(parts.as_ref()).ok_or_else(|| ServerFnError::new(NOT_SIGNED_IN))
+    let mut caller = caller_of(parts.as_ref()).ok_or_else(|| ServerFnError::new(NOT_SIGNED_IN))?;
+    caller.source = source_of(parts.as_ref());
+    Ok(caller)
 }
 
 pub const NOT_SIGNED_IN: &str = "You are not signed in (or your session has ended). Sign in again.";
+
+/// Where a request came from, as the server's middleware recorded it (see [`RequestSource`]).
+pub fn source_of(request: Option<&http::request::Parts>) -> String {
+    request.and_then(|p| p.extensions.get::<RequestSource>()).map(|s| s.0.clone()).unwrap_or_default()
+}
+
+/// The client's address of a request (the peer, or the first `X-Forwarded-For` hop when the
+/// server is configured to trust its proxy), put into the request's extensions by the server.
+#[derive(Clone, Debug, Default)]
+pub struct RequestSource(pub String);
 
 /// THE seam for authentication: who is behind a request. The server's request guard puts the
 /// signed-in person (session cookie or API token) into the request's extensions as a
 /// [`Caller`]; `None` for anonymous requests. Non-Leptos routes (the live stream) call this too.
 pub fn caller_of(request: Option<&http::request::Parts>) -> Option<Caller> {
-    request?.extensions.get::<Caller>().cloned()
+    let mut caller = request?.extensions.get::<Caller>().cloned()?;
+    caller.source = source_of(request);
+    Some(caller)
 }
 
 /// The port and the caller, as every server function starts.

@@ -75,3 +75,13 @@ export async function catalogWith(page: Page, service: string) {
 export function uniqueName(prefix: string) {
   return `${prefix}-${Date.now().toString(36)}`;
 }
+
+/**
+ * Opens `path` as `username` and waits for hydration. Without login (until the auth branch is
+ * merged) everyone is the built-in admin, so this only opens the page; with login it signs the
+ * page's browser context in as that user first. Use one browser context per user.
+ */
+export async function asUser(page: Page, username: string, path: string) {
+  void username;
+  return openHydrated(page, path);
+}

@@ -10,6 +10,7 @@ use crate::{
     broker::BrokerDb,
     config::Config,
     db::Database,
+    governance::Governance,
     store::ResourceStore,
 };
 
@@ -26,6 +27,8 @@ pub struct AppState {
     pub accounts: Accounts,
     /// Sign-in attempts per client address and username.
     pub login_limiter: Arc<LoginLimiter>,
+    /// Visibility, approvals, quotas, audit (portal-only records in `db`).
+    pub governance: Governance,
     /// Turns `true` when the server starts shutting down, so endless responses (the live
     /// stream) end and graceful shutdown can finish.
     pub shutdown: tokio::sync::watch::Receiver<bool>,

@@ -58,6 +58,10 @@ pub struct ServeArgs {
     /// Serve the built-in demo OSB broker under `/broker` (default true).
     #[arg(long, env = "QM_BUILTIN_BROKER")]
     pub builtin_broker: Option<bool>,
+    /// Behind a reverse proxy: take the client's address (for the audit log) from the first
+    /// `X-Forwarded-For` entry rather than the connection's peer (default false).
+    #[arg(long, env = "QM_TRUST_FORWARDED_FOR")]
+    pub trust_forwarded_for: Option<bool>,
     /// Reconciles running at once (default 16).
     #[arg(long, env = "QM_CONTROLLER_WORKERS")]
     pub controller_workers: Option<usize>,
@@ -134,6 +138,7 @@ struct FileConfig {
     admin_password: Option<String>,
     site_root: Option<PathBuf>,
     builtin_broker: Option<bool>,
+    trust_forwarded_for: Option<bool>,
     controller_workers: Option<usize>,
     broker_timeout: Option<u64>,
     cluster: Option<ClusterKind>,
@@ -199,6 +204,8 @@ pub struct Config {
     pub site_root: PathBuf,
     /// Whether the portal hosts the built-in broker under [`crate::broker::MOUNT_PATH`].
     pub builtin_broker: bool,
+    /// Client addresses from `X-Forwarded-For` (behind a trusted proxy).
+    pub trust_forwarded_for: bool,
     /// Where the catalog's objects live.
     pub cluster: Cluster,
 }
@@ -258,6 +265,7 @@ impl Config {
             )?),
             site_root: args.site_root.or(file.site_root).unwrap_or_else(default_site_root),
             builtin_broker: args.builtin_broker.or(file.builtin_broker).unwrap_or(true),
+            trust_forwarded_for: args.trust_forwarded_for.or(file.trust_forwarded_for).unwrap_or(false),
         })
     }
 

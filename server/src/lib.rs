@@ -8,6 +8,7 @@ pub mod config;
 pub mod controller;
 pub mod db;
 pub mod demo;
+pub mod governance;
 pub mod http;
 pub mod kapi;
 pub mod metrics;
@@ -134,6 +135,7 @@ impl Application {
         let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
         let state = AppState {
             config: Arc::new(config),
+            governance: governance::Governance::new(db.clone()),
             db,
             store,
             builtin_broker,

@@ -85,6 +85,10 @@ pub struct InstancePage {
     /// The broker that holds it.
     pub broker: String,
     pub resource_version: u64,
+    /// A request for this instance that waits for approval (or, for an instance not created
+    /// yet, the decision on it); the instance is a placeholder until it is approved.
+    #[serde(default)]
+    pub approval: Option<super::governance::ApprovalRequest>,
 }
 
 /// A request for a new instance.

@@ -4,6 +4,7 @@
 
 pub mod brokers;
 pub mod catalog;
+pub mod governance;
 pub mod instances;
 pub mod manifests;
 pub mod people;
@@ -27,6 +28,9 @@ pub struct Caller {
     /// their members.
     #[serde(default)]
     pub admin_of: Vec<String>,
+    /// Where the request came from (the client's address), for the audit log.
+    #[serde(default)]
+    pub source: String,
 }
 
 impl Caller {
@@ -39,6 +43,7 @@ impl Caller {
             namespaces: None,
             platform_admin: true,
             admin_of: Vec::new(),
+            source: String::new(),
         }
     }
 
@@ -66,6 +71,9 @@ pub struct ShellInfo {
     pub services: usize,
     /// Instances in the caller's teams.
     pub instances: usize,
+    /// Requests waiting for a decision the caller may make.
+    #[serde(default)]
+    pub approvals: usize,
 }
 
 /// Why the server did not do what a form asked, placed where the form can show it.

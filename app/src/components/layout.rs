@@ -148,6 +148,7 @@ fn SideNav(info: Resource<Result<ShellInfo, ServerFnError>>) -> impl IntoView {
                                                 let count = info.await.ok().and_then(|i| match item.href {
                                                     "/catalog" => Some(i.services),
                                                     "/instances" => Some(i.instances),
+                                                    "/approvals" => Some(i.approvals),
                                                     _ => None,
                                                 });
                                                 count.map(|n| view! {

@@ -6,6 +6,7 @@
 use leptos::prelude::*;
 use serde::Deserialize;
 
+use crate::api::governance::ApprovalRequest;
 use crate::model::{ServiceBinding, ServiceInstance};
 
 /// Something that changed.
@@ -23,6 +24,8 @@ pub enum LiveEvent {
     },
     /// The stream could not resume; the full state follows.
     Reset,
+    /// A request for the instance was held for approval, or decided.
+    Approval(Box<ApprovalRequest>),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,6 +55,7 @@ pub fn parse_event(kind: &str, data: &str) -> Option<LiveEvent> {
             LiveEvent::BindingDeleted { namespace: g.namespace, name: g.name }
         }
         "reset" => LiveEvent::Reset,
+        "approval" => LiveEvent::Approval(Box::new(serde_json::from_str(data).ok()?)),
         _ => return None,
     })
 }
@@ -97,7 +101,7 @@ mod browser {
 
     use super::{LiveEvent, LiveState, parse_event, stream_url};
 
-    const EVENTS: [&str; 5] = ["instance", "binding", "instance-deleted", "binding-deleted", "reset"];
+    const EVENTS: [&str; 6] = ["instance", "binding", "instance-deleted", "binding-deleted", "reset", "approval"];
 
     struct Inner {
         source: Option<EventSource>,

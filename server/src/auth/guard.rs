@@ -42,6 +42,7 @@ impl Principal {
             namespaces: (!self.user.platform_admin).then(|| self.teams.iter().map(|(team, _)| team.clone()).collect()),
             platform_admin: self.user.platform_admin,
             admin_of: self.teams.iter().filter(|(_, role)| *role == Role::TeamAdmin).map(|(t, _)| t.clone()).collect(),
+            source: String::new(),
         }
     }
 }

@@ -3,7 +3,9 @@
 //!
 //! `GET /live/instances?namespace=team-a&instance=logs&rv=42`
 //! - with `instance`: that instance and its bindings (events `instance`, `binding`,
-//!   `instance-deleted`, `binding-deleted`);
+//!   `instance-deleted`, `binding-deleted`), and `approval` when a request for it is held for
+//!   approval or decided (no `id`: decisions are not in the store's order, and a page that
+//!   reconnects reads the request's state with the page);
 //! - without: every instance the caller may see (optionally of one namespace).
 //!
 //! Every event's `id` is the store's resourceVersion, so a browser that reconnects (EventSource
@@ -103,6 +105,7 @@ pub async fn instances(
     if query.instance.is_some() && query.namespace.is_none() {
         return (StatusCode::BAD_REQUEST, "instance needs namespace").into_response();
     }
+    let watched = (query.namespace.clone(), query.instance.clone());
     let last_event_id = headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
     let resume = last_event_id.or(query.rv);
     let watch_query = |resource_version| WatchQuery {
@@ -133,7 +136,41 @@ pub async fn instances(
             std::future::ready(out)
         })
         .take_until(stopped);
-    let stream = stream::iter(first).chain(updates);
+    // Decisions on requests for the instance (the requester watching a pending request).
+    let approvals = match watched {
+        (Some(namespace), Some(instance)) => {
+            let receiver = state.governance.subscribe();
+            stream::unfold(receiver, move |mut receiver| {
+                let (namespace, instance) = (namespace.clone(), instance.clone());
+                async move {
+                    loop {
+                        match receiver.recv().await {
+                            Ok(notice) if notice.namespace == namespace && notice.instance == instance => {
+                                let data = serde_json::to_string(&notice.request).unwrap_or_default();
+                                return Some((
+                                    Ok::<_, Infallible>(Event::default().event("approval").data(data)),
+                                    receiver,
+                                ));
+                            }
+                            Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                            Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                        }
+                    }
+                }
+            })
+            .boxed()
+        }
+        _ => stream::empty().boxed(),
+    };
+    let mut shutdown = state.shutdown.clone();
+    let approvals = approvals.take_until(async move {
+        let _ = shutdown.wait_for(|stopping| *stopping).await;
+    });
+    // The stream ends when the store's events end (the browser then reconnects).
+    let merged = stream::select(updates.map(Some).chain(stream::once(async { None })), approvals.map(Some))
+        .take_while(|event| std::future::ready(event.is_some()))
+        .filter_map(std::future::ready);
+    let stream = stream::iter(first).chain(merged);
     let mut response = Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response();
     // Proxies must not buffer the stream.
     response.headers_mut().insert("x-accel-buffering", "no".parse().expect("static header"));

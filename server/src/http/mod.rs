@@ -1,8 +1,10 @@
 //! Every route the portal serves.
 
+pub mod audit_export;
 pub mod auth;
 mod health;
 pub mod live;
+pub mod source;
 
 use std::sync::Arc;
 
@@ -26,7 +28,8 @@ use crate::{
 /// the same-origin check for cookie-authenticated writes, and the sign-in gate.
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
-    let portal: PortalHandle = Arc::new(PortalService::new(state.db.clone(), state.store.clone()));
+    let portal: PortalHandle =
+        Arc::new(PortalService::new(state.db.clone(), state.store.clone(), state.governance.clone()));
     let people: PeopleHandle = Arc::new(PeopleService::new(state.accounts.clone()));
     let leptos_options = state.leptos_options.clone();
     let guard = auth::guard(&state);
@@ -35,6 +38,7 @@ pub fn router(state: AppState) -> Router {
 
     let portal_routes = Router::new()
         .route("/live/instances", get(live::instances))
+        .route("/admin/audit/export", get(audit_export::export))
         .route("/metrics", get(auth::metrics))
         .route("/auth/login", post(auth::login))
         .route("/auth/logout", post(auth::logout))
@@ -51,12 +55,13 @@ pub fn router(state: AppState) -> Router {
             move || shell(leptos_options.clone()),
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
-        // Layers run from the last added inwards: headers on every answer, then the session, who
-        // is calling, the CSRF check, the sign-in gate.
+        // Layers run from the last added inwards: headers on every answer, where the request came
+        // from, then the session, who is calling, the CSRF check, the sign-in gate.
         .layer(middleware::from_fn(auth::require_login))
         .layer(middleware::from_fn_with_state(guard.clone(), guard::same_origin))
         .layer(middleware::from_fn_with_state(guard, guard::identify))
         .layer(auth::session_layer(sessions, &state.config.public_url))
+        .layer(middleware::from_fn_with_state(state.clone(), source::record_source))
         .layer(middleware::from_fn(guard::security_headers));
 
     let mut open = Router::new().route("/healthz", get(health::live)).route("/readyz", get(health::ready));

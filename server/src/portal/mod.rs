@@ -4,6 +4,7 @@
 mod access;
 mod brokers;
 mod catalog;
+pub mod governance;
 mod instances;
 pub mod people;
 
@@ -14,6 +15,7 @@ use app::{
         Caller, ObjectRef, ShellInfo,
         brokers::{BrokerForm, BrokerRow, ConnectionTest},
         catalog::{CatalogView, ClassDetail},
+        governance::{ApprovalsView, AuditEntry, AuditFilter, Decision, GovernanceChange, GovernanceView, QuotaView},
         instances::{BindingRequest, Credentials, InstancePage, InstanceRequest, InstanceUpdate, InstancesView},
         manifests::ManifestApplied,
     },
@@ -23,7 +25,7 @@ use app::{
 
 use app::model::Kind;
 
-use crate::{db::Database, store::ResourceStore};
+use crate::{db::Database, governance::Governance, store::ResourceStore};
 
 pub use catalog::CatalogCache;
 
@@ -36,13 +38,14 @@ pub struct PortalService {
     db: Database,
     store: Arc<dyn ResourceStore>,
     catalog: CatalogCache,
+    gov: Governance,
 }
 
 impl PortalService {
     /// Must be called inside a Tokio runtime: the catalog cache follows the store's changes.
-    pub fn new(db: Database, store: Arc<dyn ResourceStore>) -> Self {
+    pub fn new(db: Database, store: Arc<dyn ResourceStore>, gov: Governance) -> Self {
         let catalog = CatalogCache::start(store.clone());
-        Self { db, store, catalog }
+        Self { db, store, catalog, gov }
     }
 }
 
@@ -73,20 +76,22 @@ impl Portal for PortalService {
     }
 
     async fn shell_info(&self, caller: &Caller) -> PortResult<ShellInfo> {
-        let catalog = self.catalog.view(self.store.as_ref()).await?;
+        let catalog =
+            governance::visible_catalog(&self.gov, caller, self.catalog.view(self.store.as_ref()).await?).await?;
         Ok(ShellInfo {
             username: caller.username.clone(),
             services: catalog.tiles.iter().filter(|t| !t.removed).count(),
             instances: instances::count(self.store.as_ref(), caller).await?,
+            approvals: governance::decidable_count(&self.gov, caller).await?,
         })
     }
 
-    async fn catalog(&self, _caller: &Caller) -> PortResult<Arc<CatalogView>> {
-        self.catalog.view(self.store.as_ref()).await
+    async fn catalog(&self, caller: &Caller) -> PortResult<Arc<CatalogView>> {
+        governance::visible_catalog(&self.gov, caller, self.catalog.view(self.store.as_ref()).await?).await
     }
 
-    async fn class(&self, _caller: &Caller, class: &str) -> PortResult<Option<ClassDetail>> {
-        catalog::class_detail(self.store.as_ref(), class).await
+    async fn class(&self, caller: &Caller, class: &str) -> PortResult<Option<ClassDetail>> {
+        governance::visible_class(&self.gov, caller, catalog::class_detail(self.store.as_ref(), class).await?).await
     }
 
     async fn namespaces(&self, caller: &Caller) -> PortResult<Vec<String>> {
@@ -94,27 +99,27 @@ impl Portal for PortalService {
     }
 
     async fn instances(&self, caller: &Caller) -> PortResult<InstancesView> {
-        instances::list_view(self.store.as_ref(), caller).await
+        instances::list_view(self.store.as_ref(), &self.gov, caller).await
     }
 
     async fn instance(&self, caller: &Caller, namespace: &str, name: &str) -> PortResult<Option<InstancePage>> {
-        instances::page(self.store.as_ref(), caller, namespace, name).await
+        instances::page(self.store.as_ref(), &self.gov, caller, namespace, name).await
     }
 
     async fn request_instance(&self, caller: &Caller, request: InstanceRequest) -> PortResult<ObjectRef> {
-        instances::request(self.store.as_ref(), caller, request).await
+        instances::request(self.store.as_ref(), &self.gov, caller, request).await
     }
 
     async fn update_instance(&self, caller: &Caller, update: InstanceUpdate) -> PortResult<ObjectRef> {
-        instances::update(self.store.as_ref(), caller, update).await
+        instances::update(self.store.as_ref(), &self.gov, caller, update).await
     }
 
     async fn delete_instance(&self, caller: &Caller, namespace: &str, name: &str) -> PortResult<()> {
-        instances::delete(self.store.as_ref(), caller, namespace, name).await
+        instances::delete(self.store.as_ref(), &self.gov, caller, namespace, name).await
     }
 
     async fn abandon_instance(&self, caller: &Caller, namespace: &str, name: &str) -> PortResult<()> {
-        instances::abandon(self.store.as_ref(), caller, namespace, name).await
+        instances::abandon(self.store.as_ref(), &self.gov, caller, namespace, name).await
     }
 
     async fn create_binding(&self, caller: &Caller, request: BindingRequest) -> PortResult<ObjectRef> {
@@ -126,7 +131,19 @@ impl Portal for PortalService {
     }
 
     async fn credentials(&self, caller: &Caller, namespace: &str, binding: &str) -> PortResult<Credentials> {
-        instances::bindings::credentials(self.store.as_ref(), caller, namespace, binding).await
+        let credentials = instances::bindings::credentials(self.store.as_ref(), caller, namespace, binding).await?;
+        crate::governance::audit::record_or_warn(
+            &self.db,
+            crate::governance::AuditRecord::by(
+                caller,
+                "credentials.reveal",
+                namespace,
+                binding,
+                serde_json::json!({"secret": credentials.secret_name}),
+            ),
+        )
+        .await;
+        Ok(credentials)
     }
 
     async fn brokers(&self, caller: &Caller) -> PortResult<Vec<BrokerRow>> {
@@ -134,7 +151,10 @@ impl Portal for PortalService {
     }
 
     async fn register_broker(&self, caller: &Caller, form: BrokerForm) -> PortResult<String> {
-        brokers::register(self.store.as_ref(), caller, form).await
+        let url = form.url.clone();
+        let name = brokers::register(self.store.as_ref(), caller, form).await?;
+        self.record(caller, "broker.register", &name, serde_json::json!({"url": url})).await;
+        Ok(name)
     }
 
     async fn test_broker(&self, caller: &Caller, form: BrokerForm) -> PortResult<ConnectionTest> {
@@ -142,14 +162,52 @@ impl Portal for PortalService {
     }
 
     async fn relist_broker(&self, caller: &Caller, name: &str) -> PortResult<()> {
-        brokers::relist(self.store.as_ref(), caller, name).await
+        brokers::relist(self.store.as_ref(), caller, name).await?;
+        self.record(caller, "broker.relist", name, serde_json::Value::Null).await;
+        Ok(())
     }
 
     async fn delete_broker(&self, caller: &Caller, name: &str) -> PortResult<()> {
-        brokers::delete(self.store.as_ref(), caller, name).await
+        brokers::delete(self.store.as_ref(), caller, name).await?;
+        self.record(caller, "broker.delete", name, serde_json::Value::Null).await;
+        Ok(())
+    }
+
+    async fn approvals(&self, caller: &Caller) -> PortResult<ApprovalsView> {
+        governance::approvals(&self.gov, caller).await
+    }
+
+    async fn decide(&self, caller: &Caller, decision: Decision) -> PortResult<()> {
+        governance::decide(self.store.as_ref(), &self.gov, caller, decision).await
+    }
+
+    async fn quota(&self, caller: &Caller, namespace: &str) -> PortResult<QuotaView> {
+        governance::quota(&self.gov, caller, namespace).await
+    }
+
+    async fn governance(&self, caller: &Caller) -> PortResult<GovernanceView> {
+        governance::view(self.store.as_ref(), &self.gov, caller).await
+    }
+
+    async fn change_governance(&self, caller: &Caller, change: GovernanceChange) -> PortResult<()> {
+        governance::change(&self.gov, caller, change).await
+    }
+
+    async fn audit(&self, caller: &Caller, filter: AuditFilter) -> PortResult<Vec<AuditEntry>> {
+        governance::audit_log(&self.gov, caller, filter).await
     }
 
     async fn apply_manifest(&self, caller: &Caller, manifest: String) -> PortResult<Vec<ManifestApplied>> {
         crate::kapi::manifest::apply_for_portal(self.store.clone(), caller, &manifest).await
+    }
+}
+
+impl PortalService {
+    async fn record(&self, caller: &Caller, action: &str, target: &str, detail: serde_json::Value) {
+        crate::governance::audit::record_or_warn(
+            &self.db,
+            crate::governance::AuditRecord::by(caller, action, "", target, detail),
+        )
+        .await;
     }
 }

@@ -1,13 +1,17 @@
 //! Admin: the overview, and Admin › Brokers.
 
+mod audit;
 mod brokers;
+mod governance;
 mod register;
 mod server_fns;
 
 use leptos::prelude::*;
 use leptos_meta::Title;
 
+pub use audit::{AuditPage, load_audit};
 pub use brokers::BrokersPage;
+pub use governance::{PoliciesPage, QuotasPage, VisibilityPage, change_governance, load_governance};
 pub use server_fns::*;
 
 use crate::components::layout::PageHeader;
@@ -16,7 +20,7 @@ use crate::pages::catalog::ConnectionCheck;
 
 #[component]
 pub fn AdminPage() -> impl IntoView {
-    let sections: [(&str, &str, Option<&str>); 5] = [
+    let sections: [(&str, &str, Option<&str>); 6] = [
         (
             "Brokers",
             "Register Open Service Brokers, test their connection, relist their catalogs and see their problems.",
@@ -27,13 +31,14 @@ pub fn AdminPage() -> impl IntoView {
             "Accounts, teams (namespaces), and who is a member or team admin of which team.",
             Some("/admin/people"),
         ),
-        ("Teams and quotas", "Quotas per team, service or parameter.", None),
         (
-            "Plan visibility and approvals",
-            "Which team sees which plan, and which requests need an admin's approval.",
-            None,
+            "Approval policies",
+            "Which requests wait for an admin: always, never, or above a parameter's threshold.",
+            Some("/admin/policies"),
         ),
-        ("Audit log", "Who did what, when.", None),
+        ("Quotas", "How many instances and how much of a numeric parameter each team may hold.", Some("/admin/quotas")),
+        ("Plan visibility", "Which team sees which service or plan.", Some("/admin/visibility")),
+        ("Audit log", "Who did what, when, from where; filter and export.", Some("/admin/audit")),
     ];
     view! {
         <Title text="Admin" />

@@ -14,13 +14,14 @@ use leptos_router::hooks::use_params_map;
 pub use server_fns::*;
 pub use summary::ConditionTable;
 
+use crate::api::governance::{ApprovalRequest, ApprovalState};
 use crate::api::instances::{InstancePage as PageData, resource_version};
 use crate::components::class_icon::ClassIcon;
 use crate::components::layout::{Breadcrumbs, EmptyState, PageHeader};
 use crate::components::live::{LiveEvent, LiveState, follow};
 use crate::components::status::StatusBadge;
 use crate::components::ui::{ErrorBox, LINK, Loading};
-use crate::model::{ServiceBinding, ServiceInstance, instance_status};
+use crate::model::{Phase, ServiceBinding, ServiceInstance, StatusLine, instance_status};
 use crate::pages::forbidden::{Forbidden, forbidden_reason};
 use crate::pages::not_found::NotFound;
 
@@ -31,6 +32,8 @@ pub struct Live {
     pub bindings: RwSignal<Vec<ServiceBinding>>,
     /// The instance was deleted while the page was open.
     pub gone: RwSignal<bool>,
+    /// The latest request for it that waited for approval (and its decision, live).
+    pub approval: RwSignal<Option<ApprovalRequest>>,
 }
 
 fn newer(current: &Option<String>, incoming: &Option<String>) -> bool {
@@ -66,6 +69,7 @@ impl Live {
                 self.bindings.update(|list| list.retain(|b| b.metadata.name != name))
             }
             LiveEvent::Reset => self.bindings.set(Vec::new()),
+            LiveEvent::Approval(request) => self.approval.set(Some(*request)),
         }
     }
 }
@@ -101,7 +105,8 @@ fn InstanceView(page: PageData) -> impl IntoView {
     let instance = RwSignal::new(page.instance.clone());
     let bindings = RwSignal::new(page.bindings.clone());
     let gone = RwSignal::new(false);
-    let live = Live { instance, bindings, gone };
+    let approval = RwSignal::new(page.approval.clone());
+    let live = Live { instance, bindings, gone, approval };
     let live_state =
         follow(Some(namespace.clone()), Some(name.clone()), page.resource_version, move |event| live.apply(event));
     provide_context(live);
@@ -114,7 +119,20 @@ fn InstanceView(page: PageData) -> impl IntoView {
             .unwrap_or_else(|| p.instance.spec.class_external_name().unwrap_or("Unknown service").to_string())
     });
     let image = page.with_value(|p| p.class.as_ref().map(|c| c.tile.image_url.clone()).unwrap_or_default());
-    let status = Signal::derive(move || instance.with(instance_status));
+    // An instance not created yet (held for approval, or refused) has no uid.
+    let exists = Memo::new(move |_| instance.with(|i| i.metadata.uid.is_some()));
+    let status = Signal::derive(move || {
+        if exists.get() {
+            return instance.with(instance_status);
+        }
+        let (phase, reason, message) = match approval.get() {
+            Some(r) if r.state == ApprovalState::Rejected => (Phase::Failed, "Rejected".to_string(), r.comment),
+            Some(r) if r.state == ApprovalState::Failed => (Phase::Failed, "ApprovedButFailed".to_string(), r.comment),
+            Some(r) if r.state == ApprovalState::Approved => (Phase::Provisioning, "Approved".to_string(), r.comment),
+            _ => (Phase::PendingApproval, String::new(), String::new()),
+        };
+        StatusLine { phase, reason, message, deleting: false }
+    });
 
     view! {
         <Title text=format!("{name} · {namespace}") />
@@ -143,13 +161,16 @@ fn InstanceView(page: PageData) -> impl IntoView {
                 </EmptyState>
             }
         >
-            <div class="space-y-6">
-                <summary::StatusPanel page />
-                <change::Changes page />
-                <bindings::Bindings page />
-                <summary::Details page />
-                <summary::Timeline />
-            </div>
+            <ApprovalPanel />
+            <Show when=move || exists.get()>
+                <div class="space-y-6">
+                    <summary::StatusPanel page />
+                    <change::Changes page />
+                    <bindings::Bindings page />
+                    <summary::Details page />
+                    <summary::Timeline />
+                </div>
+            </Show>
         </Show>
     }
 }
@@ -184,5 +205,53 @@ pub fn ManifestLinks(plural: &'static str, namespace: String, name: String) -> i
             <a class=LINK href=view_url rel="external" target="_blank" data-testid="manifest-view">"Manifest"</a>
             <a class=LINK href=download_url rel="external" download=format!("{name}.yaml") data-testid="manifest-download">"Download YAML"</a>
         </span>
+    }
+}
+
+/// A request for this instance that waits for approval, or the decision on it — live.
+#[component]
+fn ApprovalPanel() -> impl IntoView {
+    let live = expect_context::<Live>();
+    let exists = move || live.instance.with(|i| i.metadata.uid.is_some());
+    move || {
+        let request = live.approval.get()?;
+        // Once the instance exists, a decided request is history: its status says the rest.
+        if exists() && request.state != ApprovalState::Pending {
+            return None;
+        }
+        let (title, tone) = match request.state {
+            ApprovalState::Pending => (
+                "Waiting for approval",
+                "border-amber-200 bg-amber-50 text-amber-900 dark:border-amber-900 dark:bg-amber-950/30 dark:text-amber-200",
+            ),
+            ApprovalState::Approved => (
+                "Approved",
+                "border-emerald-200 bg-emerald-50 text-emerald-900 dark:border-emerald-900 dark:bg-emerald-950/30 dark:text-emerald-200",
+            ),
+            ApprovalState::Rejected => (
+                "Rejected",
+                "border-red-200 bg-red-50 text-red-900 dark:border-red-900 dark:bg-red-950/30 dark:text-red-200",
+            ),
+            ApprovalState::Failed => (
+                "Approved, but it could not be done",
+                "border-red-200 bg-red-50 text-red-900 dark:border-red-900 dark:bg-red-950/30 dark:text-red-200",
+            ),
+        };
+        let what = crate::pages::approvals::op_word(request.operation);
+        Some(view! {
+            <section class=format!("mb-6 rounded-lg border p-5 {tone}") data-testid="approval-panel" data-state=request.state.as_str() aria-live="polite">
+                <h2 class="text-base font-semibold">{format!("{title}: {what} request #{}", request.id)}</h2>
+                {(request.state == ApprovalState::Pending).then(|| view! {
+                    <p class="mt-1 text-sm">{format!("Why: {}. A team admin or platform admin decides on the ", request.reason)}<a class=LINK href="/approvals">"Approvals"</a>" page; this page changes as soon as they do."</p>
+                })}
+                {request.decided_by.clone().map(|by| view! {
+                    <p class="mt-1 text-sm" data-testid="approval-decision">{format!("Decided by {by}")}{(!request.comment.is_empty()).then(|| format!(": \u{201c}{}\u{201d}", request.comment))}</p>
+                })}
+                <div class="mt-3 grid gap-6 md:grid-cols-2">
+                    <div><crate::pages::approvals::RequestParameters request=request.clone() /></div>
+                    <div><crate::pages::approvals::QuotaImpact lines=request.quota.clone() /></div>
+                </div>
+            </section>
+        })
     }
 }

@@ -5,8 +5,9 @@ use leptos::prelude::*;
 use leptos_router::{NavigateOptions, hooks::use_navigate};
 use serde_json::Value;
 
-use super::server_fns::RequestInstance;
+use super::server_fns::{RequestInstance, load_quota};
 use crate::api::catalog::{ClassDetail, PlanInfo};
+use crate::api::governance::{Metric, QuotaView};
 use crate::api::instances::InstanceRequest;
 use crate::api::{ObjectRef, Rejection, Submitted};
 use crate::components::params::{ParameterList, parameter_rows};
@@ -14,6 +15,7 @@ use crate::components::ui::{
     BUTTON_PRIMARY, BUTTON_SECONDARY, CARD, ErrorBox, FIELD_ERROR, INPUT, LABEL, MUTED, Spinner,
 };
 use crate::model::{validate_dns1123_label, validate_dns1123_subdomain};
+use crate::schema_form::units::{find_unit, format_number};
 use crate::schema_form::{FormState, SchemaForm, compile};
 
 /// A name field's message while typing (nothing until something was typed).
@@ -98,6 +100,32 @@ pub fn RequestForm(
         }
     };
 
+    // The team's quotas beside the fields they govern, following the team and the values typed.
+    let quota = Resource::new(
+        move || namespace.get(),
+        |ns| async move { if name_message(&ns, true).is_some() { Ok(QuotaView::default()) } else { load_quota(ns).await } },
+    );
+    let quota_schema = schema.clone();
+    let class_external = detail.tile.external_name.clone();
+    let plan_external = plan.external_name.clone();
+    let hints = Signal::derive(move || {
+        let view = quota.get().and_then(Result::ok).unwrap_or_default();
+        quota_hints(&view, &quota_schema, &form.value.get())
+    });
+    let counts = Signal::derive(move || {
+        let view = quota.get().and_then(Result::ok).unwrap_or_default();
+        view.lines
+            .into_iter()
+            .filter(|l| {
+                l.limit.metric == Metric::Count
+                    && l.limit.class == class_external
+                    && (l.limit.plan.is_empty() || l.limit.plan == plan_external)
+            })
+            .map(|l| {
+                format!("{}: {} of {} in use", l.limit.describe(), format_number(l.used), format_number(l.limit.max))
+            })
+            .collect::<Vec<_>>()
+    });
     let model_for_review = form.model.clone();
     let form_value = form.value;
     let plan_label = format!("{} ({})", plan.display_name, plan.external_name);
@@ -166,7 +194,7 @@ pub fn RequestForm(
                         {if schema.is_null() {
                             view! { <p class=format!("text-sm {MUTED}")>"This plan takes no parameters."</p> }.into_any()
                         } else {
-                            view! { <SchemaForm model=form.model.clone() value=form.value errors=form.errors() show_all=form.submitted id_prefix="create" /> }.into_any()
+                            view! { <SchemaForm model=form.model.clone() value=form.value errors=form.errors() show_all=form.submitted hints id_prefix="create" /> }.into_any()
                         }}
                     </section>
                 </div>
@@ -211,13 +239,70 @@ pub fn RequestForm(
                     {plan.bullets.iter().map(|b| view! { <li class="flex gap-2"><span aria-hidden="true" class="text-indigo-600 dark:text-indigo-400">"•"</span>{b.clone()}</li> }).collect_view()}
                 </ul>
                 <p class="mt-3 font-medium">{if plan.free { "Free".to_string() } else { plan.costs.join(" + ") }}</p>
+                {move || {
+                    let lines = counts.get();
+                    (!lines.is_empty()).then(|| view! {
+                        <h3 class="mt-4 font-semibold">"Team quota"</h3>
+                        <ul class="mt-1 space-y-1" data-testid="count-quota">
+                            {lines.into_iter().map(|l| view! { <li>{l}</li> }).collect_view()}
+                        </ul>
+                    })
+                }}
             </aside>
         </div>
     }
 }
 
+/// "2,048 GB in use, 8,192 GB left of 10,240 GB in team-a's quota" beside each field a sum
+/// limit governs, and a warning when the value typed would not fit.
+pub fn quota_hints(view: &QuotaView, schema: &Value, value: &Value) -> std::collections::HashMap<String, String> {
+    let mut hints = std::collections::HashMap::new();
+    for line in view.lines.iter().filter(|l| l.limit.metric == Metric::Sum) {
+        let parameter = &line.limit.parameter;
+        let Some(property) = schema.pointer(&format!("/properties/{parameter}")) else { continue };
+        let unit = find_unit(property, Some(parameter)).map(|u| format!(" {u}")).unwrap_or_default();
+        let n = |x: f64| format!("{}{unit}", format_number(x));
+        let mut hint =
+            format!("Team quota: {} in use, {} left of {}", n(line.used), n(line.remaining()), n(line.limit.max));
+        if let Some(asked) = value.get(parameter).and_then(Value::as_f64)
+            && asked > line.remaining()
+        {
+            hint.push_str(&format!(" — {} is over what is left; the request would be refused", n(asked)));
+        }
+        hint.push('.');
+        hints.insert(format!("/{parameter}"), hint);
+    }
+    hints
+}
+
 #[cfg(test)]
 mod tests {
+    use crate::api::governance::{Metric, QuotaLimit, QuotaLine, QuotaView};
+    use serde_json::json;
+
+    #[test]
+    fn quota_hints_sit_beside_governed_fields() {
+        let view = QuotaView {
+            lines: vec![QuotaLine {
+                limit: QuotaLimit {
+                    team: "t".into(),
+                    metric: Metric::Sum,
+                    class: String::new(),
+                    plan: String::new(),
+                    parameter: "storageSpaceQuota".into(),
+                    max: 10240.0,
+                },
+                used: 2048.0,
+                requested: 0.0,
+            }],
+        };
+        let schema = json!({"properties": {"storageSpaceQuota": {"type": "integer", "title": "HDFS storage (GB)"}}});
+        let hints = super::quota_hints(&view, &schema, &json!({"storageSpaceQuota": 4096}));
+        assert_eq!(hints["/storageSpaceQuota"], "Team quota: 2,048 GB in use, 8,192 GB left of 10,240 GB.");
+        let hints = super::quota_hints(&view, &schema, &json!({"storageSpaceQuota": 9000}));
+        assert!(hints["/storageSpaceQuota"].contains("9,000 GB is over what is left"), "{hints:?}");
+    }
+
     #[test]
     fn names_are_checked_as_dns_labels() {
         assert_eq!(super::name_message("logs-1", true), None);

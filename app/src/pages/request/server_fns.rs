@@ -21,3 +21,10 @@ pub async fn request_instance(request: InstanceRequest) -> Result<Submitted<Obje
         Err(e) => e.into_submitted(),
     }
 }
+
+/// The team's quotas and their use, shown beside the fields they govern.
+#[server(endpoint = "quota")]
+pub async fn load_quota(namespace: String) -> Result<crate::api::governance::QuotaView, ServerFnError> {
+    let (portal, caller) = crate::port::portal_and_caller()?;
+    Ok(portal.quota(&caller, &namespace).await?)
+}

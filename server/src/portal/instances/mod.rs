@@ -17,17 +17,20 @@ use app::{
     },
     port::{PortError, PortResult},
 };
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::{
     FINALIZER,
     access::{check_admin, check_namespace, get, list, store_error, store_update},
     catalog::{class_plans, detail, find_class},
+    governance::{refused, refused_on},
 };
 use crate::{
+    governance::{Admission, Admit, AuditRecord, Governance, Previous, audit::record_or_warn},
     params::ParamsValidator,
     store::{ListQuery, ResourceStore, StoreError},
 };
+use app::api::governance::{ApprovalState, Operation};
 
 pub fn user_info(caller: &Caller) -> UserInfo {
     UserInfo {
@@ -88,7 +91,7 @@ pub async fn count(store: &dyn ResourceStore, caller: &Caller) -> PortResult<usi
         .count())
 }
 
-pub async fn list_view(store: &dyn ResourceStore, caller: &Caller) -> PortResult<InstancesView> {
+pub async fn list_view(store: &dyn ResourceStore, gov: &Governance, caller: &Caller) -> PortResult<InstancesView> {
     let (instances, resource_version) = list::<ServiceInstance>(store, &visible_namespaces(caller)).await?;
     let (classes, _) = list::<ClusterServiceClass>(store, &ListQuery::default()).await?;
     let class_names: Vec<(String, String)> = classes
@@ -113,6 +116,30 @@ pub async fn list_view(store: &dyn ResourceStore, caller: &Caller) -> PortResult
         let display = instance.spec.class_external_name().and_then(|c| view.class_display(c)).map(str::to_string);
         view.rows.push(InstanceRow::from_instance(instance, display));
     }
+    // Requests held for approval show as rows too, until they become instances.
+    let (pending, _) = gov.requests(0).await.map_err(refused)?;
+    for request in pending.into_iter().filter(|r| r.operation == Operation::Create && caller.may_access(&r.team)) {
+        if view.rows.iter().any(|row| row.namespace == request.team && row.name == request.instance) {
+            continue;
+        }
+        namespaces.insert(request.team.clone());
+        let display = view.class_display(&request.class).unwrap_or(&request.class).to_string();
+        view.rows.push(InstanceRow {
+            namespace: request.team.clone(),
+            name: request.instance.clone(),
+            class_external_name: request.class.clone(),
+            class_display: display,
+            plan_external_name: request.plan.clone(),
+            status: app::model::StatusLine {
+                phase: app::model::Phase::PendingApproval,
+                reason: "PendingApproval".into(),
+                message: request.reason.clone(),
+                deleting: false,
+            },
+            created: request.created_at.clone(),
+            resource_version: 0,
+        });
+    }
     view.rows.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
     view.namespaces = namespaces.into_iter().collect();
     Ok(view)
@@ -136,6 +163,7 @@ pub(super) async fn class_of(
 
 pub async fn page(
     store: &dyn ResourceStore,
+    gov: &Governance,
     caller: &Caller,
     namespace: &str,
     name: &str,
@@ -143,7 +171,37 @@ pub async fn page(
     check_namespace(caller, namespace)?;
     // The version first: whatever changes after it reaches the page through the live stream.
     let resource_version = store.resource_version().await.map_err(store_error)?;
-    let Some(instance) = get::<ServiceInstance>(store, namespace, name).await? else { return Ok(None) };
+    let latest = gov.latest_request(namespace, name).await.map_err(refused)?;
+    let instance = match get::<ServiceInstance>(store, namespace, name).await? {
+        Some(instance) => instance,
+        // A request held for approval: the page shows it until it becomes an instance.
+        None => match &latest {
+            Some(request)
+                if request.operation == Operation::Create
+                    && matches!(
+                        request.state,
+                        ApprovalState::Pending | ApprovalState::Rejected | ApprovalState::Failed
+                    ) =>
+            {
+                let mut placeholder = ServiceInstance::new_named(Some(namespace), name);
+                placeholder.spec.plan.cluster_service_class_external_name = Some(request.class.clone());
+                placeholder.spec.plan.cluster_service_plan_external_name = Some(request.plan.clone());
+                placeholder.spec.parameters = Some(request.parameters.clone()).filter(|p| !p.is_null());
+                placeholder.metadata.creation_timestamp = Some(request.created_at.clone());
+                placeholder
+            }
+            _ => return Ok(None),
+        },
+    };
+    let approval = match latest {
+        Some(mut request) if request.state == ApprovalState::Pending || instance.metadata.uid.is_none() => {
+            if request.state == ApprovalState::Pending {
+                request.quota = gov.impact(&request).await.map_err(refused)?;
+            }
+            Some(request)
+        }
+        _ => None,
+    };
     let class = class_of(store, &instance).await?;
     let (class, broker) = match class {
         Some(class) => {
@@ -154,7 +212,7 @@ pub async fn page(
         None => (None, String::new()),
     };
     let bindings = bindings::of_instance(store, namespace, name).await?;
-    Ok(Some(InstancePage { instance, class, bindings, broker, resource_version }))
+    Ok(Some(InstancePage { instance, class, bindings, broker, resource_version, approval }))
 }
 
 pub(super) fn reject_input(input: &str, message: impl Into<String>) -> PortError {
@@ -167,7 +225,12 @@ fn offered_plan<'a>(plans: &'a [ClusterServicePlan], name: &str) -> Option<&'a C
     plans.iter().find(|p| p.spec.common.external_name == name && !p.status.removed_from_broker_catalog)
 }
 
-pub async fn request(store: &dyn ResourceStore, caller: &Caller, request: InstanceRequest) -> PortResult<ObjectRef> {
+pub async fn request(
+    store: &dyn ResourceStore,
+    gov: &Governance,
+    caller: &Caller,
+    request: InstanceRequest,
+) -> PortResult<ObjectRef> {
     if let Err(e) = validate_dns1123_label(&request.name) {
         return Err(reject_input("name", format!("Name {e}")));
     }
@@ -190,27 +253,103 @@ pub async fn request(store: &dyn ResourceStore, caller: &Caller, request: Instan
     };
     check_parameters(plan.spec.common.instance_create_parameter_schema.as_ref(), &request.parameters)
         .map_err(PortError::Rejected)?;
-
-    let mut instance = ServiceInstance::new_named(Some(&request.namespace), &request.name);
-    instance.spec.plan.cluster_service_class_external_name = Some(class.spec.common.external_name.clone());
-    instance.spec.plan.cluster_service_plan_external_name = Some(plan.spec.common.external_name.clone());
-    instance.spec.parameters = (!request.parameters.is_null()).then_some(request.parameters);
-    // As upstream's API server did: the OSB instance id is fixed when the object is created.
-    instance.spec.external_id = uuid::Uuid::new_v4().to_string();
-    instance.spec.user_info = Some(user_info(caller));
-    match super::access::store_create(store, &instance).await {
+    if get::<ServiceInstance>(store, &request.namespace, &request.name).await?.is_some() {
+        return Err(name_taken(&request.namespace, &request.name));
+    }
+    let (class_name, plan_name) = (class.spec.common.external_name.clone(), plan.spec.common.external_name.clone());
+    let ask = Admit {
+        namespace: &request.namespace,
+        instance: &request.name,
+        class: &class_name,
+        plan: &plan_name,
+        parameters: &request.parameters,
+        operation: Operation::Create,
+        previous: None,
+    };
+    let reservation = match gov.admit(caller, &ask).await.map_err(|r| refused_on(r, "name"))? {
+        Admission::Pending(held) => {
+            record_or_warn(
+                gov.db(),
+                AuditRecord::by(
+                    caller,
+                    "instance.create.held",
+                    &request.namespace,
+                    &request.name,
+                    json!({"class": class_name, "plan": plan_name, "parameters": request.parameters,
+                           "request": held.id, "reason": held.reason}),
+                ),
+            )
+            .await;
+            tracing::info!(user = %caller.username, namespace = %request.namespace, instance = %request.name, request = held.id, "instance request held for approval");
+            return Ok(ObjectRef { namespace: request.namespace, name: request.name });
+        }
+        Admission::Proceed(reservation) => reservation,
+    };
+    let user = user_info(caller);
+    match create_object(
+        store,
+        &user,
+        &request.namespace,
+        &request.name,
+        &class_name,
+        &plan_name,
+        request.parameters.clone(),
+    )
+    .await
+    {
         Ok(created) => {
+            record_or_warn(
+                gov.db(),
+                AuditRecord::by(
+                    caller,
+                    "instance.create",
+                    &request.namespace,
+                    &request.name,
+                    json!({"class": class_name, "plan": plan_name, "parameters": request.parameters}),
+                ),
+            )
+            .await;
             tracing::info!(
                 user = %caller.username, namespace = %request.namespace, instance = %request.name,
-                class = %class.spec.common.external_name, plan = %plan.spec.common.external_name,
-                "instance requested"
+                class = %class_name, plan = %plan_name, "instance requested"
             );
+            Ok(created)
+        }
+        Err(e) => {
+            if let Err(undo) = gov.undo(reservation).await {
+                tracing::error!(error = %undo, "giving back the quota of a failed request failed");
+            }
+            Err(e)
+        }
+    }
+}
+
+fn name_taken(namespace: &str, name: &str) -> PortError {
+    reject_input("name", format!("Team {namespace} already has an instance named {name}; pick another name."))
+}
+
+/// Creates the instance object (the controller provisions it).
+pub async fn create_object(
+    store: &dyn ResourceStore,
+    user: &UserInfo,
+    namespace: &str,
+    name: &str,
+    class: &str,
+    plan: &str,
+    parameters: Value,
+) -> PortResult<ObjectRef> {
+    let mut instance = ServiceInstance::new_named(Some(namespace), name);
+    instance.spec.plan.cluster_service_class_external_name = Some(class.to_string());
+    instance.spec.plan.cluster_service_plan_external_name = Some(plan.to_string());
+    instance.spec.parameters = (!parameters.is_null()).then_some(parameters);
+    // As upstream's API server did: the OSB instance id is fixed when the object is created.
+    instance.spec.external_id = uuid::Uuid::new_v4().to_string();
+    instance.spec.user_info = Some(user.clone());
+    match super::access::store_create(store, &instance).await {
+        Ok(created) => {
             Ok(ObjectRef { namespace: created.metadata.namespace.unwrap_or_default(), name: created.metadata.name })
         }
-        Err(StoreError::AlreadyExists { .. }) => Err(reject_input(
-            "name",
-            format!("Team {} already has an instance named {}; pick another name.", request.namespace, request.name),
-        )),
+        Err(StoreError::AlreadyExists { .. }) => Err(name_taken(namespace, name)),
         Err(e) => Err(store_error(e)),
     }
 }
@@ -227,8 +366,13 @@ async fn instance_for_change(
         .ok_or_else(|| PortError::NotFound(format!("There is no instance {name} in team {namespace}.")))
 }
 
-pub async fn update(store: &dyn ResourceStore, caller: &Caller, change: InstanceUpdate) -> PortResult<ObjectRef> {
-    let mut instance = instance_for_change(store, caller, &change.namespace, &change.name).await?;
+pub async fn update(
+    store: &dyn ResourceStore,
+    gov: &Governance,
+    caller: &Caller,
+    change: InstanceUpdate,
+) -> PortResult<ObjectRef> {
+    let instance = instance_for_change(store, caller, &change.namespace, &change.name).await?;
     if instance.metadata.deletion_timestamp.is_some() {
         return Err(PortError::Rejected(Rejection::new("The instance is being deleted; it cannot be changed.")));
     }
@@ -257,41 +401,161 @@ pub async fn update(store: &dyn ResourceStore, caller: &Caller, change: Instance
         .instance_create_parameter_schema
         .as_ref());
     check_parameters(schema, &change.parameters).map_err(PortError::Rejected)?;
+    let current_rv = instance.metadata.resource_version.clone().unwrap_or_default();
+    if !change.resource_version.is_empty() && change.resource_version != current_rv {
+        return Err(store_error(StoreError::Conflict {
+            kind: ServiceInstance::KIND,
+            namespace: change.namespace.clone(),
+            name: change.name.clone(),
+        }));
+    }
+    let parameters = merged_parameters(&instance, &change.parameters);
+    let class_name = class.spec.common.external_name.clone();
+    let ask = Admit {
+        namespace: &change.namespace,
+        instance: &change.name,
+        class: &class_name,
+        plan: &plan,
+        parameters: &parameters,
+        operation: Operation::Update,
+        previous: Some(Previous {
+            plan: current_plan.clone(),
+            parameters: instance.spec.parameters.clone().unwrap_or(Value::Null),
+            resource_version: current_rv,
+        }),
+    };
+    let detail = json!({"plan": plan, "previousPlan": current_plan, "parameters": change.parameters});
+    let reservation = match gov.admit(caller, &ask).await.map_err(refused)? {
+        Admission::Pending(held) => {
+            let mut detail = detail;
+            detail["request"] = json!(held.id);
+            detail["reason"] = json!(held.reason);
+            record_or_warn(
+                gov.db(),
+                AuditRecord::by(caller, "instance.update.held", &change.namespace, &change.name, detail),
+            )
+            .await;
+            return Ok(ObjectRef { namespace: change.namespace, name: change.name });
+        }
+        Admission::Proceed(reservation) => reservation,
+    };
+    let mut instance = instance;
+    instance.metadata.resource_version = Some(change.resource_version.clone()).filter(|rv| !rv.is_empty());
+    match apply_update(store, instance, &plan, parameters, &user_info(caller)).await {
+        Ok(()) => {
+            record_or_warn(
+                gov.db(),
+                AuditRecord::by(caller, "instance.update", &change.namespace, &change.name, detail),
+            )
+            .await;
+            tracing::info!(user = %caller.username, namespace = %change.namespace, instance = %change.name, "instance update requested");
+            Ok(ObjectRef { namespace: change.namespace, name: change.name })
+        }
+        Err(e) => {
+            if let Err(undo) = gov.undo(reservation).await {
+                tracing::error!(error = %undo, "giving back the quota of a failed update failed");
+            }
+            Err(e)
+        }
+    }
+}
 
-    // The form edits what the update schema names; everything else is kept as it was.
+/// The form edits what the update schema names; everything else is kept as it was.
+pub fn merged_parameters(instance: &ServiceInstance, edited: &Value) -> Value {
     let mut parameters = instance.spec.parameters.clone().unwrap_or(Value::Object(Default::default()));
-    if let (Some(target), Some(edited)) = (parameters.as_object_mut(), change.parameters.as_object()) {
+    if let (Some(target), Some(edited)) = (parameters.as_object_mut(), edited.as_object()) {
         for (key, value) in edited {
             target.insert(key.clone(), value.clone());
         }
     }
-    instance.metadata.resource_version = Some(change.resource_version.clone()).filter(|rv| !rv.is_empty());
-    instance.spec.parameters = (!parameters.as_object().is_some_and(|m| m.is_empty())).then_some(parameters);
-    instance.spec.plan.cluster_service_plan_external_name = Some(plan);
-    // A stale reference would name the old plan.
-    instance.spec.cluster_service_plan_ref = None;
-    instance.spec.user_info = Some(user_info(caller));
-    store_update(store, &instance).await.map_err(store_error)?;
-    tracing::info!(user = %caller.username, namespace = %change.namespace, instance = %change.name, "instance update requested");
-    Ok(ObjectRef { namespace: change.namespace, name: change.name })
+    parameters
 }
 
-/// Deletes the instance's bindings, then the instance; the controller unbinds and deprovisions.
-pub async fn delete(store: &dyn ResourceStore, caller: &Caller, namespace: &str, name: &str) -> PortResult<()> {
+/// Writes new parameters and plan into the instance (the controller sends the update).
+pub async fn apply_update(
+    store: &dyn ResourceStore,
+    mut instance: ServiceInstance,
+    plan: &str,
+    parameters: Value,
+    user: &UserInfo,
+) -> PortResult<()> {
+    instance.spec.parameters = (!parameters.as_object().is_some_and(|m| m.is_empty())).then_some(parameters);
+    instance.spec.plan.cluster_service_plan_external_name = Some(plan.to_string());
+    // A stale reference would name the old plan.
+    instance.spec.cluster_service_plan_ref = None;
+    instance.spec.user_info = Some(user.clone());
+    store_update(store, &instance).await.map_err(store_error)?;
+    Ok(())
+}
+
+/// Deletes the instance (after approval, when policy wants one); the controller unbinds and
+/// deprovisions.
+pub async fn delete(
+    store: &dyn ResourceStore,
+    gov: &Governance,
+    caller: &Caller,
+    namespace: &str,
+    name: &str,
+) -> PortResult<()> {
     let instance = instance_for_change(store, caller, namespace, name).await?;
-    for binding in bindings::of_instance(store, namespace, name).await? {
-        bindings::delete_object(store, &binding).await?;
+    if instance.metadata.deletion_timestamp.is_none() {
+        let (class, plan) = (
+            instance.spec.class_external_name().unwrap_or_default().to_string(),
+            instance.spec.plan_external_name().unwrap_or_default().to_string(),
+        );
+        let parameters = instance.spec.parameters.clone().unwrap_or(Value::Null);
+        let ask = Admit {
+            namespace,
+            instance: name,
+            class: &class,
+            plan: &plan,
+            parameters: &parameters,
+            operation: Operation::Delete,
+            previous: None,
+        };
+        if let Admission::Pending(held) = gov.admit(caller, &ask).await.map_err(refused)? {
+            record_or_warn(
+                gov.db(),
+                AuditRecord::by(
+                    caller,
+                    "instance.delete.held",
+                    namespace,
+                    name,
+                    json!({"request": held.id, "reason": held.reason}),
+                ),
+            )
+            .await;
+            return Ok(());
+        }
     }
-    match store.delete(ServiceInstance::KIND, namespace, name, instance.metadata.uid.as_deref()).await {
-        Ok(_) | Err(StoreError::NotFound { .. }) => {}
-        Err(e) => return Err(store_error(e)),
-    }
+    delete_object(store, &instance).await?;
+    gov.release(namespace, name).await.map_err(refused)?;
+    record_or_warn(gov.db(), AuditRecord::by(caller, "instance.delete", namespace, name, Value::Null)).await;
     tracing::info!(user = %caller.username, %namespace, instance = %name, "instance deletion requested");
     Ok(())
 }
 
+/// Deletes an instance's bindings, then the instance.
+pub async fn delete_object(store: &dyn ResourceStore, instance: &ServiceInstance) -> PortResult<()> {
+    let namespace = instance.metadata.namespace.clone().unwrap_or_default();
+    let name = &instance.metadata.name;
+    for binding in bindings::of_instance(store, &namespace, name).await? {
+        bindings::delete_object(store, &binding).await?;
+    }
+    match store.delete(ServiceInstance::KIND, &namespace, name, instance.metadata.uid.as_deref()).await {
+        Ok(_) | Err(StoreError::NotFound { .. }) => Ok(()),
+        Err(e) => Err(store_error(e)),
+    }
+}
+
 /// Lets go of an instance without the broker: its bindings and it lose their finalizers and go.
-pub async fn abandon(store: &dyn ResourceStore, caller: &Caller, namespace: &str, name: &str) -> PortResult<()> {
+pub async fn abandon(
+    store: &dyn ResourceStore,
+    gov: &Governance,
+    caller: &Caller,
+    namespace: &str,
+    name: &str,
+) -> PortResult<()> {
     check_admin(caller)?;
     instance_for_change(store, caller, namespace, name).await?;
     for binding in bindings::of_instance(store, namespace, name).await? {
@@ -311,6 +575,8 @@ pub async fn abandon(store: &dyn ResourceStore, caller: &Caller, namespace: &str
             Err(e) => return Err(store_error(e)),
         }
     }
+    gov.release(namespace, name).await.map_err(refused)?;
+    record_or_warn(gov.db(), AuditRecord::by(caller, "instance.abandon", namespace, name, Value::Null)).await;
     tracing::warn!(
         user = %caller.username, %namespace, instance = %name,
         "instance abandoned: whatever the broker holds for it is left there"

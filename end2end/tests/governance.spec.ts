@@ -1,0 +1,116 @@
+import { test, expect, type Page } from '@playwright/test';
+import { asUser, snap, uniqueName } from './helpers';
+
+// Approvals and quotas in two browsers: a member requests HDFS above the approval threshold and
+// watches the request wait; an admin (a second browser context) approves it; the member's page
+// goes Pending approval → Provisioning → Ready without a reload. A request over the team's
+// quota is refused with the message.
+test.describe.configure({ mode: 'serial' });
+
+const THRESHOLD = '10240';
+
+async function addPolicy(admin: Page) {
+  await asUser(admin, 'admin', '/admin/policies');
+  await admin.getByTestId('policy-class').selectOption('hdfs');
+  await admin.locator('#policy-operation').selectOption('create');
+  await admin.getByTestId('policy-rule').selectOption('threshold');
+  await admin.getByTestId('policy-parameter').fill('storageSpaceQuota');
+  await admin.getByTestId('policy-threshold').fill(THRESHOLD);
+  await admin.getByTestId('add-policy').click();
+  await expect(admin.getByTestId('policies')).toContainText('needs approval when storageSpaceQuota > 10,240');
+}
+
+async function addQuota(admin: Page, team: string) {
+  await asUser(admin, 'admin', '/admin/quotas');
+  await admin.getByTestId('quota-team').fill(team);
+  await admin.getByTestId('quota-metric').selectOption('sum');
+  await admin.getByTestId('quota-parameter').fill('storageSpaceQuota');
+  await admin.getByTestId('quota-max').fill('51200');
+  await admin.getByTestId('add-quota').click();
+  await expect(admin.getByTestId('quotas')).toContainText(team);
+}
+
+async function fillRequest(member: Page, team: string, name: string, storage: string) {
+  await asUser(member, 'mia', '/catalog/hdfs/request?plan=shared');
+  await member.locator('#instance-name').fill(name);
+  await member.locator('#instance-namespace').fill(team);
+  const field = member.locator('[data-field="/storageSpaceQuota"]');
+  await field.locator('input[name="/storageSpaceQuota"]').fill(storage);
+  return field;
+}
+
+test('a request over the threshold waits for approval; the approval reaches the requester live; over quota is refused', async ({ browser }, testInfo) => {
+  test.setTimeout(180_000);
+  const team = uniqueName('gov');
+  const name = uniqueName('big');
+  const adminContext = await browser.newContext();
+  const memberContext = await browser.newContext();
+  const admin = await adminContext.newPage();
+  const member = await memberContext.newPage();
+  const errors: string[] = [];
+  member.on('pageerror', (e) => errors.push(String(e)));
+
+  await addPolicy(admin);
+  await addQuota(admin, team);
+  await snap(admin, testInfo, 'quota set');
+
+  // The form shows the team's quota beside the governed field.
+  const field = await fillRequest(member, team, name, '20480');
+  await expect(field.locator('[data-hint]')).toContainText('0 GB in use, 51,200 GB left of 51,200 GB');
+  await member.getByTestId('review-request').click();
+  await member.getByTestId('submit-request').click();
+
+  // Held: the member's page says so, and stays on it.
+  await expect(member).toHaveURL(new RegExp(`/instances/${team}/${name}$`));
+  await expect(member.locator('[data-status="pending-approval"]')).toBeVisible();
+  await expect(member.getByTestId('approval-panel')).toHaveAttribute('data-state', 'pending');
+  await expect(member.getByTestId('approval-panel')).toContainText('20,480 is above 10,240');
+  await expect(member.locator('[data-live="live"]')).toBeVisible();
+  await member.evaluate(() => ((window as any).__qmNoReload = true));
+  await snap(member, testInfo, 'pending approval');
+
+  // The admin's queue shows the request with its quota; approve it with a comment.
+  await asUser(admin, 'admin', '/approvals');
+  const card = admin.locator(`[data-testid="approval"][data-instance="${name}"]`);
+  await expect(card).toContainText(team);
+  await expect(card.getByTestId('quota-impact')).toContainText('0 → 20,480 of 51,200');
+  await snap(admin, testInfo, 'approval queue');
+  await card.getByTestId('approval-comment').fill('approved for the migration');
+  await card.getByTestId('approve').click();
+  await expect(card).toHaveCount(0);
+
+  // The member's page follows, without a reload: Provisioning, then Ready.
+  await expect(member.getByTestId('status-panel')).toBeVisible({ timeout: 15_000 });
+  await expect(member.getByTestId('status-panel')).toHaveAttribute('data-phase', 'ready', { timeout: 60_000 });
+  await expect(member.getByTestId('approval-panel')).toHaveCount(0);
+  expect(await member.evaluate(() => (window as any).__qmNoReload)).toBe(true);
+  await snap(member, testInfo, 'ready after approval');
+
+  // Over the quota (20,480 of 51,200 used): refused with the message, beside the field too.
+  const over = await fillRequest(member, team, uniqueName('huge'), '40000');
+  await expect(over.locator('[data-hint]')).toContainText('30,720 GB left');
+  await expect(over.locator('[data-hint]')).toContainText('over what is left');
+  await member.getByTestId('review-request').click();
+  await member.getByTestId('submit-request').click();
+  await expect(member.getByTestId('error-box')).toContainText(`Over team ${team}'s quota`);
+  await expect(member.getByTestId('error-box')).toContainText('30,720 left');
+  await expect(member).toHaveURL(/\/catalog\/hdfs\/request/);
+  await snap(member, testInfo, 'over quota refused');
+  expect(errors).toEqual([]);
+
+  // Leave the portal as it was for the other specs (which request in the first team offered):
+  // delete the instance (no policy holds deletes) and remove the policy.
+  await asUser(member, 'mia', `/instances/${team}/${name}`);
+  await member.getByTestId('delete-instance').click();
+  await member.getByTestId('confirm-delete-button').click();
+  await expect(member.getByText('This instance has been deleted')).toBeVisible({ timeout: 60_000 });
+  await asUser(admin, 'admin', '/admin/policies');
+  const rows = admin.getByTestId('policies').locator('tr', { hasText: 'storageSpaceQuota > 10,240' });
+  while ((await rows.count()) > 0) {
+    const before = await rows.count();
+    await rows.first().getByRole('button', { name: 'Remove' }).click();
+    await expect(rows).toHaveCount(before - 1);
+  }
+  await adminContext.close();
+  await memberContext.close();
+});
