@@ -1,5 +1,5 @@
 import { test, expect, type Page } from '@playwright/test';
-import { asUser, snap, uniqueName } from './helpers';
+import { ADMIN_STATE, asUser, baseURL, chooseOwnPassword, newPerson, snap, uniqueName } from './helpers';
 
 // Approvals and quotas in two browsers: a member requests HDFS above the approval threshold and
 // watches the request wait; an admin (a second browser context) approves it; the member's page
@@ -43,10 +43,17 @@ test('a request over the threshold waits for approval; the approval reaches the 
   test.setTimeout(180_000);
   const team = uniqueName('gov');
   const name = uniqueName('big');
-  const adminContext = await browser.newContext();
-  const memberContext = await browser.newContext();
+  // The admin (the signed-in state every spec starts from) and a new member of a new team.
+  const adminContext = await browser.newContext({ storageState: ADMIN_STATE });
+  const memberContext = await browser.newContext({ storageState: { cookies: [], origins: [] } });
   const admin = await adminContext.newPage();
   const member = await memberContext.newPage();
+  await asUser(admin, 'admin', '/admin/people');
+  const made = await admin.request.post('/api/create_team', { form: { name: team, display_name: team }, headers: { Origin: baseURL } });
+  expect(await made.json()).toEqual({ Done: null });
+  const mia = uniqueName('mia');
+  const oneTime = await newPerson(admin, mia, team);
+  await chooseOwnPassword(member, mia, oneTime, 'mia-chooses-a-long-password');
   const errors: string[] = [];
   member.on('pageerror', (e) => errors.push(String(e)));
 

@@ -82,6 +82,33 @@ export function uniqueName(prefix: string) {
  * page's browser context in as that user first. Use one browser context per user.
  */
 export async function asUser(page: Page, username: string, path: string) {
+  // Each browser context is signed in as its user beforehand (see `newPerson`, `ADMIN_STATE`).
   void username;
   return openHydrated(page, path);
 }
+
+/** A fresh person made by the admin (this page's session), in `team` with `role`; returns the one-time password. */
+export async function newPerson(page: Page, username: string, team: string, role = 'member') {
+  const post = (endpoint: string, form: Record<string, string>) =>
+    page.request.post(`/api/${endpoint}`, { form, headers: { Origin: baseURL } });
+  const created = await (await post('create_person', { username, display_name: username })).json();
+  const password = created?.Done?.one_time_password;
+  expect(password, JSON.stringify(created)).toBeTruthy();
+  const member = await (await post('set_membership', { team, username, role })).json();
+  expect(member).toEqual({ Done: null });
+  return password as string;
+}
+
+/** Signs in with a one-time password and replaces it, as the portal insists. */
+export async function chooseOwnPassword(page: Page, username: string, oneTime: string, own: string) {
+  await signIn(page, username, oneTime);
+  await expect(page).toHaveURL(/\/account\/password/);
+  await expect(page.getByRole('heading', { name: 'Change your password' })).toBeVisible();
+  await page.getByLabel('Current password').fill(oneTime);
+  await page.getByLabel('New password', { exact: true }).fill(own);
+  await page.getByLabel('New password again').fill(own);
+  await page.getByRole('button', { name: 'Change password' }).click();
+  await expect(page).not.toHaveURL(/\/account\/password/);
+}
+
+
