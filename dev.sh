@@ -180,16 +180,17 @@ export_postgres_bin() {
 # compiler and the parameter validator. Each runs for $1 seconds from the corpus kept in the cache
 # (grown by earlier runs), the committed seeds and the shared real-world corpus. Any crash, panic,
 # hang (10 s per input) or blown memory limit fails with the reproducer's path. No sanitizer
-# (safe Rust; coverage instrumentation only), so no nightly flag is needed, but RUSTC_BOOTSTRAP=1
-# lets `cargo fuzz` work on the stable toolchain whatever it passes. Debug assertions on: an
-# arithmetic overflow is a crash too.
+# (safe Rust; coverage instrumentation only): cargo-fuzz then passes only stable rustc flags
+# (-Cpasses=sancov-module, -Cllvm-args=..., --cfg fuzzing), so the stable toolchain builds it with
+# no RUSTC_BOOTSTRAP (which would also make proc-macro2 rebuild everything). Debug assertions on:
+# an arithmetic overflow is a crash too.
 FUZZ_TARGETS=(catalog schema_form params)
 run_fuzz() {
   local seconds=$1 target shared=${QM_CORPUS_DIR:-$ROOT/../shared/corpus}
   local fuzz=(--fuzz-dir "$ROOT/server/fuzz" --sanitizer none --debug-assertions --codegen-units 16)
   [ -d "$shared/schemas" ] || log "no shared corpus at $shared: fuzzing from the committed seeds only"
   log "building the fuzz targets (instrumented; the first build takes a while)"
-  RUSTC_BOOTSTRAP=1 cargo fuzz build "${fuzz[@]}"
+  cargo fuzz build "${fuzz[@]}"
   for target in "${FUZZ_TARGETS[@]}"; do
     local corpus="$CACHE/fuzz/corpus/$target" log_file="$CACHE/fuzz/logs/$target.log" seeds dict
     mkdir -p "$corpus" "${log_file%/*}"
@@ -201,7 +202,7 @@ run_fuzz() {
     for dir in "${seeds[@]}"; do [ -d "$dir" ] && existing+=("$dir"); done
     log "fuzzing $target for $seconds s (log: $log_file)"
     local before; before=$(mktemp)
-    if ! RUSTC_BOOTSTRAP=1 cargo fuzz run "${fuzz[@]}" "$target" "$corpus" "${existing[@]}" -- \
+    if ! cargo fuzz run "${fuzz[@]}" "$target" "$corpus" "${existing[@]}" -- \
       -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -dict="$ROOT/server/fuzz/$dict" \
       -print_final_stats=1 >"$log_file" 2>&1; then
       tail -n 40 "$log_file" >&2
