@@ -205,7 +205,8 @@ run_fuzz() {
     if ! cargo fuzz run "${fuzz[@]}" "$target" "$corpus" "${existing[@]}" -- \
       -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -dict="$ROOT/server/fuzz/$dict" \
       -print_final_stats=1 >"$log_file" 2>&1; then
-      tail -n 40 "$log_file" >&2
+      grep -E -A4 'panicked at|ERROR: libFuzzer|==[0-9]+== ERROR' "$log_file" | head -n 20 >&2 || true
+      tail -n 25 "$log_file" >&2
       local found; found=$(find "$ROOT/server/fuzz/artifacts/$target" -type f -newer "$before" 2>/dev/null | head -n 1)
       rm -f "$before"
       die "fuzz target $target failed; reproducer: ${found:-see $log_file} (replay: cargo fuzz run ${fuzz[*]} $target ${found:-FILE})"
