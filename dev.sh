@@ -3,7 +3,8 @@
 # (idempotent, seconds when everything is there), then does its job:
 #
 #   ./dev.sh serve     build and serve the portal on http://127.0.0.1:3000 (embedded SQLite)
-#   ./dev.sh test      format check, clippy, unit + integration tests, browser tests
+#   ./dev.sh test      format check, clippy, unit + integration tests, browser tests, fuzzing (20 s a target)
+#   ./dev.sh fuzz [S]  run every fuzz target for S seconds (default 300); a crash fails with its reproducer
 #   ./dev.sh setup     only install the toolchain
 #   ./dev.sh release   release build (wasm-opt) and an installable directory under target/
 #   ./dev.sh bench     print the benchmark figures
@@ -23,6 +24,7 @@ unset LEPTOS_TAILWIND_VERSION # a value not starting with v4 would mean Tailwind
 CARGO_LEPTOS_VERSION=0.3.11
 # cargo-leptos 0.3.11's lock wants cargo-util-schemas 0.14.2, which needs Rust 1.96.
 CARGO_LEPTOS_PINS=("cargo-util-schemas@0.14.1")
+CARGO_FUZZ_VERSION=0.13.2
 WASM_BINDGEN_VERSION=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/"/, "", $3); print $3; exit }' "$ROOT/Cargo.lock")
 
 log() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
@@ -80,6 +82,17 @@ install_wasm_bindgen() {
   rm -rf "$dir" "$CACHE/tool-build" && mv "$dir.partial" "$dir"
 }
 
+install_cargo_fuzz() {
+  local dir; dir=$(tool_dir cargo-fuzz "$CARGO_FUZZ_VERSION")
+  if [ ! -x "$dir/bin/cargo-fuzz" ]; then
+    log "building cargo-fuzz $CARGO_FUZZ_VERSION (once per machine, ~5 min on 2 cores)"
+    CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 CARGO_TARGET_DIR="$CACHE/tool-build-fuzz" \
+      cargo install --quiet --locked cargo-fuzz --version "=$CARGO_FUZZ_VERSION" --root "$dir.partial"
+    rm -rf "$dir" "$CACHE/tool-build-fuzz" && mv "$dir.partial" "$dir"
+  fi
+  export PATH="$dir/bin:$PATH"
+}
+
 # npm ci in a folder whose package-lock.json changed since the last install.
 npm_install() {
   local dir=$1 stamp="$1/node_modules/.qm-lock-hash" hash
@@ -114,6 +127,7 @@ setup_test_deps() {
   npm_install "$ROOT/end2end"
   install_kubectl
   build_kubelite
+  install_cargo_fuzz
   flock -u 9
 }
 
@@ -162,6 +176,65 @@ export_postgres_bin() {
   [ -n "$bin" ] && export QM_PG_BIN=${QM_PG_BIN:-$bin}
 }
 
+# The fuzz targets of server/fuzz (cargo-fuzz, libFuzzer): the catalog parser, the schema-to-form
+# compiler and the parameter validator. Each runs for $1 seconds from the corpus kept in the cache
+# (grown by earlier runs), the committed seeds and the shared real-world corpus. Any crash, panic,
+# hang (10 s per input) or blown memory limit fails with the reproducer's path. No sanitizer
+# (safe Rust; coverage instrumentation only): cargo-fuzz then passes only stable rustc flags
+# (-Cpasses=sancov-module, -Cllvm-args=..., --cfg fuzzing), so the stable toolchain builds it with
+# no RUSTC_BOOTSTRAP (which would also make proc-macro2 rebuild everything). Debug assertions on:
+# an arithmetic overflow is a crash too.
+FUZZ_TARGETS=(catalog schema_form params)
+run_fuzz() {
+  local seconds=$1 target shared=${QM_CORPUS_DIR:-$ROOT/../shared/corpus}
+  local fuzz=(--fuzz-dir "$ROOT/server/fuzz" --sanitizer none --debug-assertions --codegen-units 16)
+  [ -d "$shared/schemas" ] || log "no shared corpus at $shared: fuzzing from the committed seeds only"
+  log "building the fuzz targets (instrumented; the first build takes a while)"
+  cargo fuzz build "${fuzz[@]}"
+  for target in "${FUZZ_TARGETS[@]}"; do
+    local corpus="$CACHE/fuzz/corpus/$target" log_file="$CACHE/fuzz/logs/$target.log" seeds dict max_len
+    # The corpus grows with every run; past 200 MB it starts over from the seeds.
+    if [ -d "$corpus" ] && [ "$(du -sm "$corpus" | cut -f1)" -gt 200 ]; then
+      log "the $target corpus passed 200 MB: starting over from the seeds"
+      rm -rf "$corpus"
+    fi
+    mkdir -p "$corpus" "${log_file%/*}"
+    # Inputs up to 64 KiB: every seed but the one 720 KB catalog (whose mutations would be slow
+    # and fill the corpus); that one is read cut short, which exercises the unreadable-JSON path.
+    case $target in
+      catalog) seeds=("$ROOT/server/fuzz/seeds/catalog" "$shared/catalogs") dict=catalog.dict max_len=65536 ;;
+      *) seeds=("$ROOT/server/fuzz/seeds/params" "$shared/schemas") dict=json-schema.dict max_len=65536 ;;
+    esac
+    local existing=()
+    for dir in "${seeds[@]}"; do [ -d "$dir" ] && existing+=("$dir"); done
+    log "fuzzing $target for $seconds s (log: $log_file)"
+    local before; before=$(mktemp)
+    if ! cargo fuzz run "${fuzz[@]}" "$target" "$corpus" "${existing[@]}" -- \
+      -max_total_time="$seconds" -max_len="$max_len" -timeout=10 -rss_limit_mb=2048 -dict="$ROOT/server/fuzz/$dict" \
+      -print_final_stats=1 >"$log_file" 2>&1; then
+      grep -E -A4 'panicked at|ERROR: libFuzzer|==[0-9]+== ERROR' "$log_file" | head -n 20 >&2 || true
+      tail -n 25 "$log_file" >&2
+      local found; found=$(find "$ROOT/server/fuzz/artifacts/$target" -type f -newer "$before" 2>/dev/null | head -n 1)
+      rm -f "$before"
+      die "fuzz target $target failed; reproducer: ${found:-see $log_file} (replay: cargo fuzz run ${fuzz[*]} $target ${found:-FILE})"
+    fi
+    rm -f "$before"
+    awk -v t="$target" '/^Done [0-9]+ runs in/ { runs = $2; secs = $5 } /stat::peak_rss_mb/ { rss = $2 }
+      END { printf "fuzz %s: %s runs in %s s, no crash (peak RSS %s MB)\n", t, runs, secs, rss }' "$log_file" >&2
+  done
+}
+
+cmd_fuzz() {
+  local seconds=${1:-300}
+  [[ $seconds =~ ^[0-9]+$ ]] || die "usage: ./dev.sh fuzz [SECONDS per target]"
+  setup
+  flock 9
+  install_cargo_fuzz
+  flock -u 9
+  cd "$ROOT"
+  run_fuzz "$seconds"
+}
+
 cmd_serve() {
   setup
   cd "$ROOT"
@@ -190,6 +263,7 @@ cmd_test() {
   QM_DATA_DIR="$e2e_data" LEPTOS_SITE_ADDR=127.0.0.1:3137 QM_E2E_BASE_URL=http://127.0.0.1:3137 \
     QM_ADMIN_PASSWORD=${QM_E2E_ADMIN_PASSWORD:-e2e-admin-password} cargo leptos end-to-end
   rm -rf "$e2e_data"
+  run_fuzz "${QM_FUZZ_SECONDS:-20}"
   log "all tests passed in $((SECONDS - t0)) s"
 }
 
@@ -226,8 +300,9 @@ cmd_bench() {
 case "${1:-}" in
   serve) shift; cmd_serve "$@" ;;
   test) shift; cmd_test "$@" ;;
+  fuzz) shift; cmd_fuzz "$@" ;;
   setup) setup; setup_test_deps; log "toolchain ready" ;;
   release) cmd_release ;;
   bench) cmd_bench ;;
-  *) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac
