@@ -59,6 +59,13 @@ const SERVER_FNS: &[(&str, [O; 6])] = &[
     ("tokens", [In, Ok, Ok, Ok, Ok, Ok]),
     ("create_token", [In, Ok, Ok, Ok, Ok, Ok]),
     ("revoke_token", [In, Ok, Ok, Ok, Ok, Ok]),
+    ("apply_manifest", [In, Ok, Ok, No, Ok, Ok]),
+    ("approvals", [In, Ok, Ok, Ok, Ok, Ok]),
+    ("decide", [In, No, Ok, No, Ok, No]),
+    ("quota", [In, Ok, Ok, No, Ok, Ok]),
+    ("governance", [In, No, Ok, No, Ok, No]),
+    ("change_governance", [In, No, No, No, Ok, No]),
+    ("audit", [In, No, No, No, Ok, No]),
 ];
 
 /// Pages (the app's routes, parameters filled with team A's objects).
@@ -76,6 +83,11 @@ const PAGES: &[(&str, [O; 6])] = &[
     ("/account/tokens", [In, Ok, Ok, Ok, Ok, Ok]),
     ("/account/password", [In, Ok, Ok, Ok, Ok, Ok]),
     ("/login", [Ok, Ok, Ok, Ok, Ok, Ok]),
+    ("/apply", [In, Ok, Ok, Ok, Ok, Ok]),
+    ("/admin/policies", [In, No, Ok, No, Ok, No]),
+    ("/admin/quotas", [In, No, Ok, No, Ok, No]),
+    ("/admin/visibility", [In, No, Ok, No, Ok, No]),
+    ("/admin/audit", [In, No, No, No, Ok, No]),
 ];
 
 /// The routes that are not Leptos's: the live stream, metrics, health.
@@ -84,6 +96,9 @@ const OTHER: &[(&str, [O; 6])] = &[
     ("GET /metrics", [In, No, No, No, Ok, No]),
     ("GET /healthz", [Ok, Ok, Ok, Ok, Ok, Ok]),
     ("GET /readyz", [Ok, Ok, Ok, Ok, Ok, Ok]),
+    ("GET /admin/audit/export?format=json", [In, No, No, No, Ok, No]),
+    ("GET /apis/servicecatalog.k8s.io/v1beta1/namespaces/team-a/serviceinstances", [In, Ok, Ok, No, Ok, Ok]),
+    ("GET /manifests/serviceinstances/team-a/logs", [In, Ok, Ok, No, Ok, Ok]),
 ];
 
 struct World {
@@ -107,12 +122,37 @@ impl World {
         name
     }
 
+    /// A request of team A held for approval (the dedicated HDFS plan always needs one); its id.
+    async fn pending(&self) -> i64 {
+        let name = self.fresh("held");
+        let mut body = request_body("team-a", &name);
+        body["request"]["plan"] = json!("dedicated");
+        let (status, answer) = self.app.call_json("request_instance", body).await;
+        assert!(status == 200, "{status} {answer}");
+        let (_, queue) = self.app.call_form("approvals", &[]).await;
+        find_id(&queue, &name).unwrap_or_else(|| panic!("{name} is not in the approval queue: {queue}"))
+    }
+
     async fn binding(&self) -> String {
         let name = self.fresh("bind");
         let body = json!({"request": {"namespace": "team-a", "instance": "logs", "name": name, "parameters": {}}});
         let (_, answer) = self.app.call_json("create_binding", body).await;
         assert_eq!(answer["Done"]["name"], name.as_str(), "{answer}");
         name
+    }
+}
+
+/// The id of the approval request for instance `name`, wherever it sits in the answer.
+fn find_id(value: &Value, name: &str) -> Option<i64> {
+    match value {
+        Value::Object(map) => {
+            if map.values().any(|v| v == name) && map.get("id").and_then(Value::as_i64).is_some() {
+                return map.get("id").and_then(Value::as_i64);
+            }
+            map.values().find_map(|v| find_id(v, name))
+        }
+        Value::Array(items) => items.iter().find_map(|v| find_id(v, name)),
+        _ => None,
     }
 }
 
@@ -129,9 +169,18 @@ fn broker_form(name: &str) -> Value {
 /// How an answer reads: allowed, refused, or "sign in first"; anything else fails the test.
 fn outcome(what: &str, caller: &str, status: u16, body: &str) -> O {
     let refusal = |m: &str| {
-        ["not a member", "Only members", "for platform admins", "may not manage", "neither a platform admin"]
-            .iter()
-            .any(|needle| m.contains(needle))
+        [
+            "not a member",
+            "Only members",
+            "for platform admins",
+            "may not manage",
+            "neither a platform admin",
+            "is forbidden: User",
+            "may not decide",
+            "is not a platform admin",
+        ]
+        .iter()
+        .any(|needle| m.contains(needle))
     };
     match status {
         401 => In,
@@ -194,6 +243,23 @@ async fn call_fn(world: &World, endpoint: &str, who: usize) -> O {
             let (_, token) = world.app.accounts.create_token(owner, "to revoke").await.unwrap();
             form(vec![("id", token.id.to_string())])
         }
+        "apply_manifest" => {
+            let manifest = format!(
+                "apiVersion: servicecatalog.k8s.io/v1beta1\nkind: ServiceInstance\nmetadata:\n  name: {}\n  namespace: team-a\n\
+                 spec:\n  clusterServiceClassExternalName: hdfs\n  clusterServicePlanExternalName: shared\n\
+                 \x20 parameters:\n    namespaceQuota: 10000\n    storageSpaceQuota: 4096\n",
+                world.fresh("applied")
+            );
+            form(vec![("manifest", manifest)])
+        }
+        "approvals" | "governance" => form(vec![]),
+        "quota" => form(vec![("namespace", "team-a".into())]),
+        "decide" => json(json!({"decision": {"id": world.pending().await, "approve": false, "comment": "no"}})),
+        "change_governance" => {
+            json(json!({"change": {"PutQuota": {"team": world.fresh("quota-team"), "metric": "Count",
+                                        "class": "hdfs", "plan": "", "parameter": "", "max": 100.0}}}))
+        }
+        "audit" => json(json!({"filter": {"actor": "", "action": "", "team": "", "since": "", "until": ""}})),
         other => panic!("the matrix has no way to call server function {other}: add it"),
     };
     let response = request.send().await.unwrap();
@@ -235,6 +301,8 @@ async fn call_other(world: &World, route: &str, who: usize) -> O {
     match status {
         200 => Ok,
         401 => In,
+        // Routes a browser opens (an export link) send anonymous callers to sign in.
+        303 => In,
         403 => No,
         _ => panic!("{path} as {}: HTTP {status}: {body}", CALLERS[who]),
     }
@@ -263,6 +331,11 @@ async fn world() -> World {
         )
         .await
         .unwrap();
+    // Requests for the dedicated HDFS plan wait for a team admin's approval.
+    let policy = json!({"change": {"PutPolicy": {"id": 0, "class": "hdfs", "plan": "dedicated", "operation": "Create",
+                                                 "rule": "Always", "approver": "TeamAdmin"}}});
+    let (_, answer) = app.call_json("change_governance", policy).await;
+    assert_eq!(answer, json!({"Done": null}), "{answer}");
     let clients = vec![
         app.anonymous.clone(),
         app.session_client("alice").await,

@@ -58,6 +58,21 @@ async fn kubectl_objects_are_provisioned_bound_and_cleaned_up_through_finalizers
     })
     .await;
 
+    // What a browser's instances page receives: the portal's live stream, opened before kubectl acts.
+    let live = app.client.get(app.url(&format!("/live/instances?namespace={ns}"))).send().await.unwrap();
+    assert_eq!(live.status(), 200, "the live stream opens");
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let reader = tokio::spawn({
+        let seen = seen.clone();
+        let mut body = live.bytes_stream();
+        async move {
+            use futures::StreamExt;
+            while let Some(Ok(chunk)) = body.next().await {
+                seen.lock().unwrap().push_str(&String::from_utf8_lossy(&chunk));
+            }
+        }
+    });
+
     cluster.kubectl(&["apply", "-f", "-"], Some(&instance_yaml(&ns)));
     let ready = r#"jsonpath={.status.conditions[?(@.type=="Ready")].status}"#;
     eventually(90, "kubectl to show the instance Ready", || async {
@@ -71,6 +86,18 @@ async fn kubectl_objects_are_provisioned_bound_and_cleaned_up_through_finalizers
     for expected in ["hdfs", "shared", "True", "ProvisionedSuccessfully"] {
         assert!(row.contains(expected), "{expected} missing in `kubectl get si`:\n{table}");
     }
+    eventually(30, "the live stream to carry the kubectl-made instance going Ready", || async {
+        let text = seen.lock().unwrap().clone();
+        text.split("\n\n")
+            .any(|event| {
+                event.contains("ServiceInstance")
+                    && event.contains("\"name\":\"analytics\"")
+                    && event.contains("ProvisionedSuccessfully")
+            })
+            .then_some(())
+    })
+    .await;
+    reader.abort();
     let instance = app.store.get(Kind::ServiceInstance, &ns, "analytics").await.unwrap().expect("instance");
     let external_id = instance.pointer("/spec/externalID").and_then(Value::as_str).unwrap_or_default().to_string();
     assert_eq!(external_id.len(), 36, "the controller gave the kubectl-made instance its OSB id");

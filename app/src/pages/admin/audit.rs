@@ -105,6 +105,9 @@ pub fn AuditPage() -> impl IntoView {
                         <EmptyState title="No events match"><p>"Loosen the filters, or act in the portal: requests, approvals and changes are recorded here."</p></EmptyState>
                     }.into_any(),
                     Ok(list) => view! { <AuditTable entries=list /> }.into_any(),
+                    Err(e) if crate::pages::forbidden::forbidden_reason(&e).is_some() => view! {
+                        <crate::pages::forbidden::Forbidden reason=crate::pages::forbidden::forbidden_reason(&e).unwrap_or_default() />
+                    }.into_any(),
                     Err(e) => view! { <ErrorBox title="The audit log could not be loaded" message=e.to_string() /> }.into_any(),
                 }
             })}

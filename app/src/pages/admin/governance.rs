@@ -105,6 +105,9 @@ fn GovernancePage(section: Section) -> impl IntoView {
                         Section::Quotas => view! { <Quotas view /> }.into_any(),
                         Section::Visibility => view! { <VisibilityRules view /> }.into_any(),
                     },
+                    Err(e) if crate::pages::forbidden::forbidden_reason(&e).is_some() => view! {
+                        <crate::pages::forbidden::Forbidden reason=crate::pages::forbidden::forbidden_reason(&e).unwrap_or_default() />
+                    }.into_any(),
                     Err(e) => view! { <ErrorBox title="This page could not be loaded" message=e.to_string() /> }.into_any(),
                 }
             })}
