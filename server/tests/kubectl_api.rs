@@ -146,8 +146,13 @@ async fn setup() -> Setup {
     let app = TestApp::spawn().await;
     let db = Database::connect(&Config::for_tests(app.data_dir.path()).database).await.unwrap();
     let accounts = Accounts::new(db.clone());
-    accounts.create_team("team-a", "Team A").await.unwrap();
-    accounts.create_team("team-b", "Team B").await.unwrap();
+    // The test app already has team-a (its admin is a member); team-b is new.
+    for (team, title) in [("team-a", "Team A"), ("team-b", "Team B")] {
+        match accounts.create_team(team, title).await {
+            Ok(()) | Err(server::auth::AccountError::Exists(_)) => {}
+            Err(e) => panic!("creating {team}: {e}"),
+        }
+    }
     let front = tls_front(&app).await;
     let (alice, alice_token) = user(&db, &front, "alice", "team-a").await;
     let (bob, _) = user(&db, &front, "bob", "team-b").await;
@@ -453,13 +458,13 @@ async fn a_team_cannot_see_another_teams_objects_or_secrets() {
     assert!(err.contains("forbidden"), "{err}");
     // No token, or a wrong one: Unauthorized.
     let anonymous =
-        s.app.client.get(s.app.url("/apis/servicecatalog.k8s.io/v1beta1/serviceinstances")).send().await.unwrap();
+        s.app.anonymous.get(s.app.url("/apis/servicecatalog.k8s.io/v1beta1/serviceinstances")).send().await.unwrap();
     assert_eq!(anonymous.status(), 401);
     let status: Value = anonymous.json().await.unwrap();
     assert_eq!(status["reason"], "Unauthorized");
     let wrong = s
         .app
-        .client
+        .anonymous
         .get(s.app.url("/apis/servicecatalog.k8s.io/v1beta1/serviceinstances"))
         .bearer_auth("qm_not-a-token")
         .send()

@@ -97,6 +97,10 @@ pub async fn require_login(mut request: Request, next: Next) -> Response {
             next.run(request).await
         }
         None if is_public(&path) => next.run(request).await,
+        // Kubernetes clients read errors as `Status` objects.
+        None if crate::kapi::is_kubernetes_path(&path) => {
+            crate::kapi::status::ApiError::unauthorized("a bearer token of the portal is required").into_response()
+        }
         None if is_api(&path) || !matches!(*request.method(), Method::GET | Method::HEAD) => {
             (StatusCode::UNAUTHORIZED, app::port::NOT_SIGNED_IN).into_response()
         }
