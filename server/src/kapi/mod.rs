@@ -247,6 +247,16 @@ impl Ctx {
     }
 }
 
+/// Whether a request path belongs to the Kubernetes-style API (its errors are `Status` objects).
+pub fn is_kubernetes_path(path: &str) -> bool {
+    path == "/api"
+        || path.starts_with("/api/v1")
+        || path == "/apis"
+        || path.starts_with("/apis/")
+        || path == "/version"
+        || path.starts_with("/openapi/")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -267,14 +277,4 @@ mod tests {
         assert!(parse_target(true, "namespaces/team-a/serviceinstances").is_none());
         assert!(parse_target(false, "namespaces/team-a/widgets").is_none());
     }
-}
-
-/// Whether a request path belongs to the Kubernetes-style API (its errors are `Status` objects).
-pub fn is_kubernetes_path(path: &str) -> bool {
-    path == "/api"
-        || path.starts_with("/api/v1")
-        || path == "/apis"
-        || path.starts_with("/apis/")
-        || path == "/version"
-        || path.starts_with("/openapi/")
 }
