@@ -21,7 +21,7 @@ spec:
 `;
 }
 
-test('an instance created through the API appears live; its manifest downloads and applies again', async ({ page, request }, testInfo) => {
+test('an instance created through the API appears live; its manifest downloads and applies again', async ({ page, request, baseURL }, testInfo) => {
   test.setTimeout(180_000);
   const name = uniqueName('api');
   await catalogWith(page, 'hdfs');
@@ -29,7 +29,7 @@ test('an instance created through the API appears live; its manifest downloads a
   await page.evaluate(() => ((window as any).__qmNoReload = true));
 
   // Created outside the browser, through the portal's manifest API.
-  const created = await request.post('/manifests/apply', { data: instanceYaml(name, 2048), headers: { 'content-type': 'application/yaml' } });
+  const created = await request.post('/manifests/apply', { data: instanceYaml(name, 2048), headers: { 'content-type': 'application/yaml', Origin: baseURL! } });
   expect(created.status()).toBe(200);
   expect((await created.json())[0].action).toBe('created');
 
