@@ -151,9 +151,12 @@ async fn apply_one(ctx: &Ctx, mut document: Value) -> ApiResult<Applied> {
         .await
         .map_err(|e| ApiError::internal(e.to_string()))?;
     let written: Value = serde_json::from_slice(&bytes).map_err(|e| ApiError::internal(e.to_string()))?;
-    let unchanged = existing
-        .as_ref()
-        .is_some_and(|e| e.pointer("/metadata/resourceVersion") == written.pointer("/metadata/resourceVersion"));
+    // What the manifest can set, compared by content: the controller may write status (and so a
+    // new resourceVersion) between the read above and the patch.
+    let settable = |v: &Value| {
+        (v.get("spec").cloned(), v.pointer("/metadata/labels").cloned(), v.pointer("/metadata/annotations").cloned())
+    };
+    let unchanged = existing.as_ref().is_some_and(|e| settable(e) == settable(&written));
     Ok(Applied {
         kind: kind.as_str().to_string(),
         namespace,
