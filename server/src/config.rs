@@ -68,6 +68,10 @@ pub struct ServeArgs {
     /// Seconds a broker call may take before it counts as timed out (default 60).
     #[arg(long, env = "QM_BROKER_TIMEOUT")]
     pub broker_timeout: Option<u64>,
+    /// Calls a second the portal makes to one broker (0: no limit, the default); a broker's
+    /// `quartermaster.io/max-calls-per-second` annotation overrides it for that broker.
+    #[arg(long, env = "QM_BROKER_RATE_LIMIT")]
+    pub broker_rate_limit: Option<u32>,
     /// `fast` polls and retries in milliseconds instead of seconds: for tests and demos.
     #[arg(long, env = "QM_CONTROLLER_TIMING", hide = true)]
     pub controller_timing: Option<String>,
@@ -141,6 +145,7 @@ struct FileConfig {
     trust_forwarded_for: Option<bool>,
     controller_workers: Option<usize>,
     broker_timeout: Option<u64>,
+    broker_rate_limit: Option<u32>,
     cluster: Option<ClusterKind>,
     kubeconfig: Option<PathBuf>,
     team_namespaces: Option<String>,
@@ -261,6 +266,7 @@ impl Config {
             controller: Some(controller_config(
                 args.controller_workers.or(file.controller_workers),
                 args.broker_timeout.or(file.broker_timeout),
+                args.broker_rate_limit.or(file.broker_rate_limit),
                 args.controller_timing.as_deref(),
             )?),
             site_root: args.site_root.or(file.site_root).unwrap_or_else(default_site_root),
@@ -307,6 +313,7 @@ impl Config {
 fn controller_config(
     workers: Option<usize>,
     broker_timeout: Option<u64>,
+    broker_rate_limit: Option<u32>,
     timing: Option<&str>,
 ) -> anyhow::Result<crate::controller::ControllerConfig> {
     let mut config = crate::controller::ControllerConfig::default();
@@ -316,6 +323,7 @@ fn controller_config(
     if let Some(secs) = broker_timeout {
         config.request_timeout = std::time::Duration::from_secs(secs.max(1));
     }
+    config.per_broker_rate = broker_rate_limit.and_then(std::num::NonZeroU32::new);
     match timing {
         None | Some("default") => {}
         Some("fast") => config.timing = crate::controller::Timing::fast(),

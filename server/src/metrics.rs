@@ -11,6 +11,8 @@ pub struct Metrics {
     pub reconcile_errors: IntCounterVec,
     pub queue_depth: IntGauge,
     pub broker_calls: HistogramVec,
+    /// Calls that waited for their broker's calls-per-second limit.
+    pub broker_rate_limited: IntCounterVec,
     /// 1 while this process holds the controller's leader lease (or runs without election).
     pub leader: IntGauge,
 }
@@ -28,6 +30,14 @@ fn build() -> Result<Metrics, prometheus::Error> {
             .buckets(vec![0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0]),
         &["broker", "call", "outcome"],
     )?;
+    let broker_rate_limited = IntCounterVec::new(
+        Opts::new(
+            "broker_calls_rate_limited_total",
+            "Broker calls that waited for the broker's calls-per-second limit",
+        ),
+        &["broker"],
+    )?;
+    registry.register(Box::new(broker_rate_limited.clone()))?;
     registry.register(Box::new(reconciles.clone()))?;
     registry.register(Box::new(reconcile_errors.clone()))?;
     registry.register(Box::new(queue_depth.clone()))?;
@@ -35,7 +45,7 @@ fn build() -> Result<Metrics, prometheus::Error> {
         IntGauge::new("controller_leader", "1 while this process runs the controller (holds the leader lease)")?;
     registry.register(Box::new(broker_calls.clone()))?;
     registry.register(Box::new(leader.clone()))?;
-    Ok(Metrics { registry, reconciles, reconcile_errors, queue_depth, broker_calls, leader })
+    Ok(Metrics { registry, reconciles, reconcile_errors, queue_depth, broker_calls, broker_rate_limited, leader })
 }
 
 /// The process's metrics (one registry per process, like Prometheus clients usually have).

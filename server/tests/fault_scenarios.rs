@@ -199,3 +199,83 @@ async fn every_broker_fault_on_provision_and_bind_ends_explained() {
     }
     app.stop().await.unwrap();
 }
+
+/// A broker's `quartermaster.io/max-calls-per-second` annotation bounds how fast the portal calls
+/// it: however many instances are asked for at once, no window of a second sees more calls than
+/// the bucket (2) plus the rate (2 a second) allows, and the waits are counted in `/metrics`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_brokers_rate_limit_bounds_the_calls_it_gets() {
+    let broker_dir = tempfile::tempdir().unwrap();
+    let broker = RunningBroker::start(quick_config(false, Duration::ZERO), &broker_dir.path().join("broker.db")).await;
+    let app = TestApp::spawn_with(tempfile::tempdir().unwrap(), |c| c.builtin_broker = false).await;
+    let typed = TypedStore::new(app.store.clone());
+    app.store
+        .create(
+            Kind::ClusterServiceBroker,
+            json!({"metadata": {"name": "gentle", "annotations": {"quartermaster.io/max-calls-per-second": "2"}},
+                   "spec": {"url": broker.url, "relistBehavior": "Manual"}}),
+        )
+        .await
+        .unwrap();
+    eventually(30, "the catalog", || async {
+        (!app.store.list(Kind::ClusterServicePlan, &Default::default()).await.unwrap().items.is_empty()).then_some(())
+    })
+    .await;
+    let names: Vec<String> = (0..10).map(|i| format!("r{i}")).collect();
+    for n in &names {
+        let instance = json!({"metadata": {"name": n, "namespace": "rate"},
+            "spec": {"clusterServiceClassExternalName": "kafka", "clusterServicePlanExternalName": "shared",
+                     "parameters": {"partitions": 3}}});
+        app.store.create(Kind::ServiceInstance, instance).await.unwrap();
+    }
+    eventually(60, "every instance ready", || async {
+        for n in &names {
+            let i = typed.get::<ServiceInstance>("rate", n).await.unwrap().unwrap();
+            if !condition::is_true(&i.status.conditions, condition::READY) {
+                return None;
+            }
+        }
+        Some(())
+    })
+    .await;
+
+    let log = requests(&broker.url).await;
+    let mut times: Vec<u64> = log
+        .iter()
+        .filter(|r| r["path"].as_str().unwrap_or_default().starts_with("/v2/"))
+        .map(|r| r["received_ms"].as_u64().unwrap())
+        .collect();
+    times.sort_unstable();
+    assert!(times.len() >= 11, "a catalog fetch and ten provisions: {times:?}");
+    // GCRA: in any second at most burst (2) + rate (2) calls start; 500 ms of slack for the
+    // loopback's jitter between sending and arriving.
+    for (i, start) in times.iter().enumerate() {
+        let in_window = times[i..].iter().take_while(|t| **t < start + 1000).count();
+        assert!(in_window <= 5, "{in_window} calls within a second from {start}: {times:?}");
+    }
+    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let waited = metrics
+        .lines()
+        .find(|l| l.starts_with("quartermaster_broker_calls_rate_limited_total{broker=\"gentle\"}"))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or_else(|| panic!("no rate-limit counter for the broker:\n{metrics}"));
+    assert!(waited >= 5.0, "at least the calls beyond the first second waited: {waited}");
+
+    // A limit that is not a number is refused on the broker, with the annotation named.
+    app.store
+        .create(
+            Kind::ClusterServiceBroker,
+            json!({"metadata": {"name": "garbled", "annotations": {"quartermaster.io/max-calls-per-second": "fast"}},
+                   "spec": {"url": broker.url, "relistBehavior": "Manual"}}),
+        )
+        .await
+        .unwrap();
+    eventually(30, "the refusal on the broker", || async {
+        let b = app.store.get(Kind::ClusterServiceBroker, "", "garbled").await.unwrap().unwrap();
+        let text = b["status"]["conditions"].to_string();
+        text.contains("quartermaster.io/max-calls-per-second").then_some(())
+    })
+    .await;
+    app.stop().await.unwrap();
+}

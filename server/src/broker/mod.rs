@@ -259,6 +259,9 @@ async fn authenticate_and_record(State(broker): State<Shared>, request: Request,
     broker.memory().record(
         limit,
         RequestRecord {
+            received_ms: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
             method: request.method().to_string(),
             path: request.uri().path().to_string(),
             api_version: header_str(headers, HEADER_API_VERSION),

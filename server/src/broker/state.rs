@@ -175,6 +175,8 @@ pub struct Binding {
 /// What a broker saw of one request (for tests and the admin page; never credentials).
 #[derive(Clone, Debug, Serialize)]
 pub struct RequestRecord {
+    /// When it arrived, in milliseconds since the Unix epoch.
+    pub received_ms: u64,
     pub method: String,
     pub path: String,
     pub api_version: Option<String>,

@@ -64,6 +64,9 @@ pub struct ControllerConfig {
     pub workers: usize,
     /// Calls in flight to one broker at once.
     pub per_broker_concurrency: usize,
+    /// Calls a second to one broker unless its `quartermaster.io/max-calls-per-second` annotation
+    /// says otherwise (`None`: no limit).
+    pub per_broker_rate: Option<std::num::NonZeroU32>,
     pub request_timeout: Duration,
     pub cluster_id: String,
 }
@@ -74,6 +77,7 @@ impl Default for ControllerConfig {
             timing: Timing::default(),
             workers: 16,
             per_broker_concurrency: 16,
+            per_broker_rate: None,
             request_timeout: Duration::from_secs(60),
             cluster_id: "quartermaster".into(),
         }
@@ -157,7 +161,12 @@ impl Controller {
     ) -> Result<Self, StoreError> {
         let ctx = Arc::new(Ctx {
             typed: TypedStore::new(store.clone()),
-            clients: Clients::new(store.clone(), config.request_timeout, config.per_broker_concurrency),
+            clients: Clients::new(
+                store.clone(),
+                config.request_timeout,
+                config.per_broker_concurrency,
+                config.per_broker_rate,
+            ),
             store,
             cache: Cache::default(),
             timing: config.timing.clone(),
