@@ -263,8 +263,30 @@ cmd_test() {
   QM_DATA_DIR="$e2e_data" LEPTOS_SITE_ADDR=127.0.0.1:3137 QM_E2E_BASE_URL=http://127.0.0.1:3137 \
     QM_ADMIN_PASSWORD=${QM_E2E_ADMIN_PASSWORD:-e2e-admin-password} cargo leptos end-to-end
   rm -rf "$e2e_data"
+  e2e_kubernetes
   run_fuzz "${QM_FUZZ_SECONDS:-20}"
   log "all tests passed in $((SECONDS - t0)) s"
+}
+
+# The browser tests once more with the catalog in a Kubernetes API server (kubelite, CRDs from
+# deploy/crds): every journey must work in `--cluster kubernetes` mode too.
+e2e_kubernetes() {
+  if [ ! -x "$KUBELITE_TOOL/start" ]; then
+    [ "${CI:-}" = true ] && die "kubelite not found at $KUBELITE_TOOL: CI must run the Kubernetes browser tests"
+    log "kubelite not found: SKIP the browser tests in Kubernetes mode"
+    return 0
+  fi
+  log "browser tests again, the catalog in a Kubernetes API server (kubelite)"
+  local state data; state=$(mktemp -d) data=$(mktemp -d)
+  "$KUBELITE_TOOL/start" -q -d "$state" --exit-with $$ >/dev/null || die "kubelite did not start"
+  kubectl --kubeconfig "$state/kubeconfig-ca" apply -f "$ROOT/deploy/crds/" >/dev/null
+  local status=0
+  QM_CLUSTER=kubernetes QM_KUBECONFIG="$state/kubeconfig-ca" QM_DATA_DIR="$data" \
+    LEPTOS_SITE_ADDR=127.0.0.1:3138 QM_E2E_BASE_URL=http://127.0.0.1:3138 \
+    QM_ADMIN_PASSWORD=${QM_E2E_ADMIN_PASSWORD:-e2e-admin-password} cargo leptos end-to-end || status=$?
+  "$KUBELITE_TOOL/stop" "$state" --rm >/dev/null 2>&1 || true
+  rm -rf "$data"
+  [ $status -eq 0 ] || die "browser tests in Kubernetes mode failed"
 }
 
 cmd_release() {

@@ -32,6 +32,10 @@ fn env_usize(name: &str, default: usize) -> usize {
 }
 
 fn main() -> anyhow::Result<()> {
+    // `RUST_LOG=server=info` shows the controller's own timings (e.g. "catalog synced").
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).init();
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(run())
 }
@@ -115,10 +119,19 @@ async fn run() -> anyhow::Result<()> {
     println!("machine: {}, nproc {}", cpu_model(), std::thread::available_parallelism().map_or(0, |n| n.get()));
     println!("store:   SQLite (WAL, synchronous=NORMAL) in a temp dir; controller: 64 workers");
     println!();
+    // `QM_BENCH_ONLY=relist` (or `memory`, `provision`) runs one part.
+    let only = std::env::var("QM_BENCH_ONLY").unwrap_or_default();
+    let part = |name: &str| only.is_empty() || only == name;
     // Memory first, while this process holds nothing else.
-    memory().await?;
-    provision_throughput().await?;
-    relist().await?;
+    if part("memory") {
+        memory().await?;
+    }
+    if part("provision") {
+        provision_throughput().await?;
+    }
+    if part("relist") {
+        relist().await?;
+    }
     Ok(())
 }
 

@@ -79,6 +79,7 @@ pub async fn reconcile(ctx: &Ctx, kind: Kind, namespace: &str, name: &str) -> Re
     }
     let key = (kind, namespace.to_string(), name.to_string());
 
+    let started = std::time::Instant::now();
     let fetched = match ctx.clients.for_broker(kind, &broker).await {
         Err(message) => Err(format!("The broker's connection settings are unusable: {message}")),
         Ok(handle) => {
@@ -94,10 +95,21 @@ pub async fn reconcile(ctx: &Ctx, kind: Kind, namespace: &str, name: &str) -> Re
     let mut status = status;
     let requeue = match fetched {
         Ok(parsed) => {
+            let fetched_in = started.elapsed();
             let desired = catalog_sync::desired(&scope, name, &parsed);
             let services = desired.classes.len();
             let plans = desired.plans.len();
+            let desired_in = started.elapsed() - fetched_in;
             sync_catalog(ctx, &scope, name, desired.classes, desired.plans).await?;
+            tracing::info!(
+                broker = name,
+                services,
+                plans,
+                fetch_ms = fetched_in.as_millis() as u64,
+                desired_ms = desired_in.as_millis() as u64,
+                write_ms = (started.elapsed() - fetched_in - desired_in).as_millis() as u64,
+                "catalog synced"
+            );
             status.catalog_problems = desired
                 .broker_problems
                 .into_iter()

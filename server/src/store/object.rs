@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 use super::{FieldCause, Result, StoreError};
 
 /// The identity of an object in the store.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Key {
     pub kind: Kind,
     /// `""` for cluster-scoped kinds.

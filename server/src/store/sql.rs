@@ -46,15 +46,15 @@ const LIST_LIMITED: &str = "SELECT body FROM resources WHERE kind = $1 \
      AND ($2 IS NULL OR namespace = $2) AND ($3 IS NULL OR name = $3) \
      AND ($4 IS NULL OR namespace > $4 OR (namespace = $4 AND name > $5)) \
      ORDER BY namespace, name LIMIT $6";
-pub(super) const SELECT_BODY: &str = "SELECT body FROM resources WHERE kind = $1 AND namespace = $2 AND name = $3";
-pub(super) const INSERT_LOG: &str = "INSERT INTO resource_log (rv, kind, namespace, name, event_type, body, created_at) \
+const SELECT_BODY: &str = "SELECT body FROM resources WHERE kind = $1 AND namespace = $2 AND name = $3";
+const INSERT_LOG: &str = "INSERT INTO resource_log (rv, kind, namespace, name, event_type, body, created_at) \
                                      VALUES ($1, $2, $3, $4, $5, $6, $7)";
 // Row writes: $1 kind, $2 namespace, $3 name, then (insert, update) $4 uid, $5 rv, $6 body.
-pub(super) const INSERT_RESOURCE: &str =
+const INSERT_RESOURCE: &str =
     "INSERT INTO resources (kind, namespace, name, uid, rv, body) VALUES ($1, $2, $3, $4, $5, $6)";
-pub(super) const UPDATE_RESOURCE: &str =
+const UPDATE_RESOURCE: &str =
     "UPDATE resources SET rv = $5, body = $6 WHERE kind = $1 AND namespace = $2 AND name = $3 AND uid = $4";
-pub(super) const DELETE_RESOURCE: &str = "DELETE FROM resources WHERE kind = $1 AND namespace = $2 AND name = $3";
+const DELETE_RESOURCE: &str = "DELETE FROM resources WHERE kind = $1 AND namespace = $2 AND name = $3";
 
 /// What a write decided to do with the row.
 pub(super) enum Change {

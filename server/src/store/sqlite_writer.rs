@@ -1,16 +1,22 @@
 //! SQLite's single writer with group commit: writes queue here and are committed together, one
-//! transaction per group, each write in a savepoint so one refused write never undoes another.
-//! SQLite allows one writer at a time anyway; grouping turns N commits into one.
+//! transaction per group. SQLite allows one writer at a time anyway; grouping turns N commits into
+//! one, and a group costs a handful of statements, not a handful per write: the rows the group
+//! touches are read in one statement, each write is decided in order against the group's own
+//! view (a later write of the same object sees the earlier one), and the log entries and rows
+//! are written in one statement each. A refused write (its `decide` says no) writes nothing and
+//! never undoes another; a failing statement fails the whole group, and nothing of it is kept.
+
+use std::collections::HashMap;
 
 use app::model::Kind;
 use serde_json::Value;
-use sqlx::{SqliteConnection, SqlitePool};
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use super::{
     EventType, Result, SecretCipher, StoreError, WatchEvent,
     object::{self, Key},
-    sql::{Change, DELETE_RESOURCE, INSERT_LOG, INSERT_RESOURCE, SELECT_BODY, UPDATE_RESOURCE, decode, encode},
+    sql::{Change, decode, encode},
 };
 
 /// Writes taken at once into one transaction.
@@ -51,6 +57,9 @@ pub(super) async fn run(pool: SqlitePool, codec: Codec, mut jobs: mpsc::Receiver
     }
 }
 
+/// A row as the group leaves it: `None` once deleted.
+type RowState = Option<(String, i64, String)>;
+
 async fn commit_group(pool: &SqlitePool, codec: &Codec, group: Vec<Job>) {
     let mut conn = match pool.acquire().await {
         Ok(c) => c,
@@ -61,24 +70,26 @@ async fn commit_group(pool: &SqlitePool, codec: &Codec, group: Vec<Job>) {
         sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
         let mut rv: i64 =
             sqlx::query_scalar("SELECT rv FROM resource_version WHERE id = 1").fetch_one(&mut *conn).await?;
+        let keys: Vec<Key> = group.iter().map(|j| j.key.clone()).collect();
+        let mut view = read_rows(&mut conn, codec, keys).await?;
+        let now = jiff::Timestamp::now().as_millisecond();
+        let mut log: Vec<(i64, Key, EventType, String)> = Vec::new();
+        let mut rows: HashMap<Key, RowState> = HashMap::new();
         for job in group {
-            sqlx::query("SAVEPOINT write").execute(&mut *conn).await?;
-            let outcome = apply(&mut conn, codec, &job.key, job.decide, (rv + 1) as u64).await;
-            match &outcome {
-                Ok(written) if written.rv.is_some() => {
-                    rv += 1;
-                    sqlx::query("RELEASE write").execute(&mut *conn).await?;
+            let outcome = decide_one(codec, &mut view, &job.key, job.decide, rv + 1).map(|(written, body)| {
+                if let (Some(next), Some(body)) = (written.rv, body) {
+                    rv = next as i64;
+                    let row = (written.event_type != EventType::Deleted)
+                        .then(|| (object::uid(&written.object).to_string(), rv, body.clone()));
+                    rows.insert(job.key.clone(), row);
+                    log.push((rv, job.key.clone(), written.event_type, body));
                 }
-                Ok(_) => {
-                    sqlx::query("RELEASE write").execute(&mut *conn).await?;
-                }
-                Err(_) => {
-                    sqlx::query("ROLLBACK TO write").execute(&mut *conn).await?;
-                    sqlx::query("RELEASE write").execute(&mut *conn).await?;
-                }
-            }
+                written
+            });
             outcomes.push((job.key.kind, job.reply, outcome));
         }
+        write_log(&mut conn, &log, now).await?;
+        write_rows(&mut conn, rows).await?;
         sqlx::query("UPDATE resource_version SET rv = $1 WHERE id = 1").bind(rv).execute(&mut *conn).await?;
         sqlx::query("COMMIT").execute(&mut *conn).await?;
         Ok(())
@@ -116,40 +127,108 @@ fn fail_all(group: Vec<Job>, message: &str) {
     }
 }
 
-async fn apply(conn: &mut SqliteConnection, codec: &Codec, key: &Key, decide: Decide, rv: u64) -> Result<Written> {
-    let kind: Kind = key.kind;
-    let existing: Option<String> = sqlx::query_scalar(SELECT_BODY)
-        .bind(kind.as_str())
-        .bind(&key.namespace)
-        .bind(&key.name)
-        .fetch_optional(&mut *conn)
-        .await?;
-    let existing = existing.map(|body| decode(&codec.cipher, kind, &body)).transpose()?;
-    let (event_type, object) = match decide(existing, rv)? {
-        Change::Unchanged(object) => return Ok(Written { event_type: EventType::Modified, object, rv: None }),
+/// The group's view of the objects it touches: decoded, or why a stored body is unreadable.
+type View = HashMap<Key, std::result::Result<Option<Value>, String>>;
+
+/// Statement parameters SQLite takes at most (`SQLITE_MAX_VARIABLE_NUMBER` since 3.32), with room.
+const MAX_PARAMS: usize = 30_000;
+
+/// Reads every row the group touches in one statement per chunk.
+async fn read_rows(conn: &mut SqliteConnection, codec: &Codec, mut keys: Vec<Key>) -> sqlx::Result<View> {
+    keys.sort_by(|a, b| (a.kind.as_str(), &a.namespace, &a.name).cmp(&(b.kind.as_str(), &b.namespace, &b.name)));
+    keys.dedup();
+    let mut view: View = keys.iter().map(|k| (k.clone(), Ok(None))).collect();
+    for chunk in keys.chunks(MAX_PARAMS / 3) {
+        let mut query = QueryBuilder::<Sqlite>::new(
+            "SELECT kind, namespace, name, body FROM resources WHERE (kind, namespace, name) IN (",
+        );
+        query.push_values(chunk, |mut row, key| {
+            row.push_bind(key.kind.as_str()).push_bind(&key.namespace).push_bind(&key.name);
+        });
+        query.push(")");
+        for row in query.build().fetch_all(&mut *conn).await? {
+            let kind: String = row.try_get(0)?;
+            let Some(kind) = Kind::parse(&kind) else { continue };
+            let key = Key { kind, namespace: row.try_get(1)?, name: row.try_get(2)? };
+            let body: String = row.try_get(3)?;
+            let decoded = decode(&codec.cipher, kind, &body).map(Some).map_err(|e| e.to_string());
+            view.insert(key, decoded);
+        }
+    }
+    Ok(view)
+}
+
+/// One write decided against the group's view (which it then updates): what it did, and the
+/// body to store when it changed something.
+fn decide_one(
+    codec: &Codec,
+    view: &mut View,
+    key: &Key,
+    decide: Decide,
+    rv: i64,
+) -> Result<(Written, Option<String>)> {
+    let existing = match view.get(key) {
+        Some(Ok(existing)) => existing.clone(),
+        Some(Err(message)) => return Err(StoreError::Backend(message.clone())),
+        None => None,
+    };
+    let (event_type, object) = match decide(existing, rv as u64)? {
+        Change::Unchanged(object) => return Ok((Written { event_type: EventType::Modified, object, rv: None }, None)),
         Change::Insert(o) => (EventType::Added, o),
         Change::Update(o) => (EventType::Modified, o),
         Change::Delete(o) => (EventType::Deleted, o),
     };
-    let body = encode(&codec.cipher, kind, &object)?;
-    sqlx::query(INSERT_LOG)
-        .bind(rv as i64)
-        .bind(kind.as_str())
-        .bind(&key.namespace)
-        .bind(&key.name)
-        .bind(event_type.as_str())
-        .bind(&body)
-        .bind(jiff::Timestamp::now().as_millisecond())
-        .execute(&mut *conn)
-        .await?;
-    let sql = match event_type {
-        EventType::Added => INSERT_RESOURCE,
-        EventType::Modified => UPDATE_RESOURCE,
-        EventType::Deleted => DELETE_RESOURCE,
-    };
-    let row = sqlx::query(sql).bind(kind.as_str()).bind(&key.namespace).bind(&key.name);
-    let row =
-        if event_type == EventType::Deleted { row } else { row.bind(object::uid(&object)).bind(rv as i64).bind(&body) };
-    row.execute(&mut *conn).await?;
-    Ok(Written { event_type, object, rv: Some(rv) })
+    let body = encode(&codec.cipher, key.kind, &object)?;
+    view.insert(key.clone(), Ok((event_type != EventType::Deleted).then(|| object.clone())));
+    Ok((Written { event_type, object, rv: Some(rv as u64) }, Some(body)))
+}
+
+/// Appends the group's changes to the log, in version order.
+async fn write_log(conn: &mut SqliteConnection, log: &[(i64, Key, EventType, String)], now: i64) -> sqlx::Result<()> {
+    for chunk in log.chunks(MAX_PARAMS / 7) {
+        let mut query =
+            QueryBuilder::<Sqlite>::new("INSERT INTO resource_log (rv, kind, namespace, name, event_type, body, created_at) ");
+        query.push_values(chunk, |mut row, (rv, key, event_type, body)| {
+            row.push_bind(*rv)
+                .push_bind(key.kind.as_str())
+                .push_bind(&key.namespace)
+                .push_bind(&key.name)
+                .push_bind(event_type.as_str())
+                .push_bind(body)
+                .push_bind(now);
+        });
+        query.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Leaves each touched row as the group's last write left it: deleted, or inserted/replaced.
+async fn write_rows(conn: &mut SqliteConnection, rows: HashMap<Key, RowState>) -> sqlx::Result<()> {
+    let (kept, deleted): (Vec<_>, Vec<_>) = rows.into_iter().partition(|(_, row)| row.is_some());
+    for chunk in deleted.chunks(MAX_PARAMS / 3) {
+        let mut query = QueryBuilder::<Sqlite>::new("DELETE FROM resources WHERE (kind, namespace, name) IN (");
+        query.push_values(chunk, |mut row, (key, _)| {
+            row.push_bind(key.kind.as_str()).push_bind(&key.namespace).push_bind(&key.name);
+        });
+        query.push(")");
+        query.build().execute(&mut *conn).await?;
+    }
+    // An object deleted and made anew within the group replaces its row (new uid and all).
+    for chunk in kept.chunks(MAX_PARAMS / 6) {
+        let mut query = QueryBuilder::<Sqlite>::new("INSERT INTO resources (kind, namespace, name, uid, rv, body) ");
+        query.push_values(chunk, |mut row, (key, state)| {
+            let (uid, rv, body) = state.as_ref().expect("kept rows have a state");
+            row.push_bind(key.kind.as_str())
+                .push_bind(&key.namespace)
+                .push_bind(&key.name)
+                .push_bind(uid)
+                .push_bind(*rv)
+                .push_bind(body);
+        });
+        query.push(
+            " ON CONFLICT (kind, namespace, name) DO UPDATE SET uid = excluded.uid, rv = excluded.rv, body = excluded.body",
+        );
+        query.build().execute(&mut *conn).await?;
+    }
+    Ok(())
 }
