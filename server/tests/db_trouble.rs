@@ -52,15 +52,6 @@ async fn all_ready(app: &TestApp, names: &BTreeSet<String>) -> Vec<ServiceInstan
     .await
 }
 
-/// The instance ids in the broker's own database.
-async fn broker_instances(broker_db: &Path) -> BTreeSet<String> {
-    let options = sqlx::sqlite::SqliteConnectOptions::new().filename(broker_db).read_only(true);
-    let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
-    let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM instances").fetch_all(&pool).await.unwrap();
-    pool.close().await;
-    ids.into_iter().collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_restarted_under_load_loses_nothing_it_accepted() {
     let Some(pg) = common::postgres::private_server("postgres_restarted_under_load") else { return };
@@ -139,7 +130,11 @@ async fn postgres_restarted_under_load_loses_nothing_it_accepted() {
     // Nothing lost, nothing twice: the broker holds exactly the portal's instances.
     let portal: BTreeSet<String> = instances.iter().map(|i| i.spec.external_id.clone()).collect();
     assert_eq!(portal.len(), accepted.len(), "no instance appeared that was refused");
-    assert_eq!(broker_instances(&broker_db).await, portal, "the broker holds exactly the portal's instances");
+    assert_eq!(
+        osb_support::broker_db_ids(&broker_db, "SELECT id FROM instances").await,
+        portal,
+        "the broker holds exactly the portal's instances"
+    );
     Arc::into_inner(app).expect("no other owner").stop().await.unwrap();
 }
 

@@ -119,22 +119,6 @@ fn message_of(conditions: &[Condition], end: End) -> String {
     condition::find(conditions, kind).map(|c| c.message.clone()).unwrap_or_default()
 }
 
-async fn broker_log(broker: &str) -> Vec<Value> {
-    reqwest::Client::new()
-        .get(format!("{broker}/admin/requests"))
-        .header("X-Broker-API-Version", "2.17")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
-fn calls(log: &[Value], method: &str, path: &str) -> usize {
-    log.iter().filter(|r| r["method"] == method && r["path"].as_str().unwrap_or_default().contains(path)).count()
-}
-
 /// Whether the broker still holds `path` (an instance or binding), asked directly.
 async fn broker_holds(broker: &str, path: &str) -> bool {
     let status = reqwest::Client::new()
@@ -236,11 +220,15 @@ async fn update_lane(asynchronous: bool) -> String {
         assert_eq!(i.status.provision_status, app::model::ProvisionStatus::Provisioned, "{mode} update {fault}");
         row(&mut out, mode, Op::Update, fault, end, &message);
     }
-    let log = broker_log(&l.broker.url).await;
+    let log = common::broker_requests(&l.broker.url).await;
     for fault in FAULTS {
         let id = l.typed.get::<ServiceInstance>(NS, &format!("u-{fault}")).await.unwrap().unwrap().spec.external_id;
-        assert_eq!(calls(&log, "DELETE", &id), 0, "{mode} update {fault}: no orphan mitigation after an update");
-        assert!(calls(&log, "PATCH", &id) >= 1, "{mode} update {fault}: the update reached the broker");
+        assert_eq!(
+            common::calls(&log, "DELETE", &id),
+            0,
+            "{mode} update {fault}: no orphan mitigation after an update"
+        );
+        assert!(common::calls(&log, "PATCH", &id) >= 1, "{mode} update {fault}: the update reached the broker");
     }
     // A successful update after a failed one: the next spec change goes through.
     let name = "u-bad-request";
@@ -320,7 +308,7 @@ async fn delete_lane(asynchronous: bool, op: Op) -> String {
         };
         row(&mut out, mode, op, fault, end, &message);
         clear_fault(&l.broker.url).await;
-        let deletes = calls(&broker_log(&l.broker.url).await, "DELETE", &path);
+        let deletes = common::calls(&common::broker_requests(&l.broker.url).await, "DELETE", &path);
         if fault == "gone" {
             // The broker said it no longer had it; the platform believes it and sends nothing more.
             assert_eq!(deletes, 1, "{mode} {op:?} gone: one DELETE");
@@ -338,9 +326,9 @@ async fn delete_lane(asynchronous: bool, op: Op) -> String {
         }
     }
     // Each object was created exactly once (no orphan mitigation, no second provision or bind).
-    let log = broker_log(&l.broker.url).await;
-    let binds = calls(&log, "PUT", "/service_bindings/");
-    let provisions = calls(&log, "PUT", "/service_instances/") - binds;
+    let log = common::broker_requests(&l.broker.url).await;
+    let binds = common::calls(&log, "PUT", "/service_bindings/");
+    let provisions = common::calls(&log, "PUT", "/service_instances/") - binds;
     assert_eq!(provisions, FAULTS.len(), "{mode} {op:?}: each instance provisioned once");
     assert_eq!(binds, if op == Op::Unbind { FAULTS.len() } else { 0 }, "{mode} {op:?}: each binding bound once");
     l.app.stop().await.unwrap();

@@ -81,24 +81,6 @@ fn settled(conditions: &[Condition], end: End, async_in_progress: bool) -> bool 
     }
 }
 
-async fn requests(broker: &str) -> Vec<Value> {
-    reqwest::Client::new()
-        .get(format!("{broker}/admin/requests"))
-        .header("X-Broker-API-Version", "2.17")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
-fn count(log: &[Value], method: &str, path_contains: &str) -> usize {
-    log.iter()
-        .filter(|r| r["method"] == method && r["path"].as_str().unwrap_or_default().contains(path_contains))
-        .count()
-}
-
 fn parameters(fault: &str) -> Value {
     let mut p = json!({"namespaceQuota": 10000, "storageSpaceQuota": 2048});
     if fault != "none" {
@@ -176,10 +158,10 @@ async fn every_broker_fault_on_provision_and_bind_ends_explained() {
     }
 
     // What the broker itself saw: DELETEs (deprovision / unbind) only where orphan mitigation was due.
-    let log = requests(&broker.url).await;
+    let log = common::broker_requests(&broker.url).await;
     for sc in provision_scenarios() {
         let id = typed.get::<ServiceInstance>("faults", &name("p", sc.fault)).await.unwrap().unwrap().spec.external_id;
-        let deletes = count(&log, "DELETE", &format!("/service_instances/{id}"));
+        let deletes = common::calls(&log, "DELETE", &format!("/service_instances/{id}"));
         assert_eq!(deletes > 0, sc.orphan_mitigation, "provision {}: {deletes} deprovision calls", sc.fault);
         if sc.orphan_mitigation {
             let status = reqwest::Client::new()
@@ -194,7 +176,7 @@ async fn every_broker_fault_on_provision_and_bind_ends_explained() {
     }
     for sc in bind_scenarios() {
         let id = typed.get::<ServiceBinding>("faults", &name("b", sc.fault)).await.unwrap().unwrap().spec.external_id;
-        let deletes = count(&log, "DELETE", &format!("/service_bindings/{id}"));
+        let deletes = common::calls(&log, "DELETE", &format!("/service_bindings/{id}"));
         assert_eq!(deletes > 0, sc.orphan_mitigation, "bind {}: {deletes} unbind calls", sc.fault);
     }
     app.stop().await.unwrap();
@@ -239,7 +221,7 @@ async fn a_brokers_rate_limit_bounds_the_calls_it_gets() {
     })
     .await;
 
-    let log = requests(&broker.url).await;
+    let log = common::broker_requests(&broker.url).await;
     let mut times: Vec<u64> = log
         .iter()
         .filter(|r| r["path"].as_str().unwrap_or_default().starts_with("/v2/"))
@@ -254,11 +236,7 @@ async fn a_brokers_rate_limit_bounds_the_calls_it_gets() {
         assert!(in_window <= 5, "{in_window} calls within a second from {start}: {times:?}");
     }
     let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
-    let waited = metrics
-        .lines()
-        .find(|l| l.starts_with("quartermaster_broker_calls_rate_limited_total{broker=\"gentle\"}"))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse::<f64>().ok())
+    let waited = common::metric_value(&metrics, "quartermaster_broker_calls_rate_limited_total{broker=\"gentle\"}")
         .unwrap_or_else(|| panic!("no rate-limit counter for the broker:\n{metrics}"));
     assert!(waited >= 5.0, "at least the calls beyond the first second waited: {waited}");
 

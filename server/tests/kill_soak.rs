@@ -18,7 +18,7 @@ use common::{
     process::{Portal, hdfs, register_broker, test_store},
 };
 use osb_support::{RunningBroker, quick_config};
-use serde_json::{Value, json};
+use serde_json::json;
 use server::{
     broker::BrokerConfig,
     config::DatabaseUrl,
@@ -48,15 +48,6 @@ fn ready_or_explained(conditions: &[app::model::Condition]) -> bool {
     condition::is_true(conditions, condition::READY)
         || condition::find(conditions, condition::FAILED)
             .is_some_and(|c| c.status == app::model::ConditionStatus::True && c.message.len() > 20)
-}
-
-/// The ids a query over the broker's own database returns.
-async fn broker_ids(broker_db: &std::path::Path, sql: &'static str) -> BTreeSet<String> {
-    let options = sqlx::sqlite::SqliteConnectOptions::new().filename(broker_db).read_only(true);
-    let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
-    let ids: Vec<String> = sqlx::query_scalar(sql).fetch_all(&pool).await.unwrap();
-    pool.close().await;
-    ids.into_iter().collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -144,22 +135,14 @@ async fn sigkill_at_random_moments_loses_nothing_and_leaves_no_orphan() {
         .map(|i| i.spec.external_id.clone())
         .collect();
     let portal_bindings: BTreeSet<String> = bindings.iter().map(|b| b.spec.external_id.clone()).collect();
-    let held_instances = broker_ids(&broker_db, "SELECT id FROM instances").await;
-    let held_bindings = broker_ids(&broker_db, "SELECT id FROM bindings").await;
+    let held_instances = osb_support::broker_db_ids(&broker_db, "SELECT id FROM instances").await;
+    let held_bindings = osb_support::broker_db_ids(&broker_db, "SELECT id FROM bindings").await;
     assert_eq!(held_instances, portal_instances, "the broker's instances are the portal's ready ones");
     assert_eq!(held_bindings, portal_bindings, "the broker's bindings are the portal's");
 
     // How often a call was sent again after a kill (OSB allows an identical repeat; the broker
     // answers it without creating anything twice, as the sets above prove).
-    let log: Vec<Value> = reqwest::Client::new()
-        .get(format!("{}/admin/requests", broker.url))
-        .header("X-Broker-API-Version", "2.17")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let log = common::broker_requests(&broker.url).await;
     let puts = log.iter().filter(|r| r["method"] == "PUT").count();
     let deletes = log.iter().filter(|r| r["method"] == "DELETE").count();
     println!(

@@ -8,89 +8,41 @@ mod common;
 mod osb_support;
 
 use std::{
-    net::TcpListener,
-    process::{Child, Command, Stdio},
+    ffi::OsStr,
     time::{Duration, Instant},
 };
 
 use app::model::{ServiceInstance, condition};
-use common::{eventually, kubelite};
+use common::{
+    eventually, kubelite,
+    process::{Portal, broker_saw},
+};
 use osb_support::{RunningBroker, quick_config};
 use serde_json::{Value, json};
 use server::store::{KubeStore, LabelSelector, ResourceStore, TypedStore};
 
-struct Portal {
-    child: Child,
-    url: String,
-    /// The admin's API token: `/metrics` is for platform admins.
-    token: String,
-}
-
 const LEASE_SECONDS: u64 = 3;
 
-impl Portal {
-    async fn start(cluster: &kubelite::Cluster, data_dir: &std::path::Path, teams: &str, lease_ns: &str) -> Self {
-        let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
-        let child = Command::new(env!("CARGO_BIN_EXE_quartermaster"))
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--builtin-broker", "false"])
-            .args(["--broker-timeout", "5", "--cluster", "kubernetes", "--team-namespaces", teams])
-            .args(["--leader-election-namespace", lease_ns, "--leader-lease-seconds", &LEASE_SECONDS.to_string()])
-            .arg("--kubeconfig")
-            .arg(&cluster.kubeconfig)
-            .arg("--data-dir")
-            .arg(data_dir)
-            .env("QM_CONTROLLER_TIMING", "fast")
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("the portal binary starts");
-        let url = format!("http://127.0.0.1:{port}");
-        let client = reqwest::Client::new();
-        eventually(60, "the portal process to be ready", || {
-            let (client, url) = (client.clone(), url.clone());
-            async move { client.get(format!("{url}/readyz")).send().await.ok().filter(|r| r.status() == 200).map(drop) }
-        })
-        .await;
-        let token = common::admin_token(&format!("sqlite://{}", data_dir.join("quartermaster.db").display())).await;
-        Self { child, url, token }
-    }
-
-    fn kill(mut self) {
-        self.child.kill().expect("SIGKILL");
-        let _ = self.child.wait();
-    }
-
-    async fn metric(&self, name_and_labels: &str) -> f64 {
-        let text = reqwest::Client::new()
-            .get(format!("{}/metrics", self.url))
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        text.lines()
-            .find(|l| l.starts_with(name_and_labels))
-            .and_then(|l| l.rsplit(' ').next())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0.0)
-    }
-
-    async fn leads(&self) -> bool {
-        self.metric("quartermaster_controller_leader").await == 1.0
-    }
-
-    async fn instance_reconciles(&self) -> f64 {
-        self.metric("quartermaster_reconciles_total{kind=\"ServiceInstance\"}").await
-    }
+/// A portal process with the catalog in the test API server, electing its leader there.
+async fn start(cluster: &kubelite::Cluster, data_dir: &std::path::Path, teams: &str, lease_ns: &str) -> Portal {
+    let database = format!("sqlite://{}", data_dir.join("quartermaster.db").display());
+    let lease = LEASE_SECONDS.to_string();
+    let flags: Vec<&OsStr> =
+        ["--cluster", "kubernetes", "--team-namespaces", teams, "--leader-election-namespace", lease_ns]
+            .into_iter()
+            .chain(["--leader-lease-seconds", &lease, "--kubeconfig"])
+            .map(OsStr::new)
+            .chain([cluster.kubeconfig.as_os_str()])
+            .collect();
+    Portal::start_with(data_dir, &database, &flags).await
 }
 
-impl Drop for Portal {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+async fn leads(portal: &Portal) -> bool {
+    portal.metric("quartermaster_controller_leader").await == 1.0
+}
+
+async fn instance_reconciles(portal: &Portal) -> f64 {
+    portal.metric("quartermaster_reconciles_total{kind=\"ServiceInstance\"}").await
 }
 
 fn hdfs(namespace: &str, name: &str) -> Value {
@@ -99,19 +51,6 @@ fn hdfs(namespace: &str, name: &str) -> Value {
         "spec": {"serviceClassExternalName": "hdfs", "servicePlanExternalName": "shared",
                  "parameters": {"namespaceQuota": 10000, "storageSpaceQuota": 2048}}
     })
-}
-
-async fn broker_saw(broker: &str, method: &str, suffix: &str) -> usize {
-    let log: Vec<Value> = reqwest::Client::new()
-        .get(format!("{broker}/admin/requests"))
-        .header("X-Broker-API-Version", "2.17")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    log.iter().filter(|r| r["method"] == method && r["path"].as_str().unwrap_or_default().ends_with(suffix)).count()
 }
 
 fn ready(i: &ServiceInstance) -> bool {
@@ -133,9 +72,9 @@ async fn only_the_leader_reconciles_and_a_survivor_takes_over_without_repeating_
         RunningBroker::start(quick_config(true, Duration::from_secs(3)), &broker_dir.path().join("broker.db")).await;
 
     let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let a = Portal::start(cluster, dir_a.path(), &namespaces.selector(), &ns).await;
-    eventually(30, "the first process to lead", || async { a.leads().await.then_some(()) }).await;
-    let b = Portal::start(cluster, dir_b.path(), &namespaces.selector(), &ns).await;
+    let a = start(cluster, dir_a.path(), &namespaces.selector(), &ns).await;
+    eventually(30, "the first process to lead", || async { leads(&a).await.then_some(()) }).await;
+    let b = start(cluster, dir_b.path(), &namespaces.selector(), &ns).await;
 
     // A namespaced broker: everything of this test stays in its namespace.
     store
@@ -155,9 +94,9 @@ async fn only_the_leader_reconciles_and_a_survivor_takes_over_without_repeating_
         (all.len() == N && all.iter().all(ready)).then_some(())
     })
     .await;
-    assert!(a.instance_reconciles().await > 0.0, "the leader reconciled");
-    assert_eq!(b.instance_reconciles().await, 0.0, "the follower did not reconcile anything");
-    assert!(!b.leads().await);
+    assert!(instance_reconciles(&a).await > 0.0, "the leader reconciled");
+    assert_eq!(instance_reconciles(&b).await, 0.0, "the follower did not reconcile anything");
+    assert!(!leads(&b).await);
 
     // Kill the leader while an asynchronous provision is in flight.
     store.create(app::model::Kind::ServiceInstance, hdfs(&ns, "in-flight")).await.unwrap();
@@ -167,7 +106,7 @@ async fn only_the_leader_reconciles_and_a_survivor_takes_over_without_repeating_
     .await;
     a.kill();
     let killed = Instant::now();
-    eventually(30, "the survivor to take the lease", || async { b.leads().await.then_some(()) }).await;
+    eventually(30, "the survivor to take the lease", || async { leads(&b).await.then_some(()) }).await;
     let takeover = killed.elapsed();
     eprintln!("the survivor leads {:.1} s after the leader was killed", takeover.as_secs_f64());
     assert!(takeover < Duration::from_secs(LEASE_SECONDS * 4), "takeover took {takeover:?}");
@@ -175,7 +114,7 @@ async fn only_the_leader_reconciles_and_a_survivor_takes_over_without_repeating_
         typed.get::<ServiceInstance>(&ns, "in-flight").await.unwrap().filter(ready)
     })
     .await;
-    assert!(b.instance_reconciles().await > 0.0, "the survivor reconciles now");
+    assert!(instance_reconciles(&b).await > 0.0, "the survivor reconciles now");
 
     // Every instance was provisioned exactly once, whoever did it.
     let all: Vec<ServiceInstance> = typed.list(&query).await.unwrap();

@@ -198,12 +198,12 @@ async fn sync_catalog(
             .map(|o| (o.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_string(), o))
             .collect();
         let wanted: std::collections::HashSet<String> = desired.iter().map(|(name, _)| name.clone()).collect();
-        // Written concurrently, so the store can commit them in groups.
+        // Written concurrently, so the store can commit them in groups (SQLite: up to 256 a group).
         let writes = desired.into_iter().map(|(name, (object, problems))| {
             let current = existing.get(&name).cloned();
             async move { sync_one(ctx, kind, broker, name, object, problems, current).await }
         });
-        futures::stream::iter(writes).buffer_unordered(64).try_collect::<Vec<()>>().await?;
+        futures::stream::iter(writes).buffer_unordered(256).try_collect::<Vec<()>>().await?;
         for (name, mut object) in existing {
             if wanted.contains(&name) || object.pointer("/status/removedFromBrokerCatalog") == Some(&json!(true)) {
                 continue;

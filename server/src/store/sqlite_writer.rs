@@ -160,13 +160,7 @@ async fn read_rows(conn: &mut SqliteConnection, codec: &Codec, mut keys: Vec<Key
 
 /// One write decided against the group's view (which it then updates): what it did, and the
 /// body to store when it changed something.
-fn decide_one(
-    codec: &Codec,
-    view: &mut View,
-    key: &Key,
-    decide: Decide,
-    rv: i64,
-) -> Result<(Written, Option<String>)> {
+fn decide_one(codec: &Codec, view: &mut View, key: &Key, decide: Decide, rv: i64) -> Result<(Written, Option<String>)> {
     let existing = match view.get(key) {
         Some(Ok(existing)) => existing.clone(),
         Some(Err(message)) => return Err(StoreError::Backend(message.clone())),
@@ -186,8 +180,9 @@ fn decide_one(
 /// Appends the group's changes to the log, in version order.
 async fn write_log(conn: &mut SqliteConnection, log: &[(i64, Key, EventType, String)], now: i64) -> sqlx::Result<()> {
     for chunk in log.chunks(MAX_PARAMS / 7) {
-        let mut query =
-            QueryBuilder::<Sqlite>::new("INSERT INTO resource_log (rv, kind, namespace, name, event_type, body, created_at) ");
+        let mut query = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO resource_log (rv, kind, namespace, name, event_type, body, created_at) ",
+        );
         query.push_values(chunk, |mut row, (rv, key, event_type, body)| {
             row.push_bind(*rv)
                 .push_bind(key.kind.as_str())

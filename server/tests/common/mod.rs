@@ -109,3 +109,29 @@ pub async fn admin_token(database_url: &str) -> String {
     db.close().await;
     token
 }
+
+/// A sample's value in Prometheus text (`name{labels}` as the line starts).
+pub fn metric_value(text: &str, name_and_labels: &str) -> Option<f64> {
+    text.lines()
+        .find(|l| l.starts_with(name_and_labels))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+/// The built-in broker's log of the requests it received (`GET /admin/requests`), oldest first.
+pub async fn broker_requests(broker: &str) -> Vec<serde_json::Value> {
+    reqwest::Client::new()
+        .get(format!("{broker}/admin/requests"))
+        .header("X-Broker-API-Version", "2.17")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// How many logged requests had this method and a path containing `path`.
+pub fn calls(log: &[serde_json::Value], method: &str, path: &str) -> usize {
+    log.iter().filter(|r| r["method"] == method && r["path"].as_str().unwrap_or_default().contains(path)).count()
+}

@@ -32,6 +32,11 @@ pub struct Portal {
 
 impl Portal {
     pub async fn start(data_dir: &Path, database_url: &str) -> Self {
+        Self::start_with(data_dir, database_url, &[]).await
+    }
+
+    /// With more `serve` flags (`--cluster kubernetes …`, say).
+    pub async fn start_with(data_dir: &Path, database_url: &str, flags: &[&std::ffi::OsStr]) -> Self {
         let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
         let child = Command::new(env!("CARGO_BIN_EXE_quartermaster"))
             .args([
@@ -46,6 +51,7 @@ impl Portal {
             .arg("--data-dir")
             .arg(data_dir)
             .args(["--database-url", database_url])
+            .args(flags)
             .env("QM_SECRET_KEY", secret_key())
             .env("QM_CONTROLLER_TIMING", "fast")
             .env("RUST_LOG", "warn")
@@ -80,11 +86,7 @@ impl Portal {
             .text()
             .await
             .unwrap();
-        text.lines()
-            .find(|l| l.starts_with(name_and_labels))
-            .and_then(|l| l.rsplit(' ').next())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0.0)
+        super::metric_value(&text, name_and_labels).unwrap_or(0.0)
     }
 }
 
@@ -125,14 +127,9 @@ pub fn hdfs(name: &str) -> Value {
 
 /// Requests the broker received with this method whose path ends with `suffix`.
 pub async fn broker_saw(broker: &str, method: &str, suffix: &str) -> usize {
-    let log: Vec<Value> = reqwest::Client::new()
-        .get(format!("{broker}/admin/requests"))
-        .header("X-Broker-API-Version", "2.17")
-        .send()
+    super::broker_requests(broker)
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    log.iter().filter(|r| r["method"] == method && r["path"].as_str().unwrap_or_default().ends_with(suffix)).count()
+        .iter()
+        .filter(|r| r["method"] == method && r["path"].as_str().unwrap_or_default().ends_with(suffix))
+        .count()
 }

@@ -193,3 +193,12 @@ pub fn corpus_dir() -> Option<std::path::PathBuf> {
         None
     }
 }
+
+/// The ids a query over a broker's own SQLite database returns (read-only; the broker may run).
+pub async fn broker_db_ids(broker_db: &std::path::Path, sql: &'static str) -> std::collections::BTreeSet<String> {
+    let options = sqlx::sqlite::SqliteConnectOptions::new().filename(broker_db).read_only(true);
+    let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
+    let ids: Vec<String> = sqlx::query_scalar(sql).fetch_all(&pool).await.unwrap();
+    pool.close().await;
+    ids.into_iter().collect()
+}
