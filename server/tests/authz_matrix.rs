@@ -339,7 +339,9 @@ async fn call_rest(world: &World, route: &str, who: usize) -> O {
     let mut path = template.replace("{team}", "team-a");
     let mut body = None;
     match route {
-        "POST /rest/v1/approvals/{id}/approve" | "POST /rest/v1/approvals/{id}/reject" | "GET /rest/v1/approvals/{id}" => {
+        "POST /rest/v1/approvals/{id}/approve"
+        | "POST /rest/v1/approvals/{id}/reject"
+        | "GET /rest/v1/approvals/{id}" => {
             path = path.replace("{id}", &world.pending().await.to_string());
             body = Some(json!({"reason": "not now"})).filter(|_| route.ends_with("reject"));
         }
@@ -353,15 +355,8 @@ async fn call_rest(world: &World, route: &str, who: usize) -> O {
         "DELETE /rest/v1/policies/{id}" => {
             let class = world.fresh("policy-class");
             let policy = json!({"class": class, "operation": "Create", "rule": "Always"});
-            let policies: Value = admin
-                .put(world.app.url("/rest/v1/policies"))
-                .json(&policy)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let policies: Value =
+                admin.put(world.app.url("/rest/v1/policies")).json(&policy).send().await.unwrap().json().await.unwrap();
             let id = policies.as_array().unwrap().iter().find(|p| p["class"] == class.as_str()).unwrap()["id"].clone();
             path = path.replace("{id}", &id.to_string());
         }

@@ -812,7 +812,10 @@ async fn the_downloaded_kubeconfig_drives_kubectl() {
     let token = config["users"][0]["user"]["token"].as_str().unwrap().to_string();
     assert!(token.starts_with("qm_"), "{text}");
     let tokens = app.accounts.list_tokens(alice).await.unwrap();
-    let issued = tokens.iter().find(|t| t.name == "kubectl team-a").expect("the kubeconfig's token is alice's, named for the team");
+    let issued = tokens
+        .iter()
+        .find(|t| t.name == "kubectl team-a")
+        .expect("the kubeconfig's token is alice's, named for the team");
 
     // Refusals: another team's kubeconfig, nobody signed in.
     let other = client.post(app.url("/kubeconfig?namespace=team-b")).send().await.unwrap();

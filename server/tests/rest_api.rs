@@ -121,8 +121,7 @@ async fn the_openapi_document_lists_every_route_and_parses() {
             listed.insert((method.to_uppercase(), path.clone()));
         }
     }
-    let expected: BTreeSet<(String, String)> =
-        OPERATIONS.iter().map(|(m, p)| (m.to_string(), p.to_string())).collect();
+    let expected: BTreeSet<(String, String)> = OPERATIONS.iter().map(|(m, p)| (m.to_string(), p.to_string())).collect();
     assert_eq!(listed, expected, "the document and the routes differ");
     // Every $ref points at a schema the document holds.
     let text = doc.to_string();
@@ -195,7 +194,11 @@ async fn approvals_are_listed_approved_and_rejected_with_a_reason() {
     // Malformed bodies name the field; too large and non-JSON bodies are refused.
     error(&call(&w.app, &w.adam, Method::POST, &reject(first), None).await, 400, Some("reason"));
     error(&call(&w.app, &w.adam, Method::POST, &reject(first), Some(json!({"reason": 5}))).await, 400, Some("reason"));
-    error(&call(&w.app, &w.adam, Method::POST, &reject(first), Some(json!({"reason": "  "}))).await, 400, Some("reason"));
+    error(
+        &call(&w.app, &w.adam, Method::POST, &reject(first), Some(json!({"reason": "  "}))).await,
+        400,
+        Some("reason"),
+    );
     let extra = json!({"reason": "no", "resaon": "typo"});
     error(&call(&w.app, &w.adam, Method::POST, &reject(first), Some(extra)).await, 400, Some("resaon"));
     let big = json!({"reason": "x".repeat(100 * 1024)});
@@ -212,7 +215,10 @@ async fn approvals_are_listed_approved_and_rejected_with_a_reason() {
     // Rejected with the reason; deciding again is a conflict; an unknown id is not found.
     let (status, decided) = call(&w.app, &w.adam, Method::POST, &reject(first), Some(reason.clone())).await;
     assert_eq!(status, 200, "{decided}");
-    assert_eq!((decided["state"].as_str(), decided["comment"].as_str()), (Some("Rejected"), Some("Use the shared plan")));
+    assert_eq!(
+        (decided["state"].as_str(), decided["comment"].as_str()),
+        (Some("Rejected"), Some("Use the shared plan"))
+    );
     assert_eq!(decided["decided_by"], "adam");
     error(&call(&w.app, &w.adam, Method::POST, &reject(first), Some(reason.clone())).await, 409, None);
     error(&call(&w.app, &w.pat, Method::POST, &approve(999_999), None).await, 404, None);
@@ -234,7 +240,10 @@ async fn approvals_are_listed_approved_and_rejected_with_a_reason() {
         .iter()
         .map(|e| (e["action"].as_str().unwrap(), e["actor"].as_str().unwrap()))
         .collect();
-    assert!(actions.contains(&("approval.reject", "adam")) && actions.contains(&("approval.approve", "adam")), "{events}");
+    assert!(
+        actions.contains(&("approval.reject", "adam")) && actions.contains(&("approval.approve", "adam")),
+        "{events}"
+    );
     w.app.stop().await.unwrap();
 }
 
@@ -252,7 +261,11 @@ async fn quotas_are_read_by_the_team_and_set_by_platform_admins() {
     assert_eq!(view["lines"][0]["limit"]["max"], 10240.0, "{view}");
     assert_eq!(view["lines"][0]["limit"]["team"], "team-a", "{view}");
     // Malformed limits name the field; the rules' refusals are 422s.
-    error(&call(&w.app, &w.pat, Method::PUT, path, Some(json!({"metric": "Most", "max": 1}))).await, 400, Some("metric"));
+    error(
+        &call(&w.app, &w.pat, Method::PUT, path, Some(json!({"metric": "Most", "max": 1}))).await,
+        400,
+        Some("metric"),
+    );
     error(&call(&w.app, &w.pat, Method::PUT, path, Some(json!({"max": 1}))).await, 400, Some("metric"));
     let negative = json!({"metric": "Count", "class": "hdfs", "max": -1});
     error(&call(&w.app, &w.pat, Method::PUT, path, Some(negative)).await, 422, None);

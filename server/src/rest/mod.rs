@@ -106,7 +106,8 @@ impl utoipa::Modify for BearerAuth {
                     .build(),
             ),
         );
-        components.add_security_scheme("session", SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new("qm_session"))));
+        components
+            .add_security_scheme("session", SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new("qm_session"))));
     }
 }
 
@@ -350,7 +351,13 @@ pub struct RejectBody {
     pub reason: String,
 }
 
-async fn decide(portal: PortalHandle, caller: Caller, id: &str, approve: bool, comment: String) -> RestResult<Response> {
+async fn decide(
+    portal: PortalHandle,
+    caller: Caller,
+    id: &str,
+    approve: bool,
+    comment: String,
+) -> RestResult<Response> {
     let id = parse_id(id)?;
     // Deciding a request one may not see is a 404 (the portal's decide answers 403 for a request
     // of another team, which would tell it exists); one already decided is a conflict.
@@ -447,7 +454,14 @@ pub struct QuotaBody {
 
 impl QuotaBody {
     fn limit(self, team: String) -> QuotaLimit {
-        QuotaLimit { team, metric: self.metric, class: self.class, plan: self.plan, parameter: self.parameter, max: self.max }
+        QuotaLimit {
+            team,
+            metric: self.metric,
+            class: self.class,
+            plan: self.plan,
+            parameter: self.parameter,
+            max: self.max,
+        }
     }
 }
 
@@ -642,12 +656,10 @@ async fn audit_export_route(
     Params(query): Params<AuditQuery>,
 ) -> RestResult<Response> {
     let format = query.format.clone();
-    audit_export::export_for(&state, &caller, &format, query.filter())
-        .await
-        .map_err(|(status, message)| match status {
-            StatusCode::BAD_REQUEST if message.starts_with("unknown format") => RestError::bad_field("format", message),
-            status => RestError::new(status, message),
-        })
+    audit_export::export_for(&state, &caller, &format, query.filter()).await.map_err(|(status, message)| match status {
+        StatusCode::BAD_REQUEST if message.starts_with("unknown format") => RestError::bad_field("format", message),
+        status => RestError::new(status, message),
+    })
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -194,7 +194,11 @@ fn InstancesTable(view: InstancesView) -> impl IntoView {
 #[component]
 fn KubectlPanel(teams: Vec<String>) -> impl IntoView {
     let first = teams.first().cloned().unwrap_or_default();
-    let file = if first.is_empty() { "quartermaster.kubeconfig".to_string() } else { format!("quartermaster-{first}.kubeconfig") };
+    let file = if first.is_empty() {
+        "quartermaster.kubeconfig".to_string()
+    } else {
+        format!("quartermaster-{first}.kubeconfig")
+    };
     view! {
         <section id="kubectl" class=format!("{CARD} mt-6 p-4") aria-labelledby="kubectl-heading" data-testid="kubectl-panel">
             <h2 id="kubectl-heading" class="text-base font-semibold">"Use with kubectl"</h2>
