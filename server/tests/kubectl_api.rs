@@ -656,6 +656,38 @@ async fn the_api_answers_malformed_and_edge_requests_with_status_objects() {
     let at: u64 = bookmark["object"]["metadata"]["resourceVersion"].as_str().unwrap().parse().unwrap();
     assert!(at >= rv.parse::<u64>().unwrap(), "{bookmark}");
 
+    // A streaming list (client-go's WatchList, kubectl 1.35+): the current objects as ADDED, then
+    // a bookmark marking their end, with the version the changes follow from.
+    let text = app
+        .client
+        .get(format!(
+            "{base}?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true\
+             &fieldSelector=metadata.name%3Danalytics&timeoutSeconds=2"
+        ))
+        .header("Authorization", &auth)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let events: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(events[0]["type"], "ADDED", "{text}");
+    assert_eq!(events[0]["object"]["metadata"]["name"], "analytics", "{text}");
+    assert_eq!(events[1]["type"], "BOOKMARK", "{text}");
+    assert_eq!(events[1]["object"]["metadata"]["annotations"]["k8s.io/initial-events-end"], "true", "{text}");
+    let end: u64 = events[1]["object"]["metadata"]["resourceVersion"].as_str().unwrap().parse().unwrap();
+    assert!(end >= rv.parse::<u64>().unwrap(), "{text}");
+    let (code, status) = send(
+        reqwest::Method::GET,
+        format!("{base}?watch=true&sendInitialEvents=true&allowWatchBookmarks=true"),
+        "",
+        vec![],
+    )
+    .await;
+    assert_eq!(code, 400, "{status}");
+    assert!(status["message"].as_str().unwrap().contains("resourceVersionMatch"), "{status}");
+
     // Paging with limit/continue over the catalog's plans.
     let plans_url = app.url("/apis/servicecatalog.k8s.io/v1beta1/clusterserviceplans");
     let (_, page) = send(reqwest::Method::GET, format!("{plans_url}?limit=2"), "", vec![]).await;
