@@ -133,7 +133,7 @@ pub struct ErrorBody {
 }
 
 #[derive(Debug)]
-pub struct RestError(StatusCode, ErrorBody);
+pub struct RestError(StatusCode, Box<ErrorBody>);
 
 impl RestError {
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
@@ -151,13 +151,13 @@ impl RestError {
         };
         Self(
             status,
-            ErrorBody {
+            Box::new(ErrorBody {
                 status: status.as_u16(),
                 reason: reason.into(),
                 message: message.into(),
                 field: None,
                 fields: Value::Null,
-            },
+            }),
         )
     }
 
