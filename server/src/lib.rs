@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod osb;
 pub mod params;
 pub mod portal;
+pub mod rest;
 pub mod store;
 pub mod telemetry;
 

@@ -1,7 +1,8 @@
-//! The authorization matrix: every server function, every page and every other route of the
-//! portal, called by every kind of caller, against objects of team A. The list of server
-//! functions is checked against the registry of the running binary, and the list of pages against
-//! the app's router, so a new endpoint without a row here fails this test.
+//! The authorization matrix: every server function, every page, every REST API operation and
+//! every other route of the portal, called by every kind of caller, against objects of team A.
+//! The list of server functions is checked against the registry of the running binary, the list
+//! of pages against the app's router and the REST operations against the API's OpenAPI
+//! document, so a new endpoint without a row here fails this test.
 
 mod common;
 
@@ -99,6 +100,29 @@ const OTHER: &[(&str, [O; 6])] = &[
     ("GET /admin/audit/export?format=json", [In, No, No, No, Ok, No]),
     ("GET /apis/servicecatalog.k8s.io/v1beta1/namespaces/team-a/serviceinstances", [In, Ok, Ok, No, Ok, Ok]),
     ("GET /manifests/serviceinstances/team-a/logs", [In, Ok, Ok, No, Ok, Ok]),
+    ("POST /kubeconfig?namespace=team-a", [In, Ok, Ok, No, Ok, Ok]),
+];
+
+/// The REST API (`/rest/v1`): every operation its OpenAPI document lists, against team A's
+/// records. A request another team may not see is a 404, counted as refused.
+const REST: &[(&str, [O; 6])] = &[
+    ("GET /rest/v1/openapi.json", [Ok, Ok, Ok, Ok, Ok, Ok]),
+    ("GET /rest/v1/docs", [Ok, Ok, Ok, Ok, Ok, Ok]),
+    ("GET /rest/v1/approvals", [In, Ok, Ok, Ok, Ok, Ok]),
+    ("GET /rest/v1/approvals/{id}", [In, No, Ok, No, Ok, No]),
+    ("POST /rest/v1/approvals/{id}/approve", [In, No, Ok, No, Ok, No]),
+    ("POST /rest/v1/approvals/{id}/reject", [In, No, Ok, No, Ok, No]),
+    ("GET /rest/v1/teams/{team}/quotas", [In, Ok, Ok, No, Ok, Ok]),
+    ("PUT /rest/v1/teams/{team}/quotas", [In, No, No, No, Ok, No]),
+    ("DELETE /rest/v1/teams/{team}/quotas", [In, No, No, No, Ok, No]),
+    ("GET /rest/v1/visibility", [In, No, Ok, No, Ok, No]),
+    ("POST /rest/v1/visibility", [In, No, No, No, Ok, No]),
+    ("DELETE /rest/v1/visibility", [In, No, No, No, Ok, No]),
+    ("GET /rest/v1/policies", [In, No, Ok, No, Ok, No]),
+    ("PUT /rest/v1/policies", [In, No, No, No, Ok, No]),
+    ("DELETE /rest/v1/policies/{id}", [In, No, No, No, Ok, No]),
+    ("GET /rest/v1/audit", [In, No, No, No, Ok, No]),
+    ("GET /rest/v1/audit/export", [In, No, No, No, Ok, No]),
 ];
 
 struct World {
@@ -293,8 +317,9 @@ async fn call_page(world: &World, route: &str, who: usize) -> O {
 }
 
 async fn call_other(world: &World, route: &str, who: usize) -> O {
-    let path = route.strip_prefix("GET ").unwrap();
-    let response = world.clients[who].get(world.app.url(path)).send().await.unwrap();
+    let (method, path) = route.split_once(' ').unwrap();
+    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+    let response = world.clients[who].request(method, world.app.url(path)).send().await.unwrap();
     let status = response.status().as_u16();
     // The live stream never ends: its headers are the answer.
     let body = if path.starts_with("/live/") { String::new() } else { response.text().await.unwrap() };
@@ -305,6 +330,52 @@ async fn call_other(world: &World, route: &str, who: usize) -> O {
         303 => In,
         403 => No,
         _ => panic!("{path} as {}: HTTP {status}: {body}", CALLERS[who]),
+    }
+}
+
+async fn call_rest(world: &World, route: &str, who: usize) -> O {
+    let (method, template) = route.split_once(' ').unwrap();
+    let admin = &world.clients[4];
+    let mut path = template.replace("{team}", "team-a");
+    let mut body = None;
+    match route {
+        "POST /rest/v1/approvals/{id}/approve"
+        | "POST /rest/v1/approvals/{id}/reject"
+        | "GET /rest/v1/approvals/{id}" => {
+            path = path.replace("{id}", &world.pending().await.to_string());
+            body = Some(json!({"reason": "not now"})).filter(|_| route.ends_with("reject"));
+        }
+        "PUT /rest/v1/teams/{team}/quotas" => {
+            body = Some(json!({"metric": "Count", "class": "hdfs", "max": 1000}));
+        }
+        "DELETE /rest/v1/teams/{team}/quotas" => path.push_str("?metric=Count&class=hdfs"),
+        "POST /rest/v1/visibility" => body = Some(json!({"class": "unlisted", "plan": "", "team": "team-a"})),
+        "DELETE /rest/v1/visibility" => path.push_str("?class=unlisted&team=team-a"),
+        "PUT /rest/v1/policies" => body = Some(json!({"class": "unlisted", "operation": "Create", "rule": "Always"})),
+        "DELETE /rest/v1/policies/{id}" => {
+            let class = world.fresh("policy-class");
+            let policy = json!({"class": class, "operation": "Create", "rule": "Always"});
+            let policies: Value =
+                admin.put(world.app.url("/rest/v1/policies")).json(&policy).send().await.unwrap().json().await.unwrap();
+            let id = policies.as_array().unwrap().iter().find(|p| p["class"] == class.as_str()).unwrap()["id"].clone();
+            path = path.replace("{id}", &id.to_string());
+        }
+        "GET /rest/v1/audit/export" => path.push_str("?format=json"),
+        _ => {}
+    }
+    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+    let mut request = world.clients[who].request(method, world.app.url(&path));
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let body = response.text().await.unwrap();
+    match status {
+        200 => Ok,
+        401 => In,
+        403 | 404 => No,
+        _ => panic!("{route} as {}: HTTP {status}: {body}", CALLERS[who]),
     }
 }
 
@@ -382,6 +453,25 @@ async fn every_endpoint_with_every_role() {
     for (route, expected) in OTHER {
         for (who, want) in expected.iter().enumerate() {
             let got = call_other(&world, route, who).await;
+            if got != *want {
+                wrong.push(format!("{route} as {}: expected {want:?}, got {got:?}", CALLERS[who]));
+            }
+        }
+    }
+    // Every operation the REST API's document lists has a row.
+    let doc: Value =
+        world.app.anonymous.get(world.app.url("/rest/v1/openapi.json")).send().await.unwrap().json().await.unwrap();
+    let mut listed = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            listed.insert(format!("{} {path}", method.to_uppercase()));
+        }
+    }
+    let rows: BTreeSet<String> = REST.iter().map(|(r, _)| r.to_string()).collect();
+    assert_eq!(listed, rows, "the REST API's operations and the matrix differ");
+    for (route, expected) in REST {
+        for (who, want) in expected.iter().enumerate() {
+            let got = call_rest(&world, route, who).await;
             if got != *want {
                 wrong.push(format!("{route} as {}: expected {want:?}, got {got:?}", CALLERS[who]));
             }

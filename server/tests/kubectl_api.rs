@@ -1,4 +1,5 @@
-//! The Kubernetes-style API driven by stock kubectl (`QM_KUBECTL`, else the one on PATH) with a
+//! The Kubernetes-style API driven by stock kubectl (`QM_KUBECTL`, else kubectl 1.37 as
+//! `./dev.sh setup` installs it, else the one on PATH; see `common::kubelite::kubectl_program`) with a
 //! kubeconfig holding a portal API token: discovery and `kubectl explain`, the whole lifecycle
 //! of an instance and a binding on the built-in broker, invalid manifests, team isolation, and
 //! the API's answers to malformed requests.
@@ -23,9 +24,7 @@ use server::{
     store::ListQuery,
 };
 
-fn kubectl_program() -> String {
-    std::env::var("QM_KUBECTL").unwrap_or_else(|_| "kubectl".into())
-}
+use common::kubelite::kubectl_program;
 
 /// kubectl with one user's kubeconfig.
 struct Kubectl {
@@ -93,6 +92,14 @@ struct Setup {
 /// A TLS front for the portal (kubectl sends tokens only over https): a private CA's PEM and
 /// the `https://` URL that forwards to the app.
 async fn tls_front(app: &TestApp) -> (String, String) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("https://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    (url, serve_tls(listener, app.addr))
+}
+
+/// Serves TLS on `listener` (a certificate for 127.0.0.1 from a fresh private CA), forwarding
+/// to `backend`; returns the CA's PEM.
+fn serve_tls(listener: tokio::net::TcpListener, backend: std::net::SocketAddr) -> String {
     use rcgen::{
         BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
         KeyUsagePurpose,
@@ -113,9 +120,6 @@ async fn tls_front(app: &TestApp) -> (String, String) {
     let config =
         rustls::ServerConfig::builder().with_no_client_auth().with_single_cert(vec![cert.der().clone()], key).unwrap();
     let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let backend = app.addr;
     tokio::spawn(async move {
         while let Ok((tcp, _)) = listener.accept().await {
             let acceptor = acceptor.clone();
@@ -126,7 +130,7 @@ async fn tls_front(app: &TestApp) -> (String, String) {
             });
         }
     });
-    (format!("https://127.0.0.1:{port}"), ca.pem())
+    ca.pem()
 }
 
 async fn user(db: &Database, front: &(String, String), name: &str, team: &str) -> (Kubectl, String) {
@@ -206,6 +210,22 @@ async fn broker_instance(app: &TestApp, id: &str) -> (u16, Value) {
         .unwrap();
     let status = response.status().as_u16();
     (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// The tests run the kubectl the issue names (1.37, from the setup) unless told otherwise.
+#[test]
+fn the_kubectl_under_test_is_the_pinned_one() {
+    let program = kubectl_program();
+    let out = Command::new(&program).args(["version", "--client"]).output().expect("kubectl runs");
+    let version = String::from_utf8_lossy(&out.stdout).into_owned();
+    if std::env::var_os("QM_KUBECTL").is_none() {
+        assert!(
+            version.contains(&format!("Client Version: v{}", common::kubelite::KUBECTL_VERSION)),
+            "{program} is not kubectl {} (run ./dev.sh setup): {version}",
+            common::kubelite::KUBECTL_VERSION
+        );
+    }
+    eprintln!("kubectl under test: {program}: {}", version.lines().next().unwrap_or(""));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -636,6 +656,38 @@ async fn the_api_answers_malformed_and_edge_requests_with_status_objects() {
     let at: u64 = bookmark["object"]["metadata"]["resourceVersion"].as_str().unwrap().parse().unwrap();
     assert!(at >= rv.parse::<u64>().unwrap(), "{bookmark}");
 
+    // A streaming list (client-go's WatchList, kubectl 1.35+): the current objects as ADDED, then
+    // a bookmark marking their end, with the version the changes follow from.
+    let text = app
+        .client
+        .get(format!(
+            "{base}?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true\
+             &fieldSelector=metadata.name%3Danalytics&timeoutSeconds=2"
+        ))
+        .header("Authorization", &auth)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let events: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(events[0]["type"], "ADDED", "{text}");
+    assert_eq!(events[0]["object"]["metadata"]["name"], "analytics", "{text}");
+    assert_eq!(events[1]["type"], "BOOKMARK", "{text}");
+    assert_eq!(events[1]["object"]["metadata"]["annotations"]["k8s.io/initial-events-end"], "true", "{text}");
+    let end: u64 = events[1]["object"]["metadata"]["resourceVersion"].as_str().unwrap().parse().unwrap();
+    assert!(end >= rv.parse::<u64>().unwrap(), "{text}");
+    let (code, status) = send(
+        reqwest::Method::GET,
+        format!("{base}?watch=true&sendInitialEvents=true&allowWatchBookmarks=true"),
+        "",
+        vec![],
+    )
+    .await;
+    assert_eq!(code, 400, "{status}");
+    assert!(status["message"].as_str().unwrap().contains("resourceVersionMatch"), "{status}");
+
     // Paging with limit/continue over the catalog's plans.
     let plans_url = app.url("/apis/servicecatalog.k8s.io/v1beta1/clusterserviceplans");
     let (_, page) = send(reqwest::Method::GET, format!("{plans_url}?limit=2"), "", vec![]).await;
@@ -749,4 +801,75 @@ async fn manifests_are_viewed_downloaded_and_applied_in_the_portal() {
     let missing = s.app.client.get(s.app.url("/manifests/serviceinstances/team-a/nosuch")).send().await.unwrap();
     assert_eq!(missing.status(), 404);
     s.app.stop().await.unwrap();
+}
+
+/// The kubeconfig the portal hands out (the instances page's "Download kubeconfig" form posts
+/// here) names the portal's https address, the team's namespace and a fresh API token of the
+/// person; stock kubectl with it lists the team's instances and is refused another team's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_downloaded_kubeconfig_drives_kubectl() {
+    // The portal's public address is its TLS front's (as behind an ingress).
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let public = format!("https://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let app = TestApp::spawn_with(tempfile::tempdir().unwrap(), |c| {
+        c.public_url = public.clone();
+        c.controller = None;
+    })
+    .await;
+    let ca = serve_tls(listener, app.addr);
+    let alice = app.person("alice", false, &[("team-a", Role::Member)]).await;
+    app.person("bob", false, &[("team-b", Role::Member)]).await;
+    for (namespace, name) in [("team-a", "ours"), ("team-b", "theirs")] {
+        let object = json!({"apiVersion": "servicecatalog.k8s.io/v1beta1", "kind": "ServiceInstance",
+                            "metadata": {"name": name, "namespace": namespace},
+                            "spec": {"clusterServiceClassExternalName": "hdfs", "clusterServicePlanExternalName": "shared"}});
+        app.store.create(Kind::ServiceInstance, object).await.unwrap();
+    }
+    let client = app.token_client("alice").await;
+
+    // The form's post (a URL-encoded body), as the instances page sends it.
+    let response = client.post(app.url("/kubeconfig")).form(&[("namespace", "team-a")]).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let headers = response.headers().clone();
+    assert_eq!(headers["content-type"], "application/yaml");
+    assert_eq!(headers["cache-control"], "no-store");
+    assert!(headers["content-disposition"].to_str().unwrap().contains("quartermaster-team-a.kubeconfig"));
+    let text = response.text().await.unwrap();
+    let config: Value = serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("not YAML ({e}):\n{text}"));
+    assert_eq!(config["kind"], "Config");
+    assert_eq!(config["clusters"][0]["cluster"]["server"], public.as_str(), "{text}");
+    assert_eq!(config["current-context"], "quartermaster-team-a", "{text}");
+    assert_eq!(config["contexts"][0]["context"]["namespace"], "team-a", "{text}");
+    assert_eq!(config["contexts"][0]["context"]["user"], "alice", "{text}");
+    let token = config["users"][0]["user"]["token"].as_str().unwrap().to_string();
+    assert!(token.starts_with("qm_"), "{text}");
+    let tokens = app.accounts.list_tokens(alice).await.unwrap();
+    let issued = tokens
+        .iter()
+        .find(|t| t.name == "kubectl team-a")
+        .expect("the kubeconfig's token is alice's, named for the team");
+
+    // Refusals: another team's kubeconfig, nobody signed in.
+    let other = client.post(app.url("/kubeconfig?namespace=team-b")).send().await.unwrap();
+    assert_eq!(other.status(), 403);
+    let anonymous = app.anonymous.post(app.url("/kubeconfig")).form(&[("namespace", "team-a")]).send().await.unwrap();
+    assert_eq!(anonymous.status(), 401);
+
+    // Stock kubectl with the file as downloaded (the private CA given on the command line).
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("config");
+    std::fs::write(&kubeconfig, &text).unwrap();
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, &ca).unwrap();
+    let kubectl = Kubectl { kubeconfig, cache: dir.path().join("cache"), _dir: dir };
+    let ca_flag = format!("--certificate-authority={}", ca_file.display());
+    let listed = kubectl.ok(&[&ca_flag, "get", "serviceinstances", "-o", "name"], None).await;
+    assert_eq!(listed.trim(), "serviceinstance.servicecatalog.k8s.io/ours", "{listed}");
+    let refused = kubectl.fails(&[&ca_flag, "get", "serviceinstances", "-n", "team-b"], None).await;
+    assert!(refused.contains("Forbidden") || refused.contains("forbidden"), "{refused}");
+    // Revoking the token (My API tokens) ends the kubeconfig.
+    app.accounts.revoke_token(alice, issued.id).await.unwrap();
+    let ended = kubectl.fails(&[&ca_flag, "get", "serviceinstances"], None).await;
+    assert!(ended.contains("Unauthorized") || ended.contains("must be logged in"), "{ended}");
+    app.stop().await.unwrap();
 }

@@ -6,6 +6,7 @@ use serde_json::Value;
 
 /// What a request asks of an instance.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum Operation {
     Create,
     Update,
@@ -32,6 +33,7 @@ impl Operation {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum ApprovalState {
     Pending,
     Approved,
@@ -63,6 +65,7 @@ impl ApprovalState {
 
 /// Who may decide a request.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum Approver {
     #[default]
     TeamAdmin,
@@ -88,6 +91,7 @@ impl Approver {
 
 /// A request held for an admin's decision (and, once decided, the decision).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ApprovalRequest {
     pub id: i64,
     pub team: String,
@@ -129,6 +133,7 @@ impl ApprovalRequest {
 
 /// The approvals page.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ApprovalsView {
     /// Waiting for a decision the caller may make.
     pub pending: Vec<ApprovalRequest>,
@@ -148,6 +153,7 @@ pub struct Decision {
 
 /// When a class's (or plan's) requests need approval.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum Rule {
     Always,
     Never,
@@ -159,6 +165,7 @@ pub enum Rule {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Policy {
     /// 0 for a new one.
     pub id: i64,
@@ -172,6 +179,7 @@ pub struct Policy {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum Metric {
     /// How many instances (of a class, or of a plan).
     Count,
@@ -181,6 +189,7 @@ pub enum Metric {
 
 /// One limit of a team.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct QuotaLimit {
     pub team: String,
     pub metric: Metric,
@@ -210,6 +219,7 @@ impl QuotaLimit {
 
 /// A limit with what is used of it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct QuotaLine {
     pub limit: QuotaLimit,
     /// Held now (instances and pending requests).
@@ -226,6 +236,7 @@ impl QuotaLine {
 
 /// One team may see a class (plan empty) or a plan; a class or plan with no rows is public.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Visibility {
     pub class: String,
     pub plan: String,
@@ -257,6 +268,7 @@ pub enum GovernanceChange {
 
 /// A team's quotas as a request form shows them beside its fields.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct QuotaView {
     pub lines: Vec<QuotaLine>,
 }
@@ -270,6 +282,7 @@ impl QuotaView {
 
 /// One audit event.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AuditEntry {
     pub id: i64,
     /// RFC 3339, UTC.

@@ -83,6 +83,8 @@ fn UserMenu(username: String) -> impl IntoView {
             <div class="absolute right-0 z-20 mt-1 w-48 rounded-md border border-zinc-200 bg-white py-1 text-sm shadow-lg dark:border-zinc-700 dark:bg-zinc-900">
                 <a href="/account/tokens" class="block px-3 py-1.5 hover:bg-zinc-100 dark:hover:bg-zinc-800">"My API tokens"</a>
                 <a href="/account/password" class="block px-3 py-1.5 hover:bg-zinc-100 dark:hover:bg-zinc-800">"Change password"</a>
+                <a href="/instances#kubectl" class="block px-3 py-1.5 hover:bg-zinc-100 dark:hover:bg-zinc-800" data-testid="kubectl-menu-link">"Use with kubectl"</a>
+                <a href="/rest/v1/docs" rel="external" class="block px-3 py-1.5 hover:bg-zinc-100 dark:hover:bg-zinc-800">"REST API"</a>
                 <form method="post" action="/auth/logout">
                     <button type="submit" data-testid="sign-out" class="block w-full px-3 py-1.5 text-left hover:bg-zinc-100 dark:hover:bg-zinc-800">"Sign out"</button>
                 </form>

@@ -1,7 +1,10 @@
 //! `GET /admin/audit/export?format=csv|json&actor=…&action=…&team=…&since=…&until=…`: the audit
 //! log with the audit page's filters, as a download (platform admins).
 
-use app::{api::governance::AuditFilter, port::caller_of};
+use app::{
+    api::{Caller, governance::AuditFilter},
+    port::caller_of,
+};
 use axum::{
     extract::{Query, State},
     http::{StatusCode, header, request::Parts},
@@ -39,25 +42,39 @@ pub async fn export(State(state): State<AppState>, Query(query): Query<ExportQue
     let Some(caller) = caller_of(Some(&parts)) else {
         return (StatusCode::UNAUTHORIZED, "sign in to the portal first").into_response();
     };
-    if !caller.platform_admin {
-        return (StatusCode::FORBIDDEN, "only platform admins may read the audit log").into_response();
+    match export_for(&state, &caller, &query.format, filter).await {
+        Ok(response) => response,
+        Err(refusal) => refusal.into_response(),
     }
-    let csv = match query.format.as_str() {
+}
+
+/// The export for `caller` (platform admins only), or the status and sentence of a refusal.
+/// The REST API (`/rest/v1/audit/export`) answers through this too.
+pub async fn export_for(
+    state: &AppState,
+    caller: &Caller,
+    format: &str,
+    filter: AuditFilter,
+) -> Result<Response, (StatusCode, String)> {
+    if !caller.platform_admin {
+        return Err((StatusCode::FORBIDDEN, "only platform admins may read the audit log".into()));
+    }
+    let csv = match format {
         "csv" | "" => true,
         "json" => false,
         other => {
-            return (StatusCode::BAD_REQUEST, format!("unknown format {other:?}: use csv or json")).into_response();
+            return Err((StatusCode::BAD_REQUEST, format!("unknown format {other:?}: use csv or json")));
         }
     };
     let entries = match audit::list(&state.db, &filter, EXPORT_LIMIT).await {
         Ok(Ok(entries)) => entries,
-        Ok(Err(message)) => return (StatusCode::BAD_REQUEST, message).into_response(),
-        Err(e) => return (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
+        Ok(Err(message)) => return Err((StatusCode::BAD_REQUEST, message)),
+        Err(e) => return Err((StatusCode::SERVICE_UNAVAILABLE, e.to_string())),
     };
     audit::record_or_warn(
         &state.db,
         AuditRecord::by(
-            &caller,
+            caller,
             "audit.export",
             "",
             "",
@@ -70,7 +87,7 @@ pub async fn export(State(state): State<AppState>, Query(query): Query<ExportQue
     } else {
         (serde_json::to_string_pretty(&entries).unwrap_or_default(), "application/json", "json")
     };
-    (
+    Ok((
         [
             (header::CONTENT_TYPE, content_type.to_string()),
             (header::CONTENT_DISPOSITION, format!("attachment; filename=\"quartermaster-audit.{extension}\"")),
@@ -78,5 +95,5 @@ pub async fn export(State(state): State<AppState>, Query(query): Query<ExportQue
         ],
         body,
     )
-        .into_response()
+        .into_response())
 }

@@ -60,7 +60,13 @@ pub fn spawn_session_cleanup(store: SqlSessionStore, mut shutdown: tokio::sync::
 
 /// Paths anyone may reach: the login page and its form, the site's static files.
 fn is_public(path: &str) -> bool {
-    path == LOGIN_PAGE || path == "/auth/login" || path.starts_with("/pkg/") || path == "/favicon.svg"
+    path == LOGIN_PAGE
+        || path == "/auth/login"
+        || path.starts_with("/pkg/")
+        || path == "/favicon.svg"
+        // The REST API's description is no secret (tools fetch it before they hold a token).
+        || path == "/rest/v1/openapi.json"
+        || path == "/rest/v1/docs"
 }
 
 /// Paths a person whose password must change may still reach.
@@ -84,6 +90,13 @@ pub async fn require_login(mut request: Request, next: Next) -> Response {
     match principal {
         Some(principal) => {
             if principal.user.must_change_password && !principal.via_token && !allowed_before_password_change(&path) {
+                if path.starts_with("/rest/") {
+                    return crate::rest::RestError::new(
+                        StatusCode::FORBIDDEN,
+                        "Choose a new password first: your one-time password is only good for that.",
+                    )
+                    .into_response();
+                }
                 if is_api(&path) {
                     return (
                         StatusCode::FORBIDDEN,
@@ -101,6 +114,7 @@ pub async fn require_login(mut request: Request, next: Next) -> Response {
         None if crate::kapi::is_kubernetes_path(&path) => {
             crate::kapi::status::ApiError::unauthorized("a bearer token of the portal is required").into_response()
         }
+        None if path.starts_with("/rest/") => crate::rest::RestError::unauthorized().into_response(),
         None if is_api(&path) || !matches!(*request.method(), Method::GET | Method::HEAD) => {
             (StatusCode::UNAUTHORIZED, app::port::NOT_SIGNED_IN).into_response()
         }

@@ -45,6 +45,8 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/password", post(auth::change_password))
         // The Kubernetes-style API (`/api`, `/apis`, `/openapi`, `/version`): see `crate::kapi`.
         .merge(crate::kapi::router())
+        // The REST API for approvals, quotas, visibility, policies and audit: see `crate::rest`.
+        .merge(crate::rest::router(portal.clone()))
         .leptos_routes_with_context(
             &state,
             routes,

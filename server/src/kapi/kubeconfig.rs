@@ -49,8 +49,9 @@ pub struct KubeconfigQuery {
     pub namespace: Option<String>,
 }
 
-/// `POST /kubeconfig?namespace=TEAM`: mints an API token for the signed-in user and answers
-/// with a kubeconfig that uses it (as an attachment).
+/// `POST /kubeconfig?namespace=TEAM` (or the portal's form: `namespace=TEAM` in a URL-encoded
+/// body): mints an API token for the signed-in user and answers with a kubeconfig that uses it
+/// (as an attachment).
 pub async fn download(
     State(state): State<AppState>,
     Query(query): Query<KubeconfigQuery>,
@@ -60,7 +61,21 @@ pub async fn download(
         Ok(ctx) => ctx,
         Err(e) => return e.into_response(),
     };
-    let namespace = query.namespace.filter(|n| !n.is_empty());
+    let form = match axum::body::to_bytes(request.into_body(), 4096).await {
+        Ok(bytes) if bytes.is_empty() => KubeconfigQuery { namespace: None },
+        Ok(bytes) => match serde_urlencoded::from_bytes::<KubeconfigQuery>(&bytes) {
+            Ok(form) => form,
+            Err(e) => {
+                return ApiError::new(StatusCode::BAD_REQUEST, "BadRequest", format!("malformed form: {e}"))
+                    .into_response();
+            }
+        },
+        Err(_) => {
+            return ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "RequestEntityTooLarge", "the form is too large")
+                .into_response();
+        }
+    };
+    let namespace = query.namespace.or(form.namespace).filter(|n| !n.is_empty());
     if let Some(ns) = &namespace
         && !ctx.caller.may_access(ns)
     {

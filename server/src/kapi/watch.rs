@@ -81,10 +81,37 @@ pub async fn watch(
         None => None,
     };
     let bookmarks = query.get("allowWatchBookmarks").is_some_and(|b| b == "true" || b == "1");
+    // A streaming list (client-go's WatchList, on by default since kubectl 1.35): the current
+    // objects as ADDED events, then a bookmark marking the end of them, then the changes.
+    let initial_events = query.get("sendInitialEvents").is_some_and(|b| b == "true" || b == "1");
+    if initial_events {
+        if query.get("resourceVersionMatch").map(String::as_str) != Some("NotOlderThan") {
+            return Err(ApiError::bad_request(
+                "resourceVersionMatch: sendInitialEvents=true requires resourceVersionMatch=NotOlderThan",
+            ));
+        }
+        if !bookmarks {
+            return Err(ApiError::bad_request(
+                "allowWatchBookmarks: sendInitialEvents=true requires allowWatchBookmarks=true",
+            ));
+        }
+    }
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or_default();
     let as_table = table::wants_table(accept);
     let include = Include::parse(query.get("includeObject").map(String::as_str));
     let kind = target.kind;
+    let (initial, resource_version) = if initial_events {
+        let list = ctx.store.list(kind, &list_query).await.map_err(store_error)?;
+        if let Some(rv) = resource_version
+            && list.resource_version < rv
+        {
+            return Err(ApiError::gone(format!("resource version {rv} is newer than the store's")));
+        }
+        let items: Vec<Value> = list.items.into_iter().filter(|o| ctx.may_see(kind, o) && fields.matches(o)).collect();
+        (Some(items), Some(list.resource_version))
+    } else {
+        (None, resource_version)
+    };
     let watch_query = WatchQuery {
         kind: Some(kind),
         namespace: list_query.namespace.clone(),
@@ -109,6 +136,33 @@ pub async fn watch(
         let mut headers = true;
         if *shutdown.borrow() {
             return;
+        }
+        if let Some(items) = initial {
+            for object in items {
+                let object = if as_table {
+                    let rv = object.pointer("/metadata/resourceVersion").cloned().unwrap_or(json!(""));
+                    let t = table::table(
+                        kind,
+                        std::slice::from_ref(&object),
+                        include,
+                        headers,
+                        json!({"resourceVersion": rv}),
+                    );
+                    headers = false;
+                    t
+                } else {
+                    object
+                };
+                if tx.send(Ok(line("ADDED", object))).await.is_err() {
+                    return;
+                }
+            }
+            let end = json!({"kind": kind.as_str(), "apiVersion": api_version(kind),
+                             "metadata": {"resourceVersion": last_rv.to_string(),
+                                          "annotations": {"k8s.io/initial-events-end": "true"}}});
+            if tx.send(Ok(line("BOOKMARK", end))).await.is_err() {
+                return;
+            }
         }
         loop {
             let next = tokio::select! {

