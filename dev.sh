@@ -284,7 +284,7 @@ e2e_kubernetes() {
   log "browser tests again, the catalog in a Kubernetes API server (kubelite)"
   local state data; state=$(mktemp -d) data=$(mktemp -d)
   "$KUBELITE_TOOL/start" -q -d "$state" --exit-with $$ >/dev/null || die "kubelite did not start"
-  kubectl --kubeconfig "$state/kubeconfig-ca" apply -f "$ROOT/deploy/crds/" >/dev/null
+  "${QM_KUBECTL:-kubectl}" --kubeconfig "$state/kubeconfig-ca" apply -f "$ROOT/deploy/crds/" >/dev/null
   local status=0
   QM_CLUSTER=kubernetes QM_KUBECONFIG="$state/kubeconfig-ca" QM_DATA_DIR="$data" \
     LEPTOS_SITE_ADDR=127.0.0.1:3138 QM_E2E_BASE_URL=http://127.0.0.1:3138 \
