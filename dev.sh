@@ -315,10 +315,15 @@ cmd_bench() {
   log "cold start and idle memory"
   "$ROOT/server/benches/cold-start.sh" "$ROOT/target/quartermaster/quartermaster" | tee "$out/cold-start.txt"
   local bench
-  for bench in osb controller catalog_ssr; do
+  for bench in osb controller catalog_ssr live_and_list; do
     log "cargo bench --bench $bench"
     cargo bench -p quartermaster-server --bench "$bench" | tee "$out/$bench.txt"
   done
+  # The load test's long mode: 100 signed-in people for 10 minutes (QM_LOAD_SECONDS, QM_LOAD_USERS).
+  log "load and soak: ${QM_LOAD_USERS:-100} people for ${QM_LOAD_SECONDS:-600} s"
+  QM_LOAD_SECONDS=${QM_LOAD_SECONDS:-600} QM_LOAD_USERS=${QM_LOAD_USERS:-100} \
+    cargo test --release -p quartermaster-server --test load_soak -- --nocapture 2>&1 | tee "$out/load-raw.txt"
+  grep '^load:' "$out/load-raw.txt" | sed 's/^load: //' >"$out/load.txt"
   python3 "$ROOT/server/benches/readme.py" "$ROOT/README.md" "$out"
   rm -rf "$out"
   log "README.md's performance section now shows this run"

@@ -14,6 +14,8 @@ SECTIONS = [
     ("catalog_ssr", "Catalog page server-side rendering under load (`--bench catalog_ssr`)"),
     ("controller", "Store and controller (`--bench controller`)"),
     ("osb", "The built-in broker and the OSB client (`--bench osb`)"),
+    ("live_and_list", "Live-status fan-out and the instances list with 10,000 instances (`--bench live_and_list`)"),
+    ("load", "100 signed-in people at once for 10 minutes (`--test load_soak`, long mode)"),
 ]
 
 

@@ -2,6 +2,7 @@
 
 pub mod audit_export;
 pub mod auth;
+pub mod bodies;
 mod health;
 pub mod live;
 pub mod source;
@@ -10,7 +11,9 @@ use std::sync::Arc;
 
 use app::{App, people_port::PeopleHandle, port::PortalHandle, shell};
 use axum::{
-    Router, middleware,
+    Router,
+    extract::DefaultBodyLimit,
+    middleware,
     routing::{get, post},
 };
 use leptos::prelude::provide_context;
@@ -71,5 +74,12 @@ pub fn router(state: AppState) -> Router {
         let broker = crate::broker::router(state.config.builtin_broker_config(), broker_db.clone());
         open = open.nest_service(crate::broker::MOUNT_PATH, broker);
     }
-    portal_routes.merge(open).layer(CompressionLayer::new()).layer(TraceLayer::new_for_http()).with_state(state)
+    portal_routes
+        .merge(open)
+        // The extractors' own limit (login form, broker bodies) matches the guard's.
+        .layer(DefaultBodyLimit::max(bodies::MAX_BODY_BYTES))
+        .layer(middleware::from_fn(bodies::guard))
+        .layer(CompressionLayer::new())
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
 }
