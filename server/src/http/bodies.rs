@@ -63,17 +63,46 @@ fn too_large(path: &str) -> Response {
     )
 }
 
-/// Whether the body stream failed because it passed the limit (not because the client went away).
-fn is_length_limit(error: &axum::Error) -> bool {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
-    while let Some(e) = source {
-        // http-body-util's `LengthLimitError`, which axum wraps.
-        if e.to_string() == "length limit exceeded" {
-            return true;
+/// How much of an oversized body is still read (and thrown away) before the 413 is sent: a
+/// client that is still sending when the answer comes and the connection closes sees a broken
+/// connection instead of the answer. Larger bodies are cut off at once.
+const DRAIN_BYTES: usize = 16 * MAX_BODY_BYTES;
+
+/// How long draining may take.
+const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Reads and discards up to `cap` bytes of `body` (within [`DRAIN_TIME`]).
+async fn drain(body: Body, cap: usize) {
+    use futures::StreamExt;
+    let mut stream = body.into_data_stream();
+    let _ = tokio::time::timeout(DRAIN_TIME, async {
+        let mut seen = 0usize;
+        while let Some(Ok(chunk)) = stream.next().await {
+            seen += chunk.len();
+            if seen > cap {
+                break;
+            }
         }
-        source = e.source();
+    })
+    .await;
+}
+
+/// The whole body if it is within [`MAX_BODY_BYTES`]; `Err(None)` when it is larger (the rest
+/// drained, see [`DRAIN_BYTES`]), `Err(Some(_))` when it could not be read.
+async fn read_limited(body: Body) -> Result<Bytes, Option<axum::Error>> {
+    use futures::StreamExt;
+    let mut stream = body.into_data_stream();
+    let mut buffer: Vec<u8> = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(Some)?;
+        if buffer.len() + chunk.len() > MAX_BODY_BYTES {
+            let rest = Body::from_stream(stream);
+            drain(rest, DRAIN_BYTES.saturating_sub(buffer.len() + chunk.len())).await;
+            return Err(None);
+        }
+        buffer.extend_from_slice(&chunk);
     }
-    false
+    Ok(Bytes::from(buffer))
 }
 
 /// The media type of a request, lowercase, without parameters.
@@ -95,7 +124,10 @@ pub async fn guard(request: Request, next: Next) -> Response {
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+    if let Some(n) = declared.filter(|n| *n > MAX_BODY_BYTES as u64) {
+        if n <= DRAIN_BYTES as u64 {
+            drain(request.into_body(), DRAIN_BYTES).await;
+        }
         return too_large(&path);
     }
     // Reads without a body (the live stream among them) pass untouched.
@@ -121,10 +153,10 @@ pub async fn guard(request: Request, next: Next) -> Response {
         }
     }
     let (parts, body) = request.into_parts();
-    let bytes: Bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+    let bytes: Bytes = match read_limited(body).await {
         Ok(bytes) => bytes,
-        Err(e) if is_length_limit(&e) => return too_large(&path),
-        Err(e) => {
+        Err(None) => return too_large(&path),
+        Err(Some(e)) => {
             return refuse(
                 &path,
                 StatusCode::BAD_REQUEST,
