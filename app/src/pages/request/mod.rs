@@ -29,10 +29,10 @@ pub fn RequestPage() -> impl IntoView {
     // Kept across plan switches.
     let name = RwSignal::new(String::new());
     let namespace = RwSignal::new(String::new());
-    // The team's quotas, following the team chosen. Made here, before anything is awaited: a
-    // resource made inside the `Suspend` below (after its awaits) gets its hydration id in a
-    // different order on the server and in the browser, so the browser took another resource's
-    // data for it (decoded as an empty quota) and never asked for the team's own.
+    // The team's quotas, following the team chosen. Made here, before anything is awaited: made
+    // inside the `Suspend` below (after its awaits), the hydrating browser never fetched it for
+    // a member whose team was preselected (no hint beside the governed fields) — resources made
+    // after an await do not line up with the server's serialized data.
     let quota = Resource::new(
         move || namespace.get(),
         |ns| async move {
