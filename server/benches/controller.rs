@@ -70,6 +70,7 @@ fn controller_config() -> ControllerConfig {
         timing: Timing { resync: Duration::from_secs(3600), ..Timing::fast() },
         workers: 64,
         per_broker_concurrency: 64,
+        per_broker_rate: None,
         request_timeout: Duration::from_secs(30),
         cluster_id: "bench".into(),
     }

@@ -212,6 +212,17 @@ impl Application {
             }
             None => None,
         };
+        // Approvals recorded but not carried out when the last process stopped: carry them out now.
+        {
+            let (store, gov) = (self.state.store.clone(), self.state.governance.clone());
+            tokio::spawn(async move {
+                match portal::governance::resume_approved(store.as_ref(), &gov).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(requests = n, "resumed approved requests left unfinished"),
+                    Err(e) => tracing::error!(error = %e, "resuming approved requests failed"),
+                }
+            });
+        }
         let router = http::router(self.state);
         let stopping = self.shutdown;
         let shutdown = async move {

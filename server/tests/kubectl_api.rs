@@ -873,3 +873,139 @@ async fn the_downloaded_kubeconfig_drives_kubectl() {
     assert!(ended.contains("Unauthorized") || ended.contains("must be logged in"), "{ended}");
     app.stop().await.unwrap();
 }
+
+/// An instance manifest for team-a with a name, plan and storage.
+fn hdfs(name: &str, plan: &str, storage: u64) -> String {
+    INSTANCE
+        .replace("name: analytics", &format!("name: {name}"))
+        .replace("clusterServicePlanExternalName: shared", &format!("clusterServicePlanExternalName: {plan}"))
+        .replace("storageSpaceQuota: 2048", &format!("storageSpaceQuota: {storage}"))
+}
+
+async fn change_governance(app: &TestApp, change: Value) {
+    let (status, answer) = app.call_json("change_governance", json!({ "change": change })).await;
+    assert_eq!((status, &answer), (200, &json!({"Done": null})), "{answer}");
+}
+
+/// `class/plan` for every plan kubectl lists.
+async fn plan_names(kubectl: &Kubectl) -> String {
+    let columns = r#"jsonpath={range .items[*]}{.spec.clusterServiceClassRef.name}/{.spec.externalName}{"\n"}{end}"#;
+    kubectl.ok(&["get", "clusterserviceplans", "-o", columns], None).await
+}
+
+async fn used_storage(app: &TestApp) -> f64 {
+    let (status, quota) = app.call_form("quota", &[("namespace", "team-a")]).await;
+    assert_eq!(status, 200, "{quota}");
+    quota["lines"][0]["used"].as_f64().unwrap_or_else(|| panic!("{quota}"))
+}
+
+/// kubectl (and the API and manifest apply behind it) goes through the portal's one admission:
+/// a plan hidden from the team is refused and not even listed, a request over the quota is
+/// refused with the quota named, a request that needs approval answers 202 with a pending
+/// request and no instance (until an admin approves it), and a delete gives the quota back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kubectl_goes_through_governance_quota_visibility_and_approval() {
+    let s = setup().await;
+    let app = &s.app;
+    change_governance(
+        app,
+        json!({"PutPolicy": {"id": 0, "class": "hdfs", "plan": "", "operation": "Create",
+        "rule": {"Threshold": {"parameter": "storageSpaceQuota", "threshold": 10240.0}}, "approver": "TeamAdmin"}}),
+    )
+    .await;
+    change_governance(
+        app,
+        json!({"PutQuota": {"team": "team-a", "metric": "Sum", "class": "", "plan": "",
+        "parameter": "storageSpaceQuota", "max": 60000.0}}),
+    )
+    .await;
+    change_governance(app, json!({"PutVisibility": {"class": "hdfs", "plan": "dedicated", "team": "team-b"}})).await;
+
+    // Within quota and below the threshold: created at once, and its storage counted.
+    let out = s.alice.ok(&["apply", "-f", "-"], Some(&hdfs("small", "shared", 2048))).await;
+    assert!(out.contains("serviceinstance.servicecatalog.k8s.io/small created"), "{out}");
+    assert_eq!(used_storage(app).await, 2048.0);
+
+    // Hidden plan: refused, named, nothing created; the plan is not listed for team-a either.
+    let err = s.alice.fails(&["create", "-f", "-"], Some(&hdfs("secret-plan", "dedicated", 2048))).await;
+    assert!(err.contains("Forbidden") && err.contains("no plan \"dedicated\" on offer for team team-a"), "{err}");
+    assert!(app.store.get(Kind::ServiceInstance, "team-a", "secret-plan").await.unwrap().is_none());
+    let hdfs_plan = |plans: &str, plan: &str| plans.lines().any(|l| l.contains("-hdfs-") && l.ends_with(plan));
+    let plans = plan_names(&s.alice).await;
+    assert!(hdfs_plan(&plans, "/shared") && !hdfs_plan(&plans, "/dedicated"), "{plans}");
+    let plans = plan_names(&s.bob).await;
+    assert!(hdfs_plan(&plans, "/dedicated"), "team-b sees the plan shown to it: {plans}");
+    // A dry run is refused the same way.
+    let err = s.alice.fails(&["create", "--dry-run=server", "-f", "-"], Some(&hdfs("dry", "dedicated", 2048))).await;
+    assert!(err.contains("no plan \"dedicated\" on offer"), "{err}");
+
+    // Over the quota (2,048 of 60,000 used): refused with the quota named.
+    let err = s.alice.fails(&["create", "-f", "-"], Some(&hdfs("huge", "shared", 59000))).await;
+    assert!(err.contains("Forbidden") && err.contains("exceeded quota") && err.contains("57,952 left"), "{err}");
+    assert!(app.store.get(Kind::ServiceInstance, "team-a", "huge").await.unwrap().is_none());
+    assert_eq!(used_storage(app).await, 2048.0, "a refusal reserves nothing");
+
+    // Above the threshold: 202 Accepted with a Status saying it awaits approval; no instance.
+    let response = reqwest::Client::new()
+        .post(app.url("/apis/servicecatalog.k8s.io/v1beta1/namespaces/team-a/serviceinstances"))
+        .bearer_auth(&s.alice_token)
+        .header("Content-Type", "application/yaml")
+        .body(hdfs("big", "shared", 20480))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 202);
+    let status: Value = response.json().await.unwrap();
+    assert_eq!((status["kind"].as_str(), status["code"].as_u64()), (Some("Status"), Some(202)), "{status}");
+    assert_eq!(status["reason"], "PendingApproval", "{status}");
+    let message = status["message"].as_str().unwrap();
+    assert!(message.contains("awaits approval") && message.contains("20,480 is above 10,240"), "{message}");
+    assert!(app.store.get(Kind::ServiceInstance, "team-a", "big").await.unwrap().is_none(), "held: no instance");
+    assert_eq!(used_storage(app).await, 22528.0, "the pending request reserves its quota");
+    // Through kubectl, too: it says the request waits (and, as nothing was created, does not
+    // claim success).
+    let err = s.alice.fails(&["apply", "-f", "-"], Some(&hdfs("bigger", "shared", 12000))).await;
+    assert!(err.contains("awaits approval as request #"), "kubectl said: {err}");
+    assert!(app.store.get(Kind::ServiceInstance, "team-a", "bigger").await.unwrap().is_none());
+    // Asking again while the request waits: a conflict that says so.
+    let err = s.alice.fails(&["create", "-f", "-"], Some(&hdfs("big", "shared", 20480))).await;
+    assert!(err.contains("waiting for approval"), "{err}");
+
+    // The admin's queue has it, as requested by alice; approving creates the instance.
+    let (_, queue) = app.call_form("approvals", &[]).await;
+    let pending = queue["pending"].as_array().unwrap();
+    let held = pending.iter().find(|r| r["instance"] == "big").unwrap_or_else(|| panic!("{queue}"));
+    assert_eq!((held["team"].as_str(), held["requester"].as_str()), (Some("team-a"), Some("alice")), "{held}");
+    let (_, bigger) = app.call_form("approvals", &[]).await;
+    let bigger =
+        bigger["pending"].as_array().unwrap().iter().find(|r| r["instance"] == "bigger").unwrap()["id"].clone();
+    let (status, answer) =
+        app.call_json("decide", json!({"decision": {"id": bigger, "approve": false, "comment": "too big"}})).await;
+    assert_eq!((status, &answer), (200, &json!({"Done": null})), "{answer}");
+    let (status, answer) =
+        app.call_json("decide", json!({"decision": {"id": held["id"], "approve": true, "comment": "ok"}})).await;
+    assert_eq!((status, &answer), (200, &json!({"Done": null})), "{answer}");
+    let user = s.alice.ok(&["get", "si", "big", "-o", "jsonpath={.spec.userInfo.username}"], None).await;
+    assert_eq!(user, "alice", "the approved instance exists, stamped with its requester");
+    assert_eq!(used_storage(app).await, 22528.0, "the rejected request gave its reservation back");
+
+    // Deleting through kubectl gives the quota back.
+    let out = s.alice.ok(&["delete", "si", "small", "--wait=false"], None).await;
+    assert!(out.contains("deleted"), "{out}");
+    assert_eq!(used_storage(app).await, 20480.0);
+    // And the audit log knows who did what through the API.
+    let (_, audit) = app
+        .call_json("audit", json!({"filter": {"actor": "alice", "action": "", "team": "", "since": "", "until": ""}}))
+        .await;
+    let actions: Vec<&str> = audit["Done"]
+        .as_array()
+        .or(audit.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    for expected in ["instance.create", "instance.create.held", "instance.delete"] {
+        assert!(actions.contains(&expected), "{expected} missing in the audit log: {audit}");
+    }
+    s.app.stop().await.unwrap();
+}

@@ -261,3 +261,76 @@ async fn every_answer_carries_the_security_headers() {
     assert!(response.headers().get("set-cookie").is_none());
     app.stop().await.unwrap();
 }
+
+/// Signing in (and failing to), signing out, changing one's password and creating and revoking
+/// API tokens are rows of the audit log — on the admin's audit page and in its export — with who,
+/// what and from where, and never a password or a token.
+#[tokio::test]
+async fn sign_in_password_and_token_events_are_audited_without_secrets() {
+    let app = quiet_app().await;
+    app.person("paula", false, &[("team-a", Role::Member)]).await;
+    let wrong = "not paula's password at all";
+    let refused = app.login("paula", wrong).await;
+    assert!(refused.headers()["location"].to_str().unwrap().starts_with("/login?error=invalid"));
+
+    let paula = app.session_client("paula").await;
+    let created: serde_json::Value =
+        paula.post(app.url("/api/create_token")).form(&[("name", "ci")]).send().await.unwrap().json().await.unwrap();
+    let token = created["Done"]["token"].as_str().unwrap_or_else(|| panic!("{created}")).to_string();
+    let token_id = created["Done"]["row"]["id"].as_i64().unwrap().to_string();
+    let revoked = paula.post(app.url("/api/revoke_token")).form(&[("id", token_id.as_str())]).send().await.unwrap();
+    assert_eq!(revoked.status(), 200);
+    assert_eq!(paula.post(app.url("/auth/logout")).send().await.unwrap().status(), 303);
+
+    let new_password = "paula's brand new password";
+    let cookie = session_cookie(&app.login("paula", PASSWORD).await).unwrap();
+    let changed = app
+        .anonymous
+        .post(app.url("/auth/password"))
+        .header(COOKIE, cookie)
+        .header(ORIGIN, app.origin())
+        .form(&[("current", PASSWORD), ("new", new_password), ("confirm", new_password), ("next", "/instances")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(changed.headers()["location"], "/instances?password_changed=1");
+
+    // The admin's view of the log (the audit page's server function), newest first.
+    let filter = serde_json::json!({"filter": {"actor": "paula", "action": "", "team": "", "since": "", "until": ""}});
+    let (status, entries) = app.call_json("audit", filter).await;
+    assert_eq!(status, 200, "{entries}");
+    let actions: Vec<&str> = entries.as_array().unwrap().iter().rev().filter_map(|e| e["action"].as_str()).collect();
+    assert_eq!(
+        actions,
+        ["login.failed", "login", "token.create", "token.revoke", "logout", "login", "password.change"],
+        "{entries}"
+    );
+    for entry in entries.as_array().unwrap() {
+        assert_eq!(entry["source"], "127.0.0.1", "from where: {entry}");
+    }
+    let created_entry = entries.as_array().unwrap().iter().find(|e| e["action"] == "token.create").unwrap();
+    assert_eq!(created_entry["detail"]["name"], "ci");
+
+    // The page and the export show them; no secret is anywhere in the log.
+    let (status, html) = app.page("/admin/audit?actor=paula").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("token.revoke") && html.contains("password.change"), "the audit page lists the events");
+    for format in ["csv", "json"] {
+        let export = app
+            .client
+            .get(app.url(&format!("/admin/audit/export?format={format}&actor=paula")))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        for action in ["login.failed", "logout", "token.create", "password.change"] {
+            assert!(export.contains(action), "{action} missing in the {format} export:\n{export}");
+        }
+        for secret in [PASSWORD, wrong, new_password, token.as_str(), &token[..12]] {
+            assert!(!export.contains(secret), "a secret in the {format} export:\n{export}");
+        }
+    }
+    app.stop().await.unwrap();
+}

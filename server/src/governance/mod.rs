@@ -371,6 +371,18 @@ impl Governance {
         Ok(row.and_then(sql::request_of))
     }
 
+    /// Approved requests whose execution is still owed (the process stopped between recording
+    /// the approval and carrying it out), oldest first.
+    pub async fn owed(&self) -> GovResult<Vec<StoredRequest>> {
+        let sql = format!(
+            "SELECT {} FROM approval_requests WHERE state = 'approved' AND executed_at IS NULL ORDER BY id",
+            sql::REQUEST_COLUMNS
+        );
+        let rows: Vec<sql::RequestRow> =
+            on_pool!(&self.db, |pool| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).fetch_all(pool).await)?;
+        Ok(rows.into_iter().filter_map(sql::request_of).collect())
+    }
+
     /// The latest request for an instance (any state).
     pub async fn latest_request(&self, team: &str, instance: &str) -> GovResult<Option<ApprovalRequest>> {
         let sql = format!(
@@ -495,38 +507,45 @@ impl Governance {
         Ok(decided)
     }
 
-    /// After an approved request was carried out (or failed to be): settles its quota and tells
-    /// the requester.
+    /// After an approved request was carried out (or failed to be): settles its quota, marks it
+    /// executed (so it is not resumed again) and tells the requester.
     pub async fn carried_out(&self, request: &ApprovalRequest, result: Result<(), String>) -> GovResult<()> {
         let (team, instance, operation) = (&request.team, &request.instance, request.operation);
         locked!(&self.db, team, |conn| {
             match &result {
-                Ok(()) => match operation {
-                    Operation::Create => {}
-                    Operation::Update => {
-                        sqlx::query(
-                            "UPDATE quota_ledger SET plan = pending_plan, amounts = pending_amounts, \
-                             pending_plan = NULL, pending_amounts = NULL \
-                             WHERE team = $1 AND instance = $2 AND pending_plan IS NOT NULL",
-                        )
-                        .bind(team)
-                        .bind(instance)
-                        .execute(&mut *conn)
-                        .await?;
-                    }
-                    Operation::Delete => {
-                        sqlx::query(sql::DELETE_HOLDING).bind(team).bind(instance).execute(&mut *conn).await?;
-                    }
-                },
-                Err(message) => {
-                    sqlx::query("UPDATE approval_requests SET state = 'failed', comment = $1 WHERE id = $2")
-                        .bind(
-                            format!("{} — carrying it out failed: {message}", request.comment)
-                                .trim_start_matches(" — "),
-                        )
+                Ok(()) => {
+                    sqlx::query("UPDATE approval_requests SET executed_at = $1 WHERE id = $2")
+                        .bind(now_ms())
                         .bind(request.id)
                         .execute(&mut *conn)
                         .await?;
+                    match operation {
+                        Operation::Create => {}
+                        Operation::Update => {
+                            sqlx::query(
+                                "UPDATE quota_ledger SET plan = pending_plan, amounts = pending_amounts, \
+                             pending_plan = NULL, pending_amounts = NULL \
+                             WHERE team = $1 AND instance = $2 AND pending_plan IS NOT NULL",
+                            )
+                            .bind(team)
+                            .bind(instance)
+                            .execute(&mut *conn)
+                            .await?;
+                        }
+                        Operation::Delete => {
+                            sqlx::query(sql::DELETE_HOLDING).bind(team).bind(instance).execute(&mut *conn).await?;
+                        }
+                    }
+                }
+                Err(message) => {
+                    sqlx::query(
+                        "UPDATE approval_requests SET state = 'failed', comment = $1, executed_at = $3 WHERE id = $2",
+                    )
+                    .bind(format!("{} — carrying it out failed: {message}", request.comment).trim_start_matches(" — "))
+                    .bind(request.id)
+                    .bind(now_ms())
+                    .execute(&mut *conn)
+                    .await?;
                     release_reservation!(conn, team, instance, operation);
                 }
             }

@@ -20,7 +20,30 @@ use tower_sessions::{Expiry, Session, SessionManagerLayer};
 use crate::{
     app_state::AppState,
     auth::{Authenticator, Credentials, PasswordAuthenticator, Principal, SqlSessionStore, User, guard::SESSION_USER},
+    governance::{AuditRecord, audit::record_or_warn},
 };
+
+/// Where a request came from (see `http::source`), for the audit log.
+fn source(extensions: &Option<Extension<app::port::RequestSource>>, client: &SocketAddr) -> String {
+    match extensions {
+        Some(Extension(app::port::RequestSource(s))) if !s.is_empty() => s.clone(),
+        _ => client.ip().to_string(),
+    }
+}
+
+/// A sign-in event in the audit log: who (as they named themselves), what, from where — never
+/// the password.
+async fn audit(state: &AppState, actor: &str, action: &str, source: String, detail: serde_json::Value) {
+    let event = AuditRecord {
+        actor: actor.to_string(),
+        action: action.to_string(),
+        team: String::new(),
+        target: actor.to_string(),
+        detail,
+        source,
+    };
+    record_or_warn(&state.db, event).await;
+}
 
 /// Where the login page lives, and where anonymous page requests are sent.
 pub const LOGIN_PAGE: &str = "/login";
@@ -158,28 +181,39 @@ pub struct LoginForm {
 pub async fn login(
     State(state): State<AppState>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
+    from: Option<Extension<app::port::RequestSource>>,
     session: Session,
     Form(form): Form<LoginForm>,
 ) -> Response {
+    let from = source(&from, &client);
     let next = local_next(&form.next);
     let back =
         |error: &str| Redirect::to(&format!("{LOGIN_PAGE}?error={error}&next={}", encode(&next))).into_response();
     let username = form.username.trim();
     if !state.login_limiter.allow(client.ip(), username) {
         tracing::info!(target: "audit", event = "login-throttled", username, client = %client.ip(), "too many sign-in attempts");
+        audit(&state, username, "login.throttled", from, serde_json::Value::Null).await;
         return back("throttled");
     }
     let password = PasswordAuthenticator { accounts: state.accounts.clone() };
     match password.authenticate(&Credentials::Password { username, password: &form.password }).await {
         Ok(Some(user)) => match sign_in(&session, &user, password.method()).await {
-            Ok(()) if user.must_change_password => {
-                Redirect::to(&format!("{PASSWORD_PAGE}?next={}", encode(&next))).into_response()
+            Ok(()) => {
+                let detail = serde_json::json!({"method": password.method(), "userId": user.id});
+                audit(&state, &user.username, "login", from, detail).await;
+                if user.must_change_password {
+                    Redirect::to(&format!("{PASSWORD_PAGE}?next={}", encode(&next))).into_response()
+                } else {
+                    Redirect::to(&next).into_response()
+                }
             }
-            Ok(()) => Redirect::to(&next).into_response(),
             Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("cannot start a session: {e}")).into_response(),
         },
         Ok(None) => {
             tracing::info!(target: "audit", event = "login-failed", username, client = %client.ip(), method = password.method(), "sign-in refused");
+            // The name as typed (capped), so guessing shows in the log; the password never.
+            let named: String = username.chars().take(64).collect();
+            audit(&state, &named, "login.failed", from, serde_json::json!({"method": password.method()})).await;
             back("invalid")
         }
         Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("cannot check the password: {e}")).into_response(),
@@ -197,12 +231,20 @@ pub async fn sign_in(session: &Session, user: &User, method: &str) -> Result<(),
 }
 
 /// `POST /auth/logout`: ends the session (deleted from the database, cookie cleared).
-pub async fn logout(session: Session, Extension(who): Extension<Option<Principal>>) -> Response {
+pub async fn logout(
+    State(state): State<AppState>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    from: Option<Extension<app::port::RequestSource>>,
+    session: Session,
+    Extension(who): Extension<Option<Principal>>,
+) -> Response {
     if let Err(e) = session.flush().await {
         return (StatusCode::SERVICE_UNAVAILABLE, format!("cannot end the session: {e}")).into_response();
     }
     if let Some(p) = who {
         tracing::info!(target: "audit", event = "logout", username = %p.user.username, user_id = p.user.id, "signed out");
+        audit(&state, &p.user.username, "logout", source(&from, &client), serde_json::json!({"userId": p.user.id}))
+            .await;
     }
     Redirect::to(&format!("{LOGIN_PAGE}?signed_out=1")).into_response()
 }
@@ -221,6 +263,7 @@ pub struct PasswordForm {
 pub async fn change_password(
     State(state): State<AppState>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
+    from: Option<Extension<app::port::RequestSource>>,
     session: Session,
     Extension(principal): Extension<Option<Principal>>,
     Form(form): Form<PasswordForm>,
@@ -260,6 +303,8 @@ pub async fn change_password(
         return (StatusCode::SERVICE_UNAVAILABLE, format!("cannot renew the session: {e}")).into_response();
     }
     tracing::info!(target: "audit", event = "password-changed", username = %user.username, user_id = user.id, "password changed");
+    audit(&state, &user.username, "password.change", source(&from, &client), serde_json::json!({"userId": user.id}))
+        .await;
     let separator = if next.contains('?') { '&' } else { '?' };
     Redirect::to(&format!("{next}{separator}password_changed=1")).into_response()
 }

@@ -33,7 +33,7 @@ pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let portal: PortalHandle =
         Arc::new(PortalService::new(state.db.clone(), state.store.clone(), state.governance.clone()));
-    let people: PeopleHandle = Arc::new(PeopleService::new(state.accounts.clone()));
+    let people: PeopleHandle = Arc::new(PeopleService::new(state.accounts.clone(), state.db.clone()));
     let leptos_options = state.leptos_options.clone();
     let guard = auth::guard(&state);
     let sessions = SqlSessionStore::new(state.db.clone());

@@ -3,11 +3,21 @@
 //! so the same messages, as the portal's form), a binding's instance exists and is bindable; and
 //! who asked (`spec.userInfo`, as upstream's API server stamped it).
 
-use app::model::{Kind, validate_dns1123_label, validate_dns1123_subdomain};
+use std::collections::HashMap;
+
+use app::{
+    api::governance::{ApprovalRequest, Operation as GovOperation, Visibility},
+    model::{Kind, validate_dns1123_label, validate_dns1123_subdomain},
+};
+use axum::http::StatusCode;
 use serde_json::{Map, Value, json};
 
-use super::{Ctx, status::ApiError, status::ApiResult};
+use super::{
+    Ctx,
+    status::{ApiError, ApiResult, qualified},
+};
 use crate::{
+    governance::{Admission, Admit, AuditRecord, Previous, Refusal, Reservation, audit::record_or_warn, rules},
     params::ParamsValidator,
     store::{FieldCause, ListQuery},
 };
@@ -26,23 +36,40 @@ fn text<'a>(object: &'a Value, pointer: &str) -> Option<&'a str> {
     object.pointer(pointer).and_then(Value::as_str).filter(|s| !s.is_empty())
 }
 
+/// What governance decides on an instance: its class and plan (external names) and parameters.
+struct Governed {
+    class: String,
+    plan: String,
+    parameters: Value,
+    previous: Option<Previous>,
+}
+
 /// Runs every check; `object` gets the caller's `userInfo` when its spec is new or changed.
+///
+/// An instance create or spec update then goes through [`crate::governance::Governance::admit`],
+/// the one admission the portal's forms use too: a hidden plan or an overrun quota is refused
+/// (403), a change policy wants approved is recorded as a pending request and answered with
+/// 202 ([`awaiting_approval`]: nothing is to be written), and otherwise the
+/// quota is reserved — the caller gives it back with [`undo`] if the write then fails. A dry
+/// run reserves and records nothing: it checks the plan's visibility only.
 pub async fn admit(
     ctx: &Ctx,
     op: Operation,
     kind: Kind,
     object: &mut Value,
     existing: Option<&Value>,
-) -> ApiResult<()> {
+    dry: bool,
+) -> ApiResult<Option<Reservation>> {
     let name = text(object, "/metadata/name").unwrap_or_default().to_string();
     let mut causes = Vec::new();
     if op == Operation::Create {
         check_name(kind, object, &mut causes);
     }
     let spec_changed = existing.is_none_or(|e| spec_without_user(e) != spec_without_user(object));
+    let mut governed = None;
     if spec_changed {
         match kind {
-            Kind::ServiceInstance => instance(ctx, object, existing, &mut causes).await?,
+            Kind::ServiceInstance => governed = instance(ctx, object, existing, &mut causes).await?,
             Kind::ServiceBinding => binding(ctx, object, existing, &mut causes).await?,
             _ => {}
         }
@@ -60,14 +87,270 @@ pub async fn admit(
             object["spec"]["userInfo"] = existing.pointer("/spec/userInfo").cloned().unwrap_or(Value::Null);
         }
     }
-    policy(ctx, op, kind, object, existing).await
+    match governed {
+        Some(governed) => {
+            let namespace = text(object, "/metadata/namespace").unwrap_or_default().to_string();
+            policy(ctx, op, &namespace, &name, governed, dry).await
+        }
+        None => Ok(None),
+    }
 }
 
-/// Quotas, plan visibility and approvals (issue 7) plug in here.
-/// MERGE(gov): call the policy admission function on instance creates and spec updates, and
-/// map a refusal to `ApiError::forbidden`/`ApiError::invalid` (a pending approval to 202).
-async fn policy(_ctx: &Ctx, _op: Operation, _kind: Kind, _object: &Value, _existing: Option<&Value>) -> ApiResult<()> {
-    Ok(())
+/// Quotas, plan visibility and approvals: the portal's single admission.
+async fn policy(
+    ctx: &Ctx,
+    op: Operation,
+    namespace: &str,
+    name: &str,
+    governed: Governed,
+    dry: bool,
+) -> ApiResult<Option<Reservation>> {
+    let kind = Kind::ServiceInstance;
+    if dry {
+        let visible = ctx
+            .gov
+            .visible(namespace, &governed.class, Some(&governed.plan))
+            .await
+            .map_err(|r| refused(kind, name, r))?;
+        if !visible {
+            return Err(refused(kind, name, hidden(namespace, &governed.class, &governed.plan)));
+        }
+        return Ok(None);
+    }
+    let operation = match op {
+        Operation::Create => GovOperation::Create,
+        Operation::Update => GovOperation::Update,
+    };
+    let ask = Admit {
+        namespace,
+        instance: name,
+        class: &governed.class,
+        plan: &governed.plan,
+        parameters: &governed.parameters,
+        operation,
+        previous: governed.previous.clone(),
+    };
+    match ctx.gov.admit(&ctx.caller, &ask).await {
+        Ok(Admission::Proceed(reservation)) => Ok(Some(reservation)),
+        Ok(Admission::Pending(held)) => {
+            record_or_warn(
+                ctx.gov.db(),
+                AuditRecord::by(
+                    &ctx.caller,
+                    &format!("instance.{}.held", operation.as_str()),
+                    namespace,
+                    name,
+                    json!({"class": governed.class, "plan": governed.plan, "parameters": governed.parameters,
+                           "request": held.id, "reason": held.reason, "via": "kubernetes-api"}),
+                ),
+            )
+            .await;
+            tracing::info!(user = %ctx.caller.username, %namespace, instance = %name, request = held.id,
+                "instance change through the Kubernetes-style API held for approval");
+            Err(awaiting_approval(kind, name, &held))
+        }
+        Err(refusal) => Err(refused(kind, name, refusal)),
+    }
+}
+
+/// An instance delete: `Ok` to go ahead (then [`released`]), or the 202 of a delete held for
+/// approval (or a refusal).
+pub async fn admit_delete(ctx: &Ctx, object: &Value, dry: bool) -> ApiResult<()> {
+    if dry || text(object, "/metadata/deletionTimestamp").is_some() {
+        return Ok(());
+    }
+    let namespace = text(object, "/metadata/namespace").unwrap_or_default();
+    let name = text(object, "/metadata/name").unwrap_or_default();
+    let spec = object.get("spec").cloned().unwrap_or(json!({}));
+    let (class, plan) = match resolve_plan(ctx, namespace, &spec, &mut Vec::new()).await? {
+        Some((class, plan)) => (external_name(&class), external_name(&plan)),
+        None => {
+            let choice = plan_choice(&spec);
+            (
+                choice.as_ref().map(|c| c.class_value.clone()).unwrap_or_default(),
+                choice.and_then(|c| c.plan_value).unwrap_or_default(),
+            )
+        }
+    };
+    let parameters = spec.get("parameters").cloned().unwrap_or(Value::Null);
+    let ask = Admit {
+        namespace,
+        instance: name,
+        class: &class,
+        plan: &plan,
+        parameters: &parameters,
+        operation: GovOperation::Delete,
+        previous: None,
+    };
+    let kind = Kind::ServiceInstance;
+    match ctx.gov.admit(&ctx.caller, &ask).await {
+        Ok(Admission::Proceed(_)) => Ok(()),
+        Ok(Admission::Pending(held)) => {
+            record_or_warn(
+                ctx.gov.db(),
+                AuditRecord::by(
+                    &ctx.caller,
+                    "instance.delete.held",
+                    namespace,
+                    name,
+                    json!({"request": held.id, "reason": held.reason, "via": "kubernetes-api"}),
+                ),
+            )
+            .await;
+            Err(awaiting_approval(kind, name, &held))
+        }
+        Err(refusal) => Err(refused(kind, name, refusal)),
+    }
+}
+
+/// After an instance was written through the API: records it in the audit log.
+pub async fn written(ctx: &Ctx, action: &str, object: &Value) {
+    let spec = object.get("spec").cloned().unwrap_or(Value::Null);
+    record_or_warn(
+        ctx.gov.db(),
+        AuditRecord::by(
+            &ctx.caller,
+            action,
+            text(object, "/metadata/namespace").unwrap_or_default(),
+            text(object, "/metadata/name").unwrap_or_default(),
+            json!({"plan": spec.get("clusterServicePlanExternalName").or_else(|| spec.get("servicePlanExternalName")),
+                   "parameters": spec.get("parameters"), "via": "kubernetes-api"}),
+        ),
+    )
+    .await;
+}
+
+/// After an instance was deleted through the API: its quota is free again.
+pub async fn released(ctx: &Ctx, namespace: &str, name: &str) {
+    if let Err(e) = ctx.gov.release(namespace, name).await {
+        tracing::error!(error = %e, %namespace, instance = %name, "giving back the quota of a deleted instance failed");
+    }
+    record_or_warn(
+        ctx.gov.db(),
+        AuditRecord::by(&ctx.caller, "instance.delete", namespace, name, json!({"via": "kubernetes-api"})),
+    )
+    .await;
+}
+
+/// Gives back a reservation whose write failed.
+pub async fn undo(ctx: &Ctx, reservation: Option<Reservation>) {
+    if let Some(reservation) = reservation
+        && let Err(e) = ctx.gov.undo(reservation).await
+    {
+        tracing::error!(error = %e, "giving back the quota of a failed write failed");
+    }
+}
+
+fn hidden(namespace: &str, class: &str, plan: &str) -> Refusal {
+    Refusal::Hidden(format!("The service {class} has no plan {plan:?} on offer for team {namespace}."))
+}
+
+fn external_name(object: &Value) -> String {
+    text(object, "/spec/externalName").unwrap_or_default().to_string()
+}
+
+fn kind_details(kind: Kind, name: &str) -> Value {
+    json!({"name": name, "group": super::status::group(kind), "kind": kind.plural()})
+}
+
+/// 202 Accepted: the change waits for approval; nothing is written. The `Status` says
+/// `Failure` (reason `PendingApproval`) so kubectl and client-go report the message and do not
+/// claim the object was created.
+pub fn awaiting_approval(kind: Kind, name: &str, held: &ApprovalRequest) -> ApiError {
+    let who = match held.approver {
+        app::api::governance::Approver::TeamAdmin => "a team admin of",
+        app::api::governance::Approver::PlatformAdmin => "a platform admin for",
+    };
+    let mut details = kind_details(kind, name);
+    details["causes"] = json!([{"reason": "PendingApproval", "message": held.reason, "field": "spec"}]);
+    details["uid"] = json!(format!("approval-request-{}", held.id));
+    ApiError {
+        details: Some(details),
+        ..ApiError::new(
+            StatusCode::ACCEPTED,
+            "PendingApproval",
+            format!(
+                "{} \"{name}\" awaits approval as request #{}: {}; it is {} once {who} team {} approves it (see /approvals)",
+                qualified(kind),
+                held.id,
+                held.reason,
+                match held.operation {
+                    GovOperation::Create => "created",
+                    GovOperation::Update => "changed",
+                    GovOperation::Delete => "deleted",
+                },
+                held.team
+            ),
+        )
+    }
+}
+
+/// A governance refusal in Kubernetes' terms, naming the reason.
+pub fn refused(kind: Kind, name: &str, refusal: Refusal) -> ApiError {
+    let what = format!("{} \"{name}\"", qualified(kind));
+    let (code, reason, message) = match refusal {
+        Refusal::Hidden(m) | Refusal::Forbidden(m) => {
+            (StatusCode::FORBIDDEN, "Forbidden", format!("{what} is forbidden: {m}"))
+        }
+        Refusal::OverQuota { message, .. } => {
+            (StatusCode::FORBIDDEN, "Forbidden", format!("{what} is forbidden: exceeded quota: {message}"))
+        }
+        Refusal::Busy(m) => (StatusCode::CONFLICT, "Conflict", format!("Operation cannot be fulfilled on {what}: {m}")),
+        Refusal::NotFound(m) => (StatusCode::NOT_FOUND, "NotFound", m),
+        Refusal::Invalid(m) => (StatusCode::UNPROCESSABLE_ENTITY, "Invalid", format!("{what} is invalid: {m}")),
+        Refusal::Unavailable(m) => (StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable", m),
+    };
+    ApiError { details: Some(kind_details(kind, name)), ..ApiError::new(code, reason, message) }
+}
+
+/// Which catalog objects (classes and plans) a caller may see: plan visibility per team.
+pub struct CatalogVisibility {
+    rules: Vec<Visibility>,
+    teams: Vec<String>,
+    /// Class object name → external name (plans name their class by object name).
+    classes: HashMap<String, String>,
+}
+
+/// `None`: the caller sees the whole catalog (a platform admin, no visibility rules, or a kind
+/// that is not part of the catalog).
+pub async fn catalog_visibility(ctx: &Ctx, kind: Kind) -> ApiResult<Option<CatalogVisibility>> {
+    let plans = match kind {
+        Kind::ClusterServiceClass | Kind::ServiceClass => None,
+        Kind::ClusterServicePlan => Some(Kind::ClusterServiceClass),
+        Kind::ServicePlan => Some(Kind::ServiceClass),
+        _ => return Ok(None),
+    };
+    let Some(teams) = ctx.caller.namespaces.clone() else { return Ok(None) };
+    let rules = ctx.gov.visibility().await.map_err(|r| refused(kind, "", r))?;
+    if rules.is_empty() {
+        return Ok(None);
+    }
+    let mut classes = HashMap::new();
+    if let Some(class_kind) = plans {
+        for class in ctx.store.list(class_kind, &ListQuery::default()).await?.items {
+            classes.insert(text(&class, "/metadata/name").unwrap_or_default().to_string(), external_name(&class));
+        }
+    }
+    Ok(Some(CatalogVisibility { rules, teams, classes }))
+}
+
+impl CatalogVisibility {
+    pub fn shows(&self, kind: Kind, object: &Value) -> bool {
+        let teams = Some(self.teams.as_slice());
+        match kind {
+            Kind::ClusterServiceClass | Kind::ServiceClass => {
+                rules::visible_to_any(&self.rules, teams, &external_name(object), None)
+            }
+            Kind::ClusterServicePlan | Kind::ServicePlan => {
+                let class_ref = text(object, "/spec/clusterServiceClassRef/name")
+                    .or_else(|| text(object, "/spec/serviceClassRef/name"))
+                    .unwrap_or_default();
+                let class = self.classes.get(class_ref).cloned().unwrap_or_default();
+                rules::visible_to_any(&self.rules, teams, &class, Some(&external_name(object)))
+            }
+            _ => true,
+        }
+    }
 }
 
 fn spec_without_user(object: &Value) -> Value {
@@ -291,20 +574,26 @@ async fn instance(
     object: &mut Value,
     existing: Option<&Value>,
     causes: &mut Vec<FieldCause>,
-) -> ApiResult<()> {
+) -> ApiResult<Option<Governed>> {
     let namespace = text(object, "/metadata/namespace").unwrap_or_default().to_string();
     let spec = object.get("spec").cloned().unwrap_or(json!({}));
     if let Some(existing) = existing
         && text(existing, "/metadata/deletionTimestamp").is_some()
     {
         causes.push(cause("spec", "Forbidden: the instance is being deleted; its spec cannot change"));
-        return Ok(());
+        return Ok(None);
     }
-    let Some((class, plan)) = resolve_plan(ctx, &namespace, &spec, causes).await? else { return Ok(()) };
+    let Some((class, plan)) = resolve_plan(ctx, &namespace, &spec, causes).await? else { return Ok(None) };
     let parameters = effective_parameters(ctx, &namespace, &spec, causes).await?;
+    let mut governed = Governed {
+        class: external_name(&class),
+        plan: external_name(&plan),
+        parameters: parameters.clone(),
+        previous: None,
+    };
     let Some(existing) = existing else {
         check_parameters(plan.pointer("/spec/instanceCreateParameterSchema"), &parameters, causes);
-        return Ok(());
+        return Ok(Some(governed));
     };
     let before = existing.get("spec").cloned().unwrap_or(json!({}));
     if let Some(choice) = plan_choice(&before)
@@ -313,8 +602,18 @@ async fn instance(
     {
         causes
             .push(cause(&format!("spec.{}", choice.class_field), "Forbidden: the class of an instance cannot change"));
-        return Ok(());
+        return Ok(None);
     }
+    let old = effective_parameters(ctx, &namespace, &before, &mut Vec::new()).await?;
+    let previous_plan = match resolve_plan(ctx, &namespace, &before, &mut Vec::new()).await? {
+        Some((_, plan)) => external_name(&plan),
+        None => plan_choice(&before).and_then(|c| c.plan_value).unwrap_or_default(),
+    };
+    governed.previous = Some(Previous {
+        plan: previous_plan,
+        parameters: old.clone(),
+        resource_version: text(existing, "/metadata/resourceVersion").unwrap_or_default().to_string(),
+    });
     let plan_changed = plan_choice(&before).and_then(|c| c.plan_value) != plan_choice(&spec).and_then(|c| c.plan_value);
     if plan_changed {
         let updatable = plan
@@ -331,7 +630,6 @@ async fn instance(
     match plan.pointer("/spec/instanceUpdateParameterSchema") {
         Some(update_schema) if update_schema.is_object() => {
             let declared = update_schema.get("properties").and_then(Value::as_object);
-            let old = effective_parameters(ctx, &namespace, &before, &mut Vec::new()).await?;
             let mut edited = Map::new();
             for (key, value) in parameters.as_object().into_iter().flatten() {
                 if declared.is_some_and(|d| d.contains_key(key)) {
@@ -347,7 +645,7 @@ async fn instance(
         }
         _ => check_parameters(plan.pointer("/spec/instanceCreateParameterSchema"), &parameters, causes),
     }
-    Ok(())
+    Ok(Some(governed))
 }
 
 async fn binding(

@@ -167,8 +167,13 @@ pub async fn list(
         }
         other => ApiError::from(other),
     })?;
-    let items: Vec<Value> =
-        list.items.into_iter().filter(|o| ctx.may_see(target.kind, o) && fields.matches(o)).collect();
+    let shown = admission::catalog_visibility(ctx, target.kind).await?;
+    let items: Vec<Value> = list
+        .items
+        .into_iter()
+        .filter(|o| ctx.may_see(target.kind, o) && fields.matches(o))
+        .filter(|o| shown.as_ref().is_none_or(|v| v.shows(target.kind, o)))
+        .collect();
     let mut list_meta = json!({"resourceVersion": list.resource_version.to_string()});
     if let Some(token) = list.continue_token {
         list_meta["continue"] = json!(token);
@@ -201,6 +206,12 @@ pub async fn get(
 ) -> ApiResult<Response> {
     ctx.authorize("get", target)?;
     let object = fetch(ctx, target).await?;
+    // A class or plan hidden from the caller's teams is as if it did not exist.
+    if let Some(shown) = admission::catalog_visibility(ctx, target.kind).await?
+        && !shown.shows(target.kind, &object)
+    {
+        return Err(ApiError::not_found(target.kind, target.name.as_deref().unwrap_or_default()));
+    }
     Ok(respond_object(target.kind, StatusCode::OK, &object, headers, query, &[]))
 }
 
@@ -339,11 +350,33 @@ async fn insert(
     {
         map.remove("status");
     }
-    admission::admit(ctx, Operation::Create, kind, &mut object, None).await?;
-    let created = if dry { dry_created(kind, object)? } else { ctx.store.create(kind, object).await? };
+    // The name is known before admission: quotas and approvals are kept per instance name.
+    object::apply_generate_name(&mut object);
+    if kind == Kind::ServiceInstance {
+        // Said as Kubernetes says it, before governance would call the name taken.
+        let name = object::name(&object);
+        if !name.is_empty() && ctx.store.get(kind, object::namespace(&object), name).await?.is_some() {
+            return Err(ApiError::already_exists(kind, name));
+        }
+    }
+    let reservation = admission::admit(ctx, Operation::Create, kind, &mut object, None, dry).await?;
+    let created = if dry {
+        dry_created(kind, object)?
+    } else {
+        match ctx.store.create(kind, object).await {
+            Ok(created) => created,
+            Err(e) => {
+                admission::undo(ctx, reservation).await;
+                return Err(e.into());
+            }
+        }
+    };
     if !dry {
         tracing::info!(user = %ctx.caller.username, kind = %kind, namespace = %object::namespace(&created),
             name = %object::name(&created), "created through the Kubernetes-style API");
+        if kind == Kind::ServiceInstance {
+            admission::written(ctx, "instance.create", &created).await;
+        }
     }
     Ok(respond_object(kind, StatusCode::CREATED, &created, headers, query, &warnings))
 }
@@ -391,7 +424,7 @@ async fn write(ctx: &Ctx, target: &Target, mut object: Value, existing: &Value, 
     if kind != Kind::Secret {
         object["status"] = existing.get("status").cloned().unwrap_or(Value::Null);
     }
-    admission::admit(ctx, Operation::Update, kind, &mut object, Some(existing)).await?;
+    let reservation = admission::admit(ctx, Operation::Update, kind, &mut object, Some(existing), dry).await?;
     if dry {
         object::check_immutable(kind, existing, &object)?;
         for field in ["uid", "creationTimestamp", "generation", "deletionTimestamp"] {
@@ -402,9 +435,19 @@ async fn write(ctx: &Ctx, target: &Target, mut object: Value, existing: &Value, 
         }
         return Ok(object);
     }
-    let written = ctx.store.update(kind, object).await?;
+    let governed = reservation.is_some();
+    let written = match ctx.store.update(kind, object).await {
+        Ok(written) => written,
+        Err(e) => {
+            admission::undo(ctx, reservation).await;
+            return Err(e.into());
+        }
+    };
     tracing::info!(user = %ctx.caller.username, kind = %kind, namespace = %object::namespace(&written),
         name = %object::name(&written), "updated through the Kubernetes-style API");
+    if governed {
+        admission::written(ctx, "instance.update", &written).await;
+    }
     Ok(written)
 }
 
@@ -538,12 +581,16 @@ pub async fn delete(
     if dry {
         return Ok(respond(StatusCode::OK, &existing, &headers, &[]));
     }
-    let deleted = ctx
-        .store
-        .delete(target.kind, target.namespace.as_deref().unwrap_or_default(), name, Some(object::uid(&existing)))
-        .await?;
-    tracing::info!(user = %ctx.caller.username, kind = %target.kind, namespace = target.namespace.as_deref().unwrap_or_default(),
-        name, "deleted through the Kubernetes-style API");
+    let instance = target.kind == Kind::ServiceInstance;
+    if instance {
+        admission::admit_delete(ctx, &existing, false).await?;
+    }
+    let namespace = target.namespace.as_deref().unwrap_or_default();
+    let deleted = ctx.store.delete(target.kind, namespace, name, Some(object::uid(&existing))).await?;
+    tracing::info!(user = %ctx.caller.username, kind = %target.kind, namespace, name, "deleted through the Kubernetes-style API");
+    if instance && object::meta_str(&existing, "deletionTimestamp").is_none() {
+        admission::released(ctx, namespace, name).await;
+    }
     let (code, object) = match deleted {
         Deleted::Gone(object) => (StatusCode::OK, object),
         Deleted::Pending(object) => (StatusCode::OK, object),
@@ -571,12 +618,26 @@ pub async fn delete_collection(
             deleted.push(item);
             continue;
         }
+        let instance = target.kind == Kind::ServiceInstance && object::meta_str(&item, "deletionTimestamp").is_none();
+        if instance {
+            match admission::admit_delete(ctx, &item, false).await {
+                Ok(()) => {}
+                // Held for approval: it stays until an admin approves.
+                Err(e) if e.code == StatusCode::ACCEPTED => continue,
+                Err(e) => return Err(e),
+            }
+        }
         match ctx
             .store
             .delete(target.kind, object::namespace(&item), object::name(&item), Some(object::uid(&item)))
             .await
         {
-            Ok(Deleted::Gone(o) | Deleted::Pending(o)) => deleted.push(o),
+            Ok(Deleted::Gone(o) | Deleted::Pending(o)) => {
+                if instance {
+                    admission::released(ctx, object::namespace(&o), object::name(&o)).await;
+                }
+                deleted.push(o);
+            }
             Err(StoreError::NotFound { .. }) => {}
             Err(e) => return Err(e.into()),
         }

@@ -135,17 +135,25 @@ async fn apply_one(ctx: &Ctx, mut document: Value) -> ApiResult<Applied> {
     let query: HashMap<String, String> = [("fieldValidation".to_string(), "Strict".to_string())].into();
     let body = Body::from(document.to_string());
     let existing = if name.is_empty() { None } else { ctx.store.get(kind, &namespace, &name).await? };
-    let (response, action) = match &existing {
+    let (result, action) = match &existing {
         None => {
             let target = Target { kind, namespace: Some(namespace.clone()), name: None, status: false };
             let request = json_request(Method::POST, "application/json", body)?;
-            (handlers::create(ctx, &target, &query, request).await?, "created")
+            (handlers::create(ctx, &target, &query, request).await, "created")
         }
         Some(_) => {
             let target = Target { kind, namespace: Some(namespace.clone()), name: Some(name.clone()), status: false };
             let request = json_request(Method::PATCH, "application/merge-patch+json", body)?;
-            (handlers::patch(ctx, &target, &query, request).await?, "configured")
+            (handlers::patch(ctx, &target, &query, request).await, "configured")
         }
+    };
+    let response = match result {
+        Ok(response) => response,
+        // Held for approval: nothing written yet.
+        Err(e) if e.code == StatusCode::ACCEPTED => {
+            return Ok(Applied { kind: kind.as_str().to_string(), namespace, name, action: "pending approval".into() });
+        }
+        Err(e) => return Err(e),
     };
     let bytes = axum::body::to_bytes(response.into_body(), super::MAX_BODY_BYTES)
         .await
@@ -168,10 +176,11 @@ async fn apply_one(ctx: &Ctx, mut document: Value) -> ApiResult<Applied> {
 /// [`apply`] for the portal's UI: refusals become form rejections with one line per field.
 pub async fn apply_for_portal(
     store: std::sync::Arc<dyn crate::store::ResourceStore>,
+    gov: crate::governance::Governance,
     caller: &app::api::Caller,
     text: &str,
 ) -> PortResult<Vec<ManifestApplied>> {
-    let ctx = Ctx::new(store, caller.clone());
+    let ctx = Ctx::new(store, gov, caller.clone());
     match apply(&ctx, text).await {
         Ok(applied) => Ok(applied
             .into_iter()
@@ -214,7 +223,7 @@ fn ui_ctx(state: &AppState, parts: &Parts) -> Result<Ctx, ApiError> {
         _ => app::port::caller_of(Some(parts)),
     };
     let caller = caller.ok_or_else(|| ApiError::unauthorized("sign in to the portal first"))?;
-    Ok(Ctx::new(state.store.clone(), caller))
+    Ok(Ctx::new(state.store.clone(), state.governance.clone(), caller))
 }
 
 #[derive(Debug, Deserialize)]

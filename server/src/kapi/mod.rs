@@ -35,6 +35,7 @@ use axum::{
 use crate::{
     app_state::AppState,
     auth::{Accounts, Principal},
+    governance::Governance,
     store::ResourceStore,
 };
 use status::{ApiError, ApiResult};
@@ -72,14 +73,16 @@ pub struct Ctx {
     pub caller: Caller,
     /// The portal account behind the request, when there is one.
     pub user_id: Option<i64>,
+    /// Visibility, quotas and approvals: the same admission as the portal's forms.
+    pub gov: Governance,
 }
 
 impl Ctx {
-    pub fn new(store: Arc<dyn ResourceStore>, caller: Caller) -> Self {
+    pub fn new(store: Arc<dyn ResourceStore>, gov: Governance, caller: Caller) -> Self {
         // Outside the HTTP server (the portal's own calls) nothing ends a watch.
         static NEVER: std::sync::LazyLock<tokio::sync::watch::Sender<bool>> =
             std::sync::LazyLock::new(|| tokio::sync::watch::channel(false).0);
-        Self { store, shutdown: NEVER.subscribe(), caller, user_id: None }
+        Self { store, shutdown: NEVER.subscribe(), caller, user_id: None, gov }
     }
 }
 
@@ -175,6 +178,7 @@ pub async fn authenticate(state: AppState, headers: &HeaderMap, extensions: &Ext
         shutdown: state.shutdown.clone(),
         caller: principal.caller(),
         user_id: Some(principal.user.id),
+        gov: state.governance.clone(),
     };
     if let Some(Some(principal)) = extensions.get::<Option<Principal>>() {
         return Ok(ctx(principal));

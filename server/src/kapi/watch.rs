@@ -120,6 +120,7 @@ pub async fn watch(
         resource_version,
         ..WatchQuery::default()
     };
+    let shown = super::admission::catalog_visibility(&ctx, kind).await?;
     let mut events = match ctx.store.watch(watch_query).await {
         Ok(events) => events,
         Err(e) => return Ok(error_stream(store_error(e))),
@@ -185,7 +186,10 @@ pub async fn watch(
                 }
                 Some(Ok(event)) => {
                     last_rv = last_rv.max(event.resource_version);
-                    if !ctx.may_see(kind, &event.object) || !fields.matches(&event.object) {
+                    if !ctx.may_see(kind, &event.object)
+                        || !fields.matches(&event.object)
+                        || shown.as_ref().is_some_and(|v| !v.shows(kind, &event.object))
+                    {
                         continue;
                     }
                     let object = if as_table {

@@ -23,7 +23,7 @@ use super::{
     instances::{apply_update, create_object, delete_object, merged_parameters},
 };
 use crate::{
-    governance::{Governance, Refusal, audit, rules},
+    governance::{Governance, Refusal, StoredRequest, audit, rules},
     store::{ListQuery, ResourceStore},
 };
 
@@ -136,6 +136,11 @@ pub async fn decide(
     if !decision.approve {
         return Ok(());
     }
+    execute(store, gov, &decided).await
+}
+
+/// Carries out an approved request and settles it (quota, executed mark, the requester told).
+async fn execute(store: &dyn ResourceStore, gov: &Governance, decided: &StoredRequest) -> PortResult<()> {
     let request = &decided.request;
     let result = carry_out(store, request, &decided.requester).await;
     let outcome = result.as_ref().map(|_| ()).map_err(|e| e.to_string());
@@ -146,12 +151,46 @@ pub async fn decide(
     result
 }
 
-async fn carry_out(
+/// Carries out the approved requests a stopped process left owed (approval recorded, instance
+/// not yet created, changed or deleted). Safe to run more than once and beside a decision in
+/// flight: [`carry_out`] recognises its own earlier work by the instance's approval annotation,
+/// and creating an instance is atomic in the store. Returns how many it settled.
+pub async fn resume_approved(store: &dyn ResourceStore, gov: &Governance) -> PortResult<usize> {
+    let owed = gov.owed().await.map_err(refused)?;
+    let mut settled = 0;
+    for request in &owed {
+        tracing::info!(request = request.request.id, team = %request.request.team, instance = %request.request.instance,
+            "resuming an approved request whose execution was interrupted");
+        match execute(store, gov, request).await {
+            Ok(()) => settled += 1,
+            // Recorded as failed (and its quota given back) by `execute`; the others go on.
+            Err(PortError::Unavailable(e)) => return Err(PortError::Unavailable(e)),
+            Err(_) => settled += 1,
+        }
+    }
+    Ok(settled)
+}
+
+/// The annotation an instance gets from the approved request that created or changed it: how a
+/// resumed execution knows its work was already done.
+pub const APPROVAL_ANNOTATION: &str = "quartermaster.io/approval-request";
+
+fn done_by(instance: &ServiceInstance, request: &ApprovalRequest) -> bool {
+    instance.metadata.annotations.get(APPROVAL_ANNOTATION) == Some(&request.id.to_string())
+}
+
+/// Does what an approved request asks, once: a repeat (after a crash between doing it and
+/// recording it) finds the instance already carrying the request's annotation and does nothing.
+pub async fn carry_out(
     store: &dyn ResourceStore,
     request: &ApprovalRequest,
     requester: &app::model::UserInfo,
 ) -> PortResult<()> {
     let (team, name) = (request.team.as_str(), request.instance.as_str());
+    let current = get::<ServiceInstance>(store, team, name).await?;
+    if current.as_ref().is_some_and(|i| done_by(i, request)) {
+        return Ok(());
+    }
     match request.operation {
         Operation::Create => {
             let class = find_class(store, &request.class)
@@ -159,19 +198,25 @@ async fn carry_out(
                 .filter(|c| !c.status.removed_from_broker_catalog)
                 .ok_or_else(|| PortError::Conflict(format!("The service {} is no longer offered.", request.class)))?;
             offered(store, &class, &request.plan).await?;
-            create_object(store, requester, team, name, &request.class, &request.plan, request.parameters.clone())
-                .await
-                .map(drop)
+            let marked = [(APPROVAL_ANNOTATION.to_string(), request.id.to_string())];
+            match create_marked(store, requester, request, &marked).await {
+                Ok(()) => Ok(()),
+                // Created meanwhile by another execution of this same request.
+                Err(e) => match get::<ServiceInstance>(store, team, name).await? {
+                    Some(instance) if done_by(&instance, request) => Ok(()),
+                    _ => Err(e),
+                },
+            }
         }
         Operation::Update => {
-            let instance = get::<ServiceInstance>(store, team, name)
-                .await?
-                .ok_or_else(|| PortError::NotFound(format!("The instance {team}/{name} is gone.")))?;
+            let mut instance =
+                current.ok_or_else(|| PortError::NotFound(format!("The instance {team}/{name} is gone.")))?;
             if instance.metadata.deletion_timestamp.is_some() {
                 return Err(PortError::Conflict("The instance is being deleted; it cannot be changed.".into()));
             }
             // The request holds the whole parameters it asked for; merging keeps what it left out.
             let parameters = merged_parameters(&instance, &request.parameters);
+            instance.metadata.annotations.insert(APPROVAL_ANNOTATION.to_string(), request.id.to_string());
             apply_update(store, instance, &request.plan, parameters, requester).await
         }
         Operation::Delete => match get::<ServiceInstance>(store, team, name).await? {
@@ -179,6 +224,26 @@ async fn carry_out(
             None => Ok(()),
         },
     }
+}
+
+async fn create_marked(
+    store: &dyn ResourceStore,
+    requester: &app::model::UserInfo,
+    request: &ApprovalRequest,
+    annotations: &[(String, String)],
+) -> PortResult<()> {
+    create_object(
+        store,
+        requester,
+        &request.team,
+        &request.instance,
+        &request.class,
+        &request.plan,
+        request.parameters.clone(),
+        annotations,
+    )
+    .await
+    .map(drop)
 }
 
 async fn offered(store: &dyn ResourceStore, class: &ClusterServiceClass, plan: &str) -> PortResult<ClusterServicePlan> {

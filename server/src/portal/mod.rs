@@ -198,7 +198,7 @@ impl Portal for PortalService {
     }
 
     async fn apply_manifest(&self, caller: &Caller, manifest: String) -> PortResult<Vec<ManifestApplied>> {
-        crate::kapi::manifest::apply_for_portal(self.store.clone(), caller, &manifest).await
+        crate::kapi::manifest::apply_for_portal(self.store.clone(), self.gov.clone(), caller, &manifest).await
     }
 }
 

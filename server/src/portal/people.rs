@@ -10,16 +10,29 @@ use app::{
     port::{PortError, PortResult},
 };
 
+use serde_json::json;
+
 use super::access::check_admin;
-use crate::auth::{AccountError, Accounts, Role, TokenInfo, password};
+use crate::{
+    auth::{AccountError, Accounts, Role, TokenInfo, password},
+    db::Database,
+    governance::{AuditRecord, audit::record_or_warn},
+};
 
 pub struct PeopleService {
     accounts: Accounts,
+    /// Where the audit log is kept.
+    db: Database,
 }
 
 impl PeopleService {
-    pub fn new(accounts: Accounts) -> Self {
-        Self { accounts }
+    pub fn new(accounts: Accounts, db: Database) -> Self {
+        Self { accounts, db }
+    }
+
+    /// An audit row (never with a secret: no password, no token value).
+    async fn audit(&self, caller: &Caller, action: &str, team: &str, target: &str, detail: serde_json::Value) {
+        record_or_warn(&self.db, AuditRecord::by(caller, action, team, target, detail)).await;
     }
 }
 
@@ -114,6 +127,7 @@ impl People for PeopleService {
             .await
             .map_err(account_error)?;
         tracing::info!(target: "audit", event = "user-created", by = %caller.username, username, platform_admin = person.platform_admin, "account created");
+        self.audit(caller, "person.create", "", username, json!({"platformAdmin": person.platform_admin})).await;
         Ok(CreatedPerson { username: username.to_string(), one_time_password })
     }
 
@@ -121,6 +135,7 @@ impl People for PeopleService {
         check_admin(caller)?;
         self.accounts.create_team(name.trim(), display_name.trim()).await.map_err(account_error)?;
         tracing::info!(target: "audit", event = "team-created", by = %caller.username, team = name.trim(), "team created");
+        self.audit(caller, "team.create", name.trim(), name.trim(), json!({"displayName": display_name.trim()})).await;
         Ok(())
     }
 
@@ -138,6 +153,7 @@ impl People for PeopleService {
         })?;
         self.accounts.set_membership(user.id, team, role).await.map_err(account_error)?;
         tracing::info!(target: "audit", event = "membership-set", by = %caller.username, team, username = %user.username, role = role.as_str(), "membership set");
+        self.audit(caller, "membership.set", team, &user.username, json!({"role": role.as_str()})).await;
         Ok(())
     }
 
@@ -151,6 +167,7 @@ impl People for PeopleService {
             .ok_or_else(|| PortError::NotFound(format!("there is no person named {username:?}")))?;
         self.accounts.remove_membership(user.id, team).await.map_err(account_error)?;
         tracing::info!(target: "audit", event = "membership-removed", by = %caller.username, team, username, "membership removed");
+        self.audit(caller, "membership.remove", team, username.trim(), serde_json::Value::Null).await;
         Ok(())
     }
 
@@ -163,6 +180,8 @@ impl People for PeopleService {
         let id = user_id(caller)?;
         let (token, info) = self.accounts.create_token(id, name).await.map_err(account_error)?;
         tracing::info!(target: "audit", event = "token-created", username = %caller.username, token_id = info.id, name = %info.name, "API token created");
+        // The token's id and name only: its value is shown once, to its owner, and kept nowhere.
+        self.audit(caller, "token.create", "", &caller.username, json!({"tokenId": info.id, "name": info.name})).await;
         Ok(NewToken { token, row: token_row(info) })
     }
 
@@ -170,6 +189,7 @@ impl People for PeopleService {
         let id = user_id(caller)?;
         self.accounts.revoke_token(id, token_id).await.map_err(account_error)?;
         tracing::info!(target: "audit", event = "token-revoked", username = %caller.username, token_id, "API token revoked");
+        self.audit(caller, "token.revoke", "", &caller.username, json!({"tokenId": token_id})).await;
         Ok(())
     }
 }

@@ -64,6 +64,18 @@ impl TestApp {
         format!("http://{}{}", self.addr, path)
     }
 
+    /// Stops the server and starts a new one on the same data directory (a restart), with the
+    /// configuration adjusted by `adjust`.
+    pub async fn restart_with(mut self, adjust: impl FnOnce(&mut Config)) -> Self {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        self.task.take().expect("running").await.expect("stopped cleanly").expect("served");
+        let data_dir = std::mem::replace(&mut self.data_dir, tempfile::tempdir().expect("temp dir"));
+        drop(self);
+        Self::spawn_with(data_dir, adjust).await
+    }
+
     /// Asks the server to stop and waits until it has.
     pub async fn stop(mut self) -> anyhow::Result<()> {
         if let Some(tx) = self.shutdown.take() {

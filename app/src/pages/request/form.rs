@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use leptos_router::{NavigateOptions, hooks::use_navigate};
 use serde_json::Value;
 
-use super::server_fns::{RequestInstance, load_quota};
+use super::server_fns::RequestInstance;
 use crate::api::catalog::{ClassDetail, PlanInfo};
 use crate::api::governance::{Metric, QuotaView};
 use crate::api::instances::InstanceRequest;
@@ -31,6 +31,8 @@ pub fn RequestForm(
     namespaces: Vec<String>,
     name: RwSignal<String>,
     namespace: RwSignal<String>,
+    /// The chosen team's quotas (made by the page, see `RequestPage`).
+    quota: Resource<Result<QuotaView, ServerFnError>>,
 ) -> impl IntoView {
     let schema = plan.create_schema.clone().unwrap_or(Value::Null);
     let form = FormState::new(compile(&schema));
@@ -101,10 +103,6 @@ pub fn RequestForm(
     };
 
     // The team's quotas beside the fields they govern, following the team and the values typed.
-    let quota = Resource::new(
-        move || namespace.get(),
-        |ns| async move { if name_message(&ns, true).is_some() { Ok(QuotaView::default()) } else { load_quota(ns).await } },
-    );
     let quota_schema = schema.clone();
     let class_external = detail.tile.external_name.clone();
     let plan_external = plan.external_name.clone();

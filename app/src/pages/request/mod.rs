@@ -12,6 +12,7 @@ pub use form::name_message;
 pub use server_fns::*;
 
 use crate::api::catalog::ClassDetail;
+use crate::api::governance::QuotaView;
 use crate::components::class_icon::ClassIcon;
 use crate::components::layout::{Breadcrumbs, EmptyState, PageHeader};
 use crate::components::ui::{ErrorBox, LINK, Loading};
@@ -28,6 +29,16 @@ pub fn RequestPage() -> impl IntoView {
     // Kept across plan switches.
     let name = RwSignal::new(String::new());
     let namespace = RwSignal::new(String::new());
+    // The team's quotas, following the team chosen. Made here, before anything is awaited: made
+    // inside the `Suspend` below (after its awaits), the hydrating browser never fetched it for
+    // a member whose team was preselected (no hint beside the governed fields) — resources made
+    // after an await do not line up with the server's serialized data.
+    let quota = Resource::new(
+        move || namespace.get(),
+        |ns| async move {
+            if form::name_message(&ns, true).is_some() { Ok(QuotaView::default()) } else { load_quota(ns).await }
+        },
+    );
 
     view! {
         <Suspense fallback=Loading>
@@ -41,7 +52,7 @@ pub fn RequestPage() -> impl IntoView {
                 if namespace.get_untracked().is_empty() {
                     namespace.set(namespaces.first().cloned().unwrap_or_else(|| "default".into()));
                 }
-                request_body(detail, namespaces, query, name, namespace).into_any()
+                request_body(detail, namespaces, query, name, namespace, quota).into_any()
             })}
         </Suspense>
     }
@@ -53,6 +64,7 @@ fn request_body(
     query: Memo<leptos_router::params::ParamsMap>,
     name: RwSignal<String>,
     namespace: RwSignal<String>,
+    quota: Resource<Result<QuotaView, ServerFnError>>,
 ) -> impl IntoView {
     let tile = detail.tile.clone();
     let crumbs = vec![
@@ -124,7 +136,7 @@ fn request_body(
         {move || {
             plan.get().map(|p| {
                 let d = detail.get_value();
-                view! { <form::RequestForm detail=d plan=p namespaces=namespaces.get_value() name namespace /> }
+                view! { <form::RequestForm detail=d plan=p namespaces=namespaces.get_value() name namespace quota /> }
             })
         }}
     }

@@ -294,6 +294,7 @@ pub async fn request(
         &class_name,
         &plan_name,
         request.parameters.clone(),
+        &[],
     )
     .await
     {
@@ -329,6 +330,7 @@ fn name_taken(namespace: &str, name: &str) -> PortError {
 }
 
 /// Creates the instance object (the controller provisions it).
+#[allow(clippy::too_many_arguments)]
 pub async fn create_object(
     store: &dyn ResourceStore,
     user: &UserInfo,
@@ -337,8 +339,10 @@ pub async fn create_object(
     class: &str,
     plan: &str,
     parameters: Value,
+    annotations: &[(String, String)],
 ) -> PortResult<ObjectRef> {
     let mut instance = ServiceInstance::new_named(Some(namespace), name);
+    instance.metadata.annotations.extend(annotations.iter().cloned());
     instance.spec.plan.cluster_service_class_external_name = Some(class.to_string());
     instance.spec.plan.cluster_service_plan_external_name = Some(plan.to_string());
     instance.spec.parameters = (!parameters.is_null()).then_some(parameters);
