@@ -14,7 +14,9 @@ use crate::api::{
     brokers::{BrokerForm, BrokerRow, ConnectionTest},
     catalog::{CatalogView, ClassDetail},
     governance::{ApprovalsView, AuditEntry, AuditFilter, Decision, GovernanceChange, GovernanceView, QuotaView},
-    instances::{BindingRequest, Credentials, InstancePage, InstanceRequest, InstanceUpdate, InstancesView},
+    instances::{
+        BindingRequest, Credentials, InstancePage, InstanceRequest, InstanceUpdate, InstancesQuery, InstancesView,
+    },
     manifests::ManifestApplied,
 };
 use crate::status::PortalStatus;
@@ -68,7 +70,8 @@ pub trait Portal: Send + Sync + 'static {
     // Instances
     /// The namespaces a request form offers: those holding instances, those the caller may use.
     async fn namespaces(&self, caller: &Caller) -> PortResult<Vec<String>>;
-    async fn instances(&self, caller: &Caller) -> PortResult<InstancesView>;
+    /// One page of the instances of the caller's teams that match `query`.
+    async fn instances(&self, caller: &Caller, query: &InstancesQuery) -> PortResult<InstancesView>;
     async fn instance(&self, caller: &Caller, namespace: &str, name: &str) -> PortResult<Option<InstancePage>>;
     async fn request_instance(&self, caller: &Caller, request: InstanceRequest) -> PortResult<ObjectRef>;
     async fn update_instance(&self, caller: &Caller, update: InstanceUpdate) -> PortResult<ObjectRef>;

@@ -215,3 +215,37 @@ async fn delete_marks_for_deletion_and_abandon_lets_go_without_the_broker() {
     assert!(app.store.get(Kind::ServiceBinding, "team-a", "b1").await.unwrap().is_none());
     app.stop().await.unwrap();
 }
+
+/// Thousands of instances: the list renders one page of 100 with a pager, the filters (name,
+/// team) run on the server over all of them, and a page past the end shows the last one.
+#[tokio::test]
+async fn the_list_pages_and_filters_on_the_server() {
+    let app = quiet_app().await;
+    for i in 0..250 {
+        let namespace = if i % 5 == 0 { "team-b" } else { "team-a" };
+        let object = json!({"metadata": {"name": format!("db-{i:03}"), "namespace": namespace},
+            "spec": {"clusterServiceClassExternalName": "hdfs", "clusterServicePlanExternalName": "shared"}});
+        app.store.create(Kind::ServiceInstance, object).await.unwrap();
+    }
+    let rows = |html: &str| html.matches("data-testid=\"instance-row\"").count();
+    let (status, first) = app.page("/instances").await;
+    assert_eq!(status, 200);
+    assert_eq!(rows(&first), 100, "one page of rows");
+    assert!(first.contains("Showing 1–100 of 250"), "the pager counts all of them");
+    assert!(first.contains("href=\"/instances?page=2\""), "a link to the next page");
+    assert!(first.contains("data-instance=\"team-a/db-001\"") && !first.contains("data-instance=\"team-b/db-000\""));
+    let (_, last) = app.page("/instances?page=3").await;
+    assert_eq!(rows(&last), 50);
+    assert!(last.contains("Showing 201–250 of 250") && last.contains("data-instance=\"team-b/db-245\""));
+    let (_, beyond) = app.page("/instances?page=99").await;
+    assert!(beyond.contains("Showing 201–250 of 250"), "past the end: the last page");
+    // Filters apply to every instance, not just the page in hand.
+    let (_, team_b) = app.page("/instances?team=team-b").await;
+    assert_eq!(rows(&team_b), 50);
+    assert!(!team_b.contains("instances-pager"), "50 rows need no pager");
+    let (_, search) = app.page("/instances?search=DB-24").await;
+    assert_eq!(rows(&search), 10, "db-240 … db-249, any case");
+    let (_, none) = app.page("/instances?search=nothing-like-this").await;
+    assert!(none.contains("No instance matches these filters."));
+    app.stop().await.unwrap();
+}

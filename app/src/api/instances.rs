@@ -6,7 +6,37 @@ use serde_json::Value;
 use super::catalog::ClassDetail;
 use crate::model::{ServiceBinding, ServiceInstance, StatusLine, instance_status};
 
-/// The instances list.
+/// Rows on one page of the instances list.
+pub const INSTANCES_PAGE: usize = 100;
+
+/// Which instances the list shows: its filters and page (all kept in the URL).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstancesQuery {
+    pub team: String,
+    /// A class's external name.
+    pub class: String,
+    /// A [`crate::model::Phase`] key.
+    pub status: String,
+    /// Part of the instance's name (any case).
+    pub search: String,
+    /// From 0.
+    pub page: usize,
+}
+
+impl InstancesQuery {
+    pub fn keep(&self, row: &InstanceRow) -> bool {
+        (self.team.is_empty() || row.namespace == self.team)
+            && (self.class.is_empty() || row.class_external_name == self.class)
+            && (self.status.is_empty() || row.status.phase.key() == self.status)
+            && (self.search.is_empty() || row.name.to_lowercase().contains(&self.search.trim().to_lowercase()))
+    }
+
+    pub fn is_filtered(&self) -> bool {
+        !(self.team.is_empty() && self.class.is_empty() && self.status.is_empty() && self.search.is_empty())
+    }
+}
+
+/// The instances list: one page of the rows that match the query.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct InstancesView {
     pub rows: Vec<InstanceRow>,
@@ -14,6 +44,14 @@ pub struct InstancesView {
     pub class_names: Vec<(String, String)>,
     /// The teams the caller may see.
     pub namespaces: Vec<String>,
+    /// The services the caller's instances are of (external name, display name): the filter's choices.
+    pub classes: Vec<(String, String)>,
+    /// Rows matching the query, on all pages.
+    pub total: usize,
+    /// Rows of the caller's teams, whatever the query.
+    pub unfiltered: usize,
+    /// The page shown (from 0; the last one when the query asked past it).
+    pub page: usize,
     /// The store's version when this was read: the live stream resumes from here.
     pub resource_version: u64,
 }
@@ -39,6 +77,23 @@ impl InstancesView {
 
     pub fn remove(&mut self, namespace: &str, name: &str) {
         self.rows.retain(|r| !(r.namespace == namespace && r.name == name));
+    }
+
+    /// Fills the view from every row of the caller's teams: the filters' choices, the counts,
+    /// and the page of rows that match `query`, in (team, name) order.
+    pub fn paginate(&mut self, mut all: Vec<InstanceRow>, query: &InstancesQuery) {
+        let mut classes: Vec<(String, String)> =
+            all.iter().map(|r| (r.class_external_name.clone(), r.class_display.clone())).collect();
+        classes.sort();
+        classes.dedup();
+        self.classes = classes;
+        self.unfiltered = all.len();
+        all.retain(|r| query.keep(r));
+        all.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+        self.total = all.len();
+        let pages = all.len().div_ceil(INSTANCES_PAGE).max(1);
+        self.page = query.page.min(pages - 1);
+        self.rows = all.into_iter().skip(self.page * INSTANCES_PAGE).take(INSTANCES_PAGE).collect();
     }
 }
 

@@ -16,7 +16,9 @@ use app::{
         brokers::{BrokerForm, BrokerRow, ConnectionTest},
         catalog::{CatalogView, ClassDetail},
         governance::{ApprovalsView, AuditEntry, AuditFilter, Decision, GovernanceChange, GovernanceView, QuotaView},
-        instances::{BindingRequest, Credentials, InstancePage, InstanceRequest, InstanceUpdate, InstancesView},
+        instances::{
+            BindingRequest, Credentials, InstancePage, InstanceRequest, InstanceUpdate, InstancesQuery, InstancesView,
+        },
         manifests::ManifestApplied,
     },
     port::{PortError, PortResult, Portal},
@@ -98,8 +100,8 @@ impl Portal for PortalService {
         instances::namespaces(self.store.as_ref(), caller).await
     }
 
-    async fn instances(&self, caller: &Caller) -> PortResult<InstancesView> {
-        instances::list_view(self.store.as_ref(), &self.gov, caller).await
+    async fn instances(&self, caller: &Caller, query: &InstancesQuery) -> PortResult<InstancesView> {
+        instances::list_view(self.store.as_ref(), &self.gov, caller, query).await
     }
 
     async fn instance(&self, caller: &Caller, namespace: &str, name: &str) -> PortResult<Option<InstancePage>> {

@@ -9,7 +9,7 @@ use leptos_router::{NavigateOptions, hooks::use_navigate, hooks::use_query_map};
 
 pub use server_fns::*;
 
-use crate::api::instances::{InstanceRow, InstancesView};
+use crate::api::instances::{INSTANCES_PAGE, InstancesQuery, InstancesView};
 use crate::components::layout::{EmptyState, PageHeader};
 use crate::components::live::{LiveEvent, follow};
 use crate::components::status::StatusBadge;
@@ -17,102 +17,93 @@ use crate::components::ui::{BUTTON_PRIMARY, CARD, ErrorBox, LINK, Loading, MUTED
 use crate::model::Phase;
 use crate::pages::catalog::encode;
 
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-struct Filters {
-    team: String,
-    class: String,
-    status: String,
+/// The list's query from the URL (`page` counts from 1 there).
+fn query_from_url(q: &leptos_router::params::ParamsMap) -> InstancesQuery {
+    InstancesQuery {
+        team: q.get("team").unwrap_or_default(),
+        class: q.get("class").unwrap_or_default(),
+        status: q.get("status").unwrap_or_default(),
+        search: q.get("search").unwrap_or_default(),
+        page: q.get("page").and_then(|p| p.parse::<usize>().ok()).unwrap_or(1).saturating_sub(1),
+    }
 }
 
-impl Filters {
-    fn url(&self) -> String {
-        let parts: Vec<String> = [("team", &self.team), ("class", &self.class), ("status", &self.status)]
-            .into_iter()
-            .filter(|(_, v)| !v.is_empty())
-            .map(|(k, v)| format!("{k}={}", encode(v)))
-            .collect();
-        if parts.is_empty() { "/instances".into() } else { format!("/instances?{}", parts.join("&")) }
-    }
-
-    fn keep(&self, row: &InstanceRow) -> bool {
-        (self.team.is_empty() || row.namespace == self.team)
-            && (self.class.is_empty() || row.class_external_name == self.class)
-            && (self.status.is_empty() || row.status.phase.key() == self.status)
-    }
+/// The URL of a query: what the filters and the pager link to.
+fn query_url(query: &InstancesQuery) -> String {
+    let page = if query.page > 0 { (query.page + 1).to_string() } else { String::new() };
+    let parts: Vec<String> = [
+        ("team", &query.team),
+        ("class", &query.class),
+        ("status", &query.status),
+        ("search", &query.search),
+        ("page", &page),
+    ]
+    .into_iter()
+    .filter(|(_, v)| !v.is_empty())
+    .map(|(k, v)| format!("{k}={}", encode(v)))
+    .collect();
+    if parts.is_empty() { "/instances".into() } else { format!("/instances?{}", parts.join("&")) }
 }
 
 #[component]
 pub fn InstancesPage() -> impl IntoView {
-    let data = Resource::new(|| (), |_| load_instances());
+    let url = use_query_map();
+    let wanted = Memo::new(move |_| query_from_url(&url.read()));
+    let data = Resource::new(move || wanted.get(), load_instances);
     view! {
         <Title text="Instances" />
         <PageHeader title="Instances" subtitle="Service instances of your teams, with their live status.">
             <a class=format!("{LINK} text-sm") href="/apply" data-testid="apply-link">"Apply a manifest"</a>
         </PageHeader>
-        <Suspense fallback=Loading>
+        <Transition fallback=Loading>
             {move || Suspend::new(async move {
                 match data.await {
                     Ok(view) => {
                         let teams = view.namespaces.clone();
-                        view! { <InstancesTable view /> <KubectlPanel teams /> }.into_any()
+                        view! { <InstancesTable view wanted /> <KubectlPanel teams /> }.into_any()
                     }
                     Err(e) => view! { <ErrorBox title="The instances could not be loaded" message=e.to_string() /> }.into_any(),
                 }
             })}
-        </Suspense>
+        </Transition>
     }
 }
 
 #[component]
-fn InstancesTable(view: InstancesView) -> impl IntoView {
+fn InstancesTable(view: InstancesView, wanted: Memo<InstancesQuery>) -> impl IntoView {
     let from = view.resource_version;
+    let (total, unfiltered, page, shown) = (view.total, view.unfiltered, view.page, view.rows.len());
+    let team_choices: Vec<(String, String)> = view.namespaces.iter().map(|t| (t.clone(), t.clone())).collect();
+    let class_choices = view.classes.clone();
     let data = RwSignal::new(view);
     let _live = follow(None, None, from, move |event| match event {
         LiveEvent::Instance(i) => data.update(|d| d.apply(&i)),
         LiveEvent::InstanceDeleted { namespace, name } => data.update(|d| d.remove(&namespace, &name)),
         _ => {}
     });
-    let query = use_query_map();
-    let filters = Memo::new(move |_| {
-        let q = query.read();
-        Filters {
-            team: q.get("team").unwrap_or_default(),
-            class: q.get("class").unwrap_or_default(),
-            status: q.get("status").unwrap_or_default(),
-        }
-    });
     let navigate = use_navigate();
     let set_filter = move |which: &'static str, value: String| {
-        let mut f = filters.get_untracked();
+        let mut q = wanted.get_untracked();
         match which {
-            "team" => f.team = value,
-            "class" => f.class = value,
-            _ => f.status = value,
+            "team" => q.team = value,
+            "class" => q.class = value,
+            "search" => q.search = value,
+            _ => q.status = value,
         }
-        navigate(&f.url(), NavigateOptions { replace: true, scroll: false, ..Default::default() });
+        q.page = 0;
+        navigate(&query_url(&q), NavigateOptions { replace: true, scroll: false, ..Default::default() });
     };
+    // Rows the live stream adds are held to the same filters.
     let rows = Memo::new(move |_| {
-        let f = filters.get();
-        data.with(|d| d.rows.iter().filter(|r| f.keep(r)).cloned().collect::<Vec<_>>())
+        let q = wanted.get();
+        data.with(|d| d.rows.iter().filter(|r| q.keep(r)).cloned().collect::<Vec<_>>())
     });
-    let empty = Memo::new(move |_| data.with(|d| d.rows.is_empty()));
-    let teams = Memo::new(move |_| {
-        let mut t: Vec<String> = data.with(|d| d.rows.iter().map(|r| r.namespace.clone()).collect());
-        t.sort();
-        t.dedup();
-        t
-    });
-    let classes = Memo::new(move |_| {
-        let mut c: Vec<(String, String)> =
-            data.with(|d| d.rows.iter().map(|r| (r.class_external_name.clone(), r.class_display.clone())).collect());
-        c.sort();
-        c.dedup();
-        c
-    });
+    let empty = Memo::new(move |_| unfiltered == 0 && data.with(|d| d.rows.is_empty()));
+    let search_filter = set_filter.clone();
     let select = move |id: &'static str,
                        label: &'static str,
                        all: &'static str,
-                       options: Signal<Vec<(String, String)>>,
+                       options: Vec<(String, String)>,
                        current: Signal<String>| {
         let set_filter = set_filter.clone();
         view! {
@@ -120,29 +111,44 @@ fn InstancesTable(view: InstancesView) -> impl IntoView {
                 <label for=id class=format!("text-sm {MUTED}")>{label}</label>
                 <select id=id name=id.trim_start_matches("filter-") class=SELECT on:change=move |ev| set_filter(id.trim_start_matches("filter-"), event_target_value(&ev))>
                     <option value="" selected=move || current.get().is_empty()>{all}</option>
-                    {move || options.get().into_iter().map(|(value, text)| {
-                        let selected = current.get() == value;
-                        view! { <option value=value selected=selected>{text}</option> }
+                    {options.into_iter().map(|(value, text)| {
+                        let selected = value.clone();
+                        view! { <option value=value selected=move || current.get() == selected>{text}</option> }
                     }).collect_view()}
                 </select>
             </div>
         }
     };
-    let team_options = Signal::derive(move || teams.get().into_iter().map(|t| (t.clone(), t)).collect());
-    let class_options = Signal::derive(move || classes.get());
-    let status_options = Signal::derive(|| {
-        [
-            Phase::Ready,
-            Phase::Provisioning,
-            Phase::Updating,
-            Phase::Deprovisioning,
-            Phase::Failed,
-            Phase::OrphanMitigation,
-        ]
-        .into_iter()
-        .map(|p| (p.key().to_string(), p.label().to_string()))
-        .collect()
-    });
+    let status_options: Vec<(String, String)> = [
+        Phase::Ready,
+        Phase::Provisioning,
+        Phase::Updating,
+        Phase::Deprovisioning,
+        Phase::Failed,
+        Phase::OrphanMitigation,
+        Phase::PendingApproval,
+    ]
+    .into_iter()
+    .map(|p| (p.key().to_string(), p.label().to_string()))
+    .collect();
+    let pager = move || {
+        (total > INSTANCES_PAGE).then(|| {
+            let first = page * INSTANCES_PAGE + 1;
+            let last = page * INSTANCES_PAGE + shown;
+            let link = move |to: usize| query_url(&InstancesQuery { page: to, ..wanted.get_untracked() });
+            let pages = total.div_ceil(INSTANCES_PAGE);
+            view! {
+                <nav class="flex items-center justify-between gap-4 px-4 py-3 text-sm" aria-label="Pages of instances" data-testid="instances-pager">
+                    <span class=MUTED>{format!("Showing {first}–{last} of {total}")}</span>
+                    <span class="flex gap-4">
+                        {(page > 0).then(|| view! { <a class=LINK href=link(page - 1) rel="prev">"← Previous"</a> })}
+                        <span class=MUTED>{format!("Page {} of {pages}", page + 1)}</span>
+                        {(page + 1 < pages).then(|| view! { <a class=LINK href=link(page + 1) rel="next">"Next →"</a> })}
+                    </span>
+                </nav>
+            }
+        })
+    };
     view! {
         <Show
             when=move || !empty.get()
@@ -153,9 +159,18 @@ fn InstancesTable(view: InstancesView) -> impl IntoView {
             }
         >
             <form method="get" action="/instances" class="mb-4 flex flex-wrap items-center gap-4" aria-label="Filter instances">
-                {select("filter-team", "Team", "All teams", team_options, Signal::derive(move || filters.get().team))}
-                {select("filter-class", "Service", "All services", class_options, Signal::derive(move || filters.get().class))}
-                {select("filter-status", "Status", "Any status", status_options, Signal::derive(move || filters.get().status))}
+                <div class="flex items-center gap-2">
+                    <label for="filter-search" class=format!("text-sm {MUTED}")>"Name"</label>
+                    <input id="filter-search" name="search" type="search" placeholder="contains…" class=SELECT
+                        prop:value=move || wanted.get().search
+                        on:change={
+                            let search_filter = search_filter.clone();
+                            move |ev| search_filter("search", event_target_value(&ev))
+                        } />
+                </div>
+                {select("filter-team", "Team", "All teams", team_choices.clone(), Signal::derive(move || wanted.get().team))}
+                {select("filter-class", "Service", "All services", class_choices.clone(), Signal::derive(move || wanted.get().class))}
+                {select("filter-status", "Status", "Any status", status_options.clone(), Signal::derive(move || wanted.get().status))}
                 <noscript><button type="submit" class=BUTTON_PRIMARY>"Filter"</button></noscript>
             </form>
             <div class=format!("{CARD} overflow-x-auto")>
@@ -184,6 +199,7 @@ fn InstancesTable(view: InstancesView) -> impl IntoView {
                     </tbody>
                 </table>
                 {move || rows.with(Vec::is_empty).then(|| view! { <p class=format!("px-4 py-6 text-center text-sm {MUTED}")>"No instance matches these filters."</p> })}
+                {pager}
             </div>
         </Show>
     }

@@ -2,10 +2,10 @@
 
 use leptos::prelude::*;
 
-use crate::api::instances::InstancesView;
+use crate::api::instances::{InstancesQuery, InstancesView};
 
 #[server(endpoint = "instances")]
-pub async fn load_instances() -> Result<InstancesView, ServerFnError> {
+pub async fn load_instances(query: InstancesQuery) -> Result<InstancesView, ServerFnError> {
     let (portal, caller) = crate::port::portal_and_caller()?;
-    Ok(portal.instances(&caller).await?)
+    Ok(portal.instances(&caller, &query).await?)
 }

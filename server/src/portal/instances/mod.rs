@@ -4,12 +4,12 @@
 
 pub mod bindings;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 
 use app::{
     api::{
         Caller, ObjectRef, Rejection,
-        instances::{InstancePage, InstanceRequest, InstanceRow, InstanceUpdate, InstancesView},
+        instances::{InstancePage, InstanceRequest, InstanceRow, InstanceUpdate, InstancesQuery, InstancesView},
     },
     model::{
         ClusterServiceClass, ClusterServicePlan, Resource, ServiceBinding, ServiceInstance, UserInfo,
@@ -91,7 +91,14 @@ pub async fn count(store: &dyn ResourceStore, caller: &Caller) -> PortResult<usi
         .count())
 }
 
-pub async fn list_view(store: &dyn ResourceStore, gov: &Governance, caller: &Caller) -> PortResult<InstancesView> {
+/// One page of the instances list (see [`InstancesView::paginate`]); requests held for approval
+/// count as rows.
+pub async fn list_view(
+    store: &dyn ResourceStore,
+    gov: &Governance,
+    caller: &Caller,
+    query: &InstancesQuery,
+) -> PortResult<InstancesView> {
     let (instances, resource_version) = list::<ServiceInstance>(store, &visible_namespaces(caller)).await?;
     let (classes, _) = list::<ClusterServiceClass>(store, &ListQuery::default()).await?;
     let class_names: Vec<(String, String)> = classes
@@ -108,7 +115,7 @@ pub async fn list_view(store: &dyn ResourceStore, gov: &Governance, caller: &Cal
             (c.spec.common.external_name.clone(), display.to_string())
         })
         .collect();
-    let mut view = InstancesView { rows: Vec::new(), class_names, namespaces: Vec::new(), resource_version };
+    let mut view = InstancesView { class_names, resource_version, ..InstancesView::default() };
     let mut namespaces = BTreeSet::new();
     for instance in instances.iter().filter(|i| caller.may_access(i.metadata.namespace.as_deref().unwrap_or_default()))
     {
@@ -118,8 +125,9 @@ pub async fn list_view(store: &dyn ResourceStore, gov: &Governance, caller: &Cal
     }
     // Requests held for approval show as rows too, until they become instances.
     let (pending, _) = gov.requests(0).await.map_err(refused)?;
+    let listed: HashSet<(String, String)> = view.rows.iter().map(|r| (r.namespace.clone(), r.name.clone())).collect();
     for request in pending.into_iter().filter(|r| r.operation == Operation::Create && caller.may_access(&r.team)) {
-        if view.rows.iter().any(|row| row.namespace == request.team && row.name == request.instance) {
+        if listed.contains(&(request.team.clone(), request.instance.clone())) {
             continue;
         }
         namespaces.insert(request.team.clone());
@@ -140,7 +148,8 @@ pub async fn list_view(store: &dyn ResourceStore, gov: &Governance, caller: &Cal
             resource_version: 0,
         });
     }
-    view.rows.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+    let all = std::mem::take(&mut view.rows);
+    view.paginate(all, query);
     view.namespaces = namespaces.into_iter().collect();
     Ok(view)
 }
