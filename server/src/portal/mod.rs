@@ -77,7 +77,8 @@ impl Portal for PortalService {
 
     async fn shell_info(&self, caller: &Caller) -> PortResult<ShellInfo> {
         let catalog =
-            governance::visible_catalog(&self.gov, caller, self.catalog.view(self.store.as_ref()).await?).await?;
+            governance::visible_catalog(&self.gov, &self.catalog, caller, self.catalog.view(self.store.as_ref()).await?)
+                .await?;
         Ok(ShellInfo {
             username: caller.username.clone(),
             services: catalog.tiles.iter().filter(|t| !t.removed).count(),
@@ -87,7 +88,8 @@ impl Portal for PortalService {
     }
 
     async fn catalog(&self, caller: &Caller) -> PortResult<Arc<CatalogView>> {
-        governance::visible_catalog(&self.gov, caller, self.catalog.view(self.store.as_ref()).await?).await
+        governance::visible_catalog(&self.gov, &self.catalog, caller, self.catalog.view(self.store.as_ref()).await?)
+            .await
     }
 
     async fn class(&self, caller: &Caller, class: &str) -> PortResult<Option<ClassDetail>> {
