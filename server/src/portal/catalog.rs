@@ -13,8 +13,8 @@ use std::{
 };
 
 use app::{
-    api::governance::Visibility,
     api::catalog::{BrokerBrief, CatalogView, ClassDetail, ClassTile, PlanInfo, format_costs},
+    api::governance::Visibility,
     model::{ClusterServiceBroker, ClusterServiceClass, ClusterServicePlan, Kind, condition, validate_dns1123_label},
     port::PortError,
 };
