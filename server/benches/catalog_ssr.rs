@@ -180,9 +180,19 @@ async fn main() -> anyhow::Result<()> {
     let mut config = Config::for_tests(data_dir.path());
     config.controller = None;
     config.builtin_broker = false;
+    config.admin_password = Some(server::config::Redacted("bench-admin-password".into()));
     let app = Application::build(config).await?;
     let addr = app.local_addr();
     let store = app.store();
+    // The page as a signed-in member of a team sees it (not an administrator): a bearer token of
+    // their own, so every request is identified (token, user and memberships read) as in use.
+    let accounts = app.accounts();
+    accounts.create_team("team-a", "Team A").await?;
+    let member = accounts.create_user("member", "A member", None, false, false).await?;
+    accounts.set_membership(member.id, "team-a", server::auth::Role::Member).await?;
+    let (token, _) = accounts.create_token(member.id, "bench").await?;
+    let bearer: &'static str = Box::leak(format!("Bearer {token}").into_boxed_str());
+    let signed_in = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?;
     let seeding = Instant::now();
     seed(store.as_ref()).await;
     eprintln!("seeded {SERVICES} services × {PLANS_PER_SERVICE} plans in {:.1} s", seeding.elapsed().as_secs_f64());
@@ -198,11 +208,12 @@ async fn main() -> anyhow::Result<()> {
     tokio::spawn(async move { axum::serve(hello, hello_router).await });
 
     // Sanity: the first page renders the first tiles and offers the rest; `all=1` renders all.
-    let page = reqwest::get(format!("http://{addr}/catalog")).await?.text().await?;
+    let get = |path: &str| signed_in.get(format!("http://{addr}{path}")).header("authorization", bearer).send();
+    let page = get("/catalog").await?.error_for_status()?.text().await?;
     let tiles = page.matches("data-testid=\"catalog-tile\"").count();
     assert!(tiles > 0 && tiles < SERVICES, "{tiles} tiles rendered");
     assert!(page.contains(&format!("Show all {SERVICES} services")));
-    let all = reqwest::get(format!("http://{addr}/catalog?all=1")).await?.text().await?;
+    let all = get("/catalog?all=1").await?.error_for_status()?.text().await?;
     assert_eq!(all.matches("data-testid=\"catalog-tile\"").count(), SERVICES);
 
     println!();
@@ -216,11 +227,12 @@ async fn main() -> anyhow::Result<()> {
     );
     let hello_figures = load(format!("http://{hello_addr}/"), connections, secs, &[]).await;
     row("axum hello world", &hello_figures);
-    let catalog = load(format!("http://{addr}/catalog"), connections, secs, &[]).await;
+    let auth = ("authorization", bearer);
+    let catalog = load(format!("http://{addr}/catalog"), connections, secs, &[auth]).await;
     row("GET /catalog (identity)", &catalog);
-    let gzip = load(format!("http://{addr}/catalog"), connections, secs, &[("accept-encoding", "gzip")]).await;
+    let gzip = load(format!("http://{addr}/catalog"), connections, secs, &[auth, ("accept-encoding", "gzip")]).await;
     row("GET /catalog (gzip, as browsers)", &gzip);
-    let everything = load(format!("http://{addr}/catalog?all=1"), connections, secs, &[]).await;
+    let everything = load(format!("http://{addr}/catalog?all=1"), connections, secs, &[auth]).await;
     row("GET /catalog?all=1 (500 tiles)", &everything);
     let ratio =
         |f: &Figures| 100.0 * (f.requests as f64 / f.seconds) / (hello_figures.requests as f64 / hello_figures.seconds);

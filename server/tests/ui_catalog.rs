@@ -149,3 +149,64 @@ async fn a_large_catalog_sends_its_first_page_and_offers_the_rest() {
     assert_eq!(html.matches("data-testid=\"catalog-tile\"").count(), 75);
     app.stop().await.unwrap();
 }
+
+/// The catalog is served from memory (built once per catalog change, filtered once per team set
+/// and visibility rules): a relist and a visibility change still show on the next page.
+#[tokio::test]
+async fn the_cached_catalog_follows_relists_and_visibility_changes() {
+    let app = quiet_app().await;
+    seed::catalog(app.store.as_ref()).await;
+    // A member of team-a (not an admin), with a token of their own.
+    let member = app.accounts.create_user("mia", "Mia", None, false, false).await.unwrap();
+    app.accounts.set_membership(member.id, "team-a", server::auth::Role::Member).await.unwrap();
+    let (token, _) = app.accounts.create_token(member.id, "cache test").await.unwrap();
+    let page = |path: &'static str| {
+        let request = app.anonymous.get(app.url(path)).bearer_auth(&token);
+        async move {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), 200, "{path}");
+            response.text().await.unwrap()
+        }
+    };
+    let html = page("/catalog").await;
+    assert!(html.contains("data-class=\"kafka\"") && html.contains("data-class=\"hdfs\""));
+    // Asked again: the same page (now from the cache).
+    assert_eq!(page("/catalog").await.matches("data-testid=\"catalog-tile\"").count(), 4);
+
+    // Kafka offered to team-b only: gone from team-a's very next page, its count and its filters.
+    let (status, answer) = app
+        .call_json(
+            "change_governance",
+            json!({"change": {"PutVisibility": {"class": "kafka", "plan": "", "team": "team-b"}}}),
+        )
+        .await;
+    assert_eq!((status, &answer), (200, &json!({"Done": null})), "{answer}");
+    let html = page("/catalog").await;
+    assert!(!html.contains("data-class=\"kafka\""), "a hidden class stayed on the cached page");
+    assert!(html.contains("data-class=\"hdfs\"") && html.contains("3 services"), "{html}");
+    assert!(!html.contains("data-tag=\"streaming\""), "the hidden class's tag is still offered");
+    // The administrator (no visibility limits) still sees it.
+    let (_, html) = app.page("/catalog").await;
+    assert!(html.contains("data-class=\"kafka\""));
+    // And back.
+    let (_, answer) = app
+        .call_json(
+            "change_governance",
+            json!({"change": {"DeleteVisibility": {"class": "kafka", "plan": "", "team": "team-b"}}}),
+        )
+        .await;
+    assert_eq!(answer, json!({"Done": null}));
+    assert!(page("/catalog").await.contains("data-class=\"kafka\""), "a class shown again stayed hidden");
+
+    // A relist adds a class and marks one removed: the store's watch tells the cache (it is
+    // asynchronous, so allow it the few milliseconds a watch event takes).
+    seed::class(app.store.as_ref(), seed::BROKER, "svc-redis", "redis", "A Redis cache", &["cache"], json!({})).await;
+    seed::mark_class_removed(app.store.as_ref(), "svc-kafka").await;
+    common::eventually(2, "the relisted catalog on the page", || async {
+        let html = page("/catalog").await;
+        let kafka = html.find("data-class=\"kafka\"")?;
+        (html.contains("data-class=\"redis\"") && html[kafka..].contains("Removed from the broker")).then_some(())
+    })
+    .await;
+    app.stop().await.unwrap();
+}

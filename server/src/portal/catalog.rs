@@ -1,7 +1,8 @@
 //! The catalog's tiles and class pages, read from the class, plan and broker objects the
 //! controller writes. The tiles are kept in memory and rebuilt only after one of those kinds
 //! changed (a watch marks them stale), so the catalog page does not re-read thousands of
-//! objects on every request.
+//! objects on every request. The views teams get under visibility rules are kept too, one per
+//! (catalog build, rules, teams): a request reads the rules, then reuses the filtered view.
 
 use std::{
     collections::{BTreeMap, HashMap},
@@ -13,6 +14,7 @@ use std::{
 
 use app::{
     api::catalog::{BrokerBrief, CatalogView, ClassDetail, ClassTile, PlanInfo, format_costs},
+    api::governance::Visibility,
     model::{ClusterServiceBroker, ClusterServiceClass, ClusterServicePlan, Kind, condition, validate_dns1123_label},
     port::PortError,
 };
@@ -30,7 +32,19 @@ pub struct CatalogCache {
     /// Bumped by the watchers on every change of a catalog kind.
     changes: Arc<AtomicU64>,
     built: Mutex<Option<(u64, Arc<CatalogView>)>>,
+    filtered: std::sync::Mutex<Filtered>,
 }
+
+/// The views of one catalog build under one set of visibility rules, per set of teams.
+#[derive(Default)]
+struct Filtered {
+    view: Option<Arc<CatalogView>>,
+    rules: Vec<Visibility>,
+    by_teams: HashMap<Vec<String>, Arc<CatalogView>>,
+}
+
+/// Team sets remembered per catalog build and rules (past it, they start over).
+const FILTERED_VIEWS: usize = 1024;
 
 impl CatalogCache {
     pub fn start(store: Arc<dyn ResourceStore>) -> Self {
@@ -40,7 +54,42 @@ impl CatalogCache {
             let changes = changes.clone();
             tokio::spawn(async move { follow(store, kind, changes).await });
         }
-        Self { changes, built: Mutex::new(None) }
+        Self { changes, built: Mutex::new(None), filtered: std::sync::Mutex::default() }
+    }
+
+    /// `view` as callers of `teams` see it under `rules`: built by `filter` the first time, then
+    /// reused until the catalog is rebuilt or the rules differ. The rules are compared, not
+    /// versioned, so a change made by another replica counts as soon as it is read.
+    pub fn filtered(
+        &self,
+        view: &Arc<CatalogView>,
+        rules: &[Visibility],
+        teams: &[String],
+        filter: impl FnOnce() -> CatalogView,
+    ) -> Arc<CatalogView> {
+        let mut key = teams.to_vec();
+        key.sort();
+        key.dedup();
+        let current = |f: &Filtered| f.view.as_ref().is_some_and(|v| Arc::ptr_eq(v, view)) && f.rules == rules;
+        {
+            let filtered = self.filtered.lock().unwrap_or_else(|e| e.into_inner());
+            if current(&filtered)
+                && let Some(found) = filtered.by_teams.get(&key)
+            {
+                return found.clone();
+            }
+        }
+        // Filtered outside the lock; a concurrent caller may do the same work once.
+        let made = Arc::new(filter());
+        let mut filtered = self.filtered.lock().unwrap_or_else(|e| e.into_inner());
+        if !current(&filtered) {
+            *filtered = Filtered { view: Some(view.clone()), rules: rules.to_vec(), by_teams: HashMap::new() };
+        }
+        if filtered.by_teams.len() >= FILTERED_VIEWS {
+            filtered.by_teams.clear();
+        }
+        filtered.by_teams.insert(key, made.clone());
+        made
     }
 
     pub async fn view(&self, store: &dyn ResourceStore) -> Result<Arc<CatalogView>, PortError> {

@@ -19,7 +19,7 @@ use app::{
 
 use super::{
     access::{check_admin, check_namespace, get, list},
-    catalog::{class_plans, find_class},
+    catalog::{CatalogCache, class_plans, find_class},
     instances::{apply_update, create_object, delete_object, merged_parameters},
 };
 use crate::{
@@ -62,20 +62,28 @@ pub fn refused_on(refusal: Refusal, input: &str) -> PortError {
     }
 }
 
-/// The catalog as this caller may see it (hidden classes and plans left out).
+/// The catalog as this caller may see it (hidden classes and plans left out). The rules are read
+/// on every call; the filtered view is reused for the same catalog build, rules and teams.
 pub async fn visible_catalog(
     gov: &Governance,
+    cache: &CatalogCache,
     caller: &Caller,
     view: Arc<CatalogView>,
 ) -> PortResult<Arc<CatalogView>> {
     let rules = gov.visibility().await.map_err(refused)?;
-    let teams = caller.namespaces.as_deref();
-    if rules.is_empty() || teams.is_none() {
+    let Some(teams) = caller.namespaces.as_deref() else { return Ok(view) };
+    if rules.is_empty() {
         return Ok(view);
     }
-    let tiles =
-        view.tiles.iter().filter(|t| rules::visible_to_any(&rules, teams, &t.external_name, None)).cloned().collect();
-    Ok(Arc::new(CatalogView::new(tiles, view.brokers.clone())))
+    Ok(cache.filtered(&view, &rules, teams, || {
+        let tiles = view
+            .tiles
+            .iter()
+            .filter(|t| rules::visible_to_any(&rules, Some(teams), &t.external_name, None))
+            .cloned()
+            .collect();
+        CatalogView::new(tiles, view.brokers.clone())
+    }))
 }
 
 pub async fn visible_class(

@@ -49,6 +49,12 @@ impl PortalService {
         let catalog = CatalogCache::start(store.clone());
         Self { db, store, catalog, gov }
     }
+
+    /// The catalog as this caller may see it (from the caches; the visibility rules are read).
+    async fn visible_catalog(&self, caller: &Caller) -> PortResult<Arc<CatalogView>> {
+        let view = self.catalog.view(self.store.as_ref()).await?;
+        governance::visible_catalog(&self.gov, &self.catalog, caller, view).await
+    }
 }
 
 fn unavailable(e: crate::store::StoreError) -> PortError {
@@ -78,8 +84,7 @@ impl Portal for PortalService {
     }
 
     async fn shell_info(&self, caller: &Caller) -> PortResult<ShellInfo> {
-        let catalog =
-            governance::visible_catalog(&self.gov, caller, self.catalog.view(self.store.as_ref()).await?).await?;
+        let catalog = self.visible_catalog(caller).await?;
         Ok(ShellInfo {
             username: caller.username.clone(),
             services: catalog.tiles.iter().filter(|t| !t.removed).count(),
@@ -89,7 +94,7 @@ impl Portal for PortalService {
     }
 
     async fn catalog(&self, caller: &Caller) -> PortResult<Arc<CatalogView>> {
-        governance::visible_catalog(&self.gov, caller, self.catalog.view(self.store.as_ref()).await?).await
+        self.visible_catalog(caller).await
     }
 
     async fn class(&self, caller: &Caller, class: &str) -> PortResult<Option<ClassDetail>> {
