@@ -55,7 +55,7 @@ pub fn InstancesPage() -> impl IntoView {
         <PageHeader title="Instances" subtitle="Service instances of your teams, with their live status.">
             <a class=format!("{LINK} text-sm") href="/apply" data-testid="apply-link">"Apply a manifest"</a>
         </PageHeader>
-        <Transition fallback=Loading>
+        <Suspense fallback=Loading>
             {move || Suspend::new(async move {
                 match data.await {
                     Ok(view) => {
@@ -65,7 +65,7 @@ pub fn InstancesPage() -> impl IntoView {
                     Err(e) => view! { <ErrorBox title="The instances could not be loaded" message=e.to_string() /> }.into_any(),
                 }
             })}
-        </Transition>
+        </Suspense>
     }
 }
 
