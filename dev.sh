@@ -260,7 +260,10 @@ cmd_test() {
   log "clippy (app, wasm/hydrate)"
   cargo clippy --quiet -p quartermaster-app --lib --target wasm32-unknown-unknown --no-default-features --features hydrate -- -D warnings
   log "unit and integration tests"
-  cargo test --workspace
+  # One test at a time within each test binary: several in-process portals rendering pages at
+  # once in one binary hang now and then (seen in ui_catalog: ~1 run in 3 in parallel, 0 in 10
+  # one at a time; cause not found yet — see the closing note).
+  RUST_TEST_THREADS=1 cargo test --workspace
   log "browser tests (cargo leptos end-to-end, headless Chromium)"
   local e2e_data; e2e_data=$(mktemp -d)
   # A port of its own, so a portal served on 3000 does not get in the way; the first start makes
