@@ -144,17 +144,7 @@ async fn lane(asynchronous: bool) -> Lane {
         RunningBroker::start(quick_config(asynchronous, Duration::from_millis(200)), &dir.path().join("b.db")).await;
     let app = TestApp::spawn_with(tempfile::tempdir().unwrap(), |c| c.builtin_broker = false).await;
     let typed = TypedStore::new(app.store.clone());
-    app.store
-        .create(
-            Kind::ClusterServiceBroker,
-            json!({"metadata": {"name": "faulty"}, "spec": {"url": broker.url, "relistBehavior": "Manual"}}),
-        )
-        .await
-        .unwrap();
-    eventually(30, "the catalog", || async {
-        (!app.store.list(Kind::ClusterServicePlan, &Default::default()).await.unwrap().items.is_empty()).then_some(())
-    })
-    .await;
+    common::register_broker(&app, json!({"name": "faulty"}), &broker.url).await;
     Lane { app, broker, typed, _dir: dir }
 }
 

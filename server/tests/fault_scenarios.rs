@@ -97,17 +97,7 @@ async fn every_broker_fault_on_provision_and_bind_ends_explained() {
             .await;
     let app = TestApp::spawn_with(tempfile::tempdir().unwrap(), |c| c.builtin_broker = false).await;
     let typed = TypedStore::new(app.store.clone());
-    app.store
-        .create(
-            Kind::ClusterServiceBroker,
-            json!({"metadata": {"name": "faulty"}, "spec": {"url": broker.url, "relistBehavior": "Manual"}}),
-        )
-        .await
-        .unwrap();
-    eventually(30, "the catalog", || async {
-        (!app.store.list(Kind::ClusterServicePlan, &Default::default()).await.unwrap().items.is_empty()).then_some(())
-    })
-    .await;
+    common::register_broker(&app, json!({"name": "faulty"}), &broker.url).await;
 
     // Provision: every fault at once, each on its own instance.
     for sc in provision_scenarios() {
@@ -191,18 +181,8 @@ async fn a_brokers_rate_limit_bounds_the_calls_it_gets() {
     let broker = RunningBroker::start(quick_config(false, Duration::ZERO), &broker_dir.path().join("broker.db")).await;
     let app = TestApp::spawn_with(tempfile::tempdir().unwrap(), |c| c.builtin_broker = false).await;
     let typed = TypedStore::new(app.store.clone());
-    app.store
-        .create(
-            Kind::ClusterServiceBroker,
-            json!({"metadata": {"name": "gentle", "annotations": {"quartermaster.io/max-calls-per-second": "2"}},
-                   "spec": {"url": broker.url, "relistBehavior": "Manual"}}),
-        )
-        .await
-        .unwrap();
-    eventually(30, "the catalog", || async {
-        (!app.store.list(Kind::ClusterServicePlan, &Default::default()).await.unwrap().items.is_empty()).then_some(())
-    })
-    .await;
+    let gentle = json!({"name": "gentle", "annotations": {"quartermaster.io/max-calls-per-second": "2"}});
+    common::register_broker(&app, gentle, &broker.url).await;
     let names: Vec<String> = (0..10).map(|i| format!("r{i}")).collect();
     for n in &names {
         let instance = json!({"metadata": {"name": n, "namespace": "rate"},

@@ -147,3 +147,15 @@ pub async fn broker_requests(broker: &str) -> Vec<serde_json::Value> {
 pub fn calls(log: &[serde_json::Value], method: &str, path: &str) -> usize {
     log.iter().filter(|r| r["method"] == method && r["path"].as_str().unwrap_or_default().contains(path)).count()
 }
+
+/// Registers a ClusterServiceBroker (`metadata` as given, `url`, manual relist) and waits until
+/// its plans are in the store.
+pub async fn register_broker(app: &TestApp, metadata: serde_json::Value, url: &str) {
+    let broker = serde_json::json!({"metadata": metadata, "spec": {"url": url, "relistBehavior": "Manual"}});
+    app.store.create(app::model::Kind::ClusterServiceBroker, broker).await.unwrap();
+    eventually(30, "the catalog", || async {
+        let plans = app.store.list(app::model::Kind::ClusterServicePlan, &Default::default()).await.unwrap();
+        (!plans.items.is_empty()).then_some(())
+    })
+    .await;
+}
