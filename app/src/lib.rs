@@ -126,6 +126,16 @@ fn mark_hydrated() {
     });
 }
 
+/// False while the server renders and while the browser hydrates, true from the first effect on.
+/// For what the server cannot know when it renders (a value whose loader the page re-keys while
+/// rendering, such as the request form's team quota): shown only once hydrated, the browser's
+/// first render matches the server's HTML instead of inserting nodes hydration does not expect.
+pub fn use_hydrated() -> ReadSignal<bool> {
+    let (hydrated, set_hydrated) = signal(false);
+    Effect::new(move |_| set_hydrated.set(true));
+    hydrated
+}
+
 /// Entry point of the wasm bundle: hydrates the server-rendered body.
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]

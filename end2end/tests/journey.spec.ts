@@ -28,6 +28,8 @@ test('request, watch, bind, reveal, raise the quota, delete', async ({ page, con
   await expect(page.getByTestId('name-error')).toContainText('lowercase RFC 1123');
   await page.locator('#instance-name').fill(name);
   await expect(page.getByTestId('name-error')).toBeEmpty();
+  // The team: chosen, not left to whichever is offered first (other specs make teams of their own).
+  await page.locator('#instance-namespace').fill('default');
 
   // Move the storage slider: the number box and the shown value follow, with the unit.
   const storage = page.locator('[data-field="/storageSpaceQuota"]');

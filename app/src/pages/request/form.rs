@@ -106,12 +106,19 @@ pub fn RequestForm(
     let quota_schema = schema.clone();
     let class_external = detail.tile.external_name.clone();
     let plan_external = plan.external_name.clone();
+    // Only once hydrated: the server renders while the page still re-keys the quota to the team it
+    // preselects, so its HTML may lack hints the serialized quota has (a mismatch that left the
+    // hint out for good, about one load in four).
+    let hydrated = crate::use_hydrated();
+    let quota_view = move || {
+        if hydrated.get() { quota.get().and_then(Result::ok).unwrap_or_default() } else { QuotaView::default() }
+    };
     let hints = Signal::derive(move || {
-        let view = quota.get().and_then(Result::ok).unwrap_or_default();
+        let view = quota_view();
         quota_hints(&view, &quota_schema, &form.value.get())
     });
     let counts = Signal::derive(move || {
-        let view = quota.get().and_then(Result::ok).unwrap_or_default();
+        let view = quota_view();
         view.lines
             .into_iter()
             .filter(|l| {
