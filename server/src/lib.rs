@@ -1,6 +1,10 @@
 //! Quartermaster's server: configuration, storage, HTTP routes, and (in later modules) the OSB
 //! client, the built-in broker and the controller.
 
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pub mod app_state;
 pub mod auth;
 pub mod broker;
