@@ -170,10 +170,12 @@ async fn provision_throughput(sqlite: bool, postgres: bool) -> anyhow::Result<()
                 let dir = tempfile::tempdir()?;
                 let db = Database::connect(&DatabaseUrl::Postgres(url)).await?;
                 let store = SqlStore::new(db, SecretCipher::load_or_create(dir.path())?);
+                // "15.18 (Debian 15.18-0+deb12u1)": the number is enough.
+                let version = version.split_whitespace().next().unwrap_or_default();
                 let label = format!("PostgreSQL {version}, loopback, fsync=off");
                 provision_row(&label, store, dir.path(), n).await?;
             }
-            Err(e) => println!("{:<38} skipped: no Postgres ({e})", "PostgreSQL"),
+            Err(e) => println!("{:<38} skipped: no Postgres ({})", "PostgreSQL", e.trim()),
         }
     }
     println!();
