@@ -34,7 +34,10 @@ use common::{TestApp, eventually, people::PASSWORD};
 use futures::StreamExt;
 use reqwest::header::{COOKIE, HeaderMap, HeaderValue, ORIGIN};
 use serde_json::{Value, json};
-use server::{auth::Role, store::ListQuery};
+use server::{
+    auth::Role,
+    store::{ListQuery, TypedStore},
+};
 
 fn env_or(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -414,26 +417,11 @@ async fn a_hundred_people_at_once_lose_nothing() {
     sampler.abort();
 
     // The portal's instances and the broker's: the same, one each.
-    let portal: Vec<ServiceInstance> = app
-        .store
-        .list(Kind::ServiceInstance, &ListQuery::default())
-        .await
-        .unwrap()
-        .items
-        .into_iter()
-        .map(|v| serde_json::from_value(v).unwrap())
-        .collect();
+    let typed = TypedStore::new(app.store.clone());
+    let portal: Vec<ServiceInstance> = typed.list(&ListQuery::default()).await.unwrap();
     let portal_ids: Vec<String> = portal.iter().map(|i| i.spec.external_id.clone()).collect();
     let unique: BTreeSet<String> = portal_ids.iter().cloned().collect();
-    let bindings: Vec<ServiceBinding> = app
-        .store
-        .list(Kind::ServiceBinding, &ListQuery::default())
-        .await
-        .unwrap()
-        .items
-        .into_iter()
-        .map(|v| serde_json::from_value(v).unwrap())
-        .collect();
+    let bindings: Vec<ServiceBinding> = typed.list(&ListQuery::default()).await.unwrap();
     let binding_ids: Vec<String> = bindings.iter().map(|b| b.spec.external_id.clone()).collect();
     let unique_bindings: BTreeSet<String> = binding_ids.iter().cloned().collect();
     let secrets = app.store.list(Kind::Secret, &ListQuery::default()).await.unwrap().items;
