@@ -521,3 +521,23 @@ async fn a_hundred_people_at_once_lose_nothing() {
     assert!(last <= first * 1.5 + 64.0, "memory kept growing: {first:.0} MB → {last:.0} MB");
     Arc::try_unwrap(app).ok().expect("no one else holds the app").stop().await.unwrap();
 }
+
+/// The credentials check tells the broker's credentials for this instance from anything else.
+#[test]
+fn the_credentials_check_takes_only_the_brokers_own() {
+    let instance_id = "5F0C2A9E-77d1-4c3e-9a0b-quartermaster";
+    let issued = |instance: &str, mode: &str| {
+        let parameters = json!({"accessMode": mode}).as_object().unwrap().clone();
+        let credentials = server::broker::credentials::for_binding("hdfs", instance, "b-1", &parameters);
+        let entries: Vec<Value> = credentials
+            .iter()
+            .map(|(key, value)| json!({"key": key, "text": value.as_str().map_or(value.to_string(), str::to_string)}))
+            .collect();
+        json!({"namespace": "load-0", "secret_name": "x", "entries": entries}).to_string()
+    };
+    assert_eq!(check_credentials(&issued(instance_id, "read-only"), instance_id), Ok(()));
+    assert!(check_credentials(&issued("another-instance", "read-only"), instance_id).is_err());
+    assert!(check_credentials(&issued(instance_id, "read-write"), instance_id).is_err());
+    assert!(check_credentials(r#"{"entries": []}"#, instance_id).is_err());
+    assert!(check_credentials("<html>", instance_id).is_err());
+}
