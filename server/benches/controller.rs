@@ -3,11 +3,18 @@
 //!
 //! `cargo bench -p quartermaster-server --bench controller` measures, on the embedded SQLite store:
 //! - instances provisioned per second against the built-in broker answering synchronously with no
-//!   delay (`QM_BENCH_INSTANCES`, default 10,000), from the first create to the last Ready;
+//!   delay (`QM_BENCH_INSTANCES`, default 10,000), from the first create to the last Ready; and the
+//!   same with the store on PostgreSQL: a throwaway server started as the tests start theirs
+//!   (`tests/common/postgres.rs`: Debian's binaries, `QM_PG_BIN` or the newest
+//!   `/usr/lib/postgresql/*/bin`; without them the row says it was skipped);
 //! - the relist of a generated catalog of 1,000 services × 10 plans (10,000 plans): first sync
 //!   (everything created) and a relist of the unchanged catalog;
 //! - resident memory of this process with 100,000 instances stored (`QM_BENCH_STORED`) while a
 //!   controller holds them (listed, queued, reconciled once).
+
+#[allow(dead_code)]
+#[path = "../tests/common/postgres.rs"]
+mod postgres;
 
 use std::{
     collections::HashSet,
@@ -118,17 +125,22 @@ async fn run() -> anyhow::Result<()> {
     server::osb::install_crypto_provider();
     println!("Quartermaster store and controller benchmark");
     println!("machine: {}, nproc {}", cpu_model(), std::thread::available_parallelism().map_or(0, |n| n.get()));
-    println!("store:   SQLite (WAL, synchronous=NORMAL) in a temp dir; controller: 64 workers");
+    println!(
+        "store:   SQLite (WAL, synchronous=NORMAL) in a temp dir, and PostgreSQL for provisioning; controller: 64 workers"
+    );
     println!();
-    // `QM_BENCH_ONLY=relist` (or `memory`, `provision`) runs one part.
+    // `QM_BENCH_ONLY=relist` (or `memory`, `provision`) runs one part; `provision-sqlite` or
+    // `provision-postgres` one store of `provision`.
     let only = std::env::var("QM_BENCH_ONLY").unwrap_or_default();
     let part = |name: &str| only.is_empty() || only == name;
     // Memory first, while this process holds nothing else.
     if part("memory") {
         memory().await?;
     }
-    if part("provision") {
-        provision_throughput().await?;
+    let (sqlite, postgres) =
+        (part("provision") || only == "provision-sqlite", part("provision") || only == "provision-postgres");
+    if sqlite || postgres {
+        provision_throughput(sqlite, postgres).await?;
     }
     if part("relist") {
         relist().await?;
@@ -136,11 +148,44 @@ async fn run() -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn provision_throughput() -> anyhow::Result<()> {
+async fn provision_throughput(sqlite: bool, postgres: bool) -> anyhow::Result<()> {
     let n = env_usize("QM_BENCH_INSTANCES", 10_000);
-    let dir = tempfile::tempdir()?;
-    let (store, _db) = open_store(dir.path()).await?;
-    let broker_db = BrokerDb::open(&dir.path().join("broker.db")).await?;
+    println!("Provisioning against a zero-delay broker (goal >= 1,000/s)");
+    println!("{:<38} {:>10} {:>14} {:>12} {:>14}", "store", "instances", "all created", "all Ready", "provisions/s");
+    if sqlite {
+        let dir = tempfile::tempdir()?;
+        let (store, _db) = open_store(dir.path()).await?;
+        provision_row("SQLite, embedded", store, dir.path(), n).await?;
+    }
+    if postgres {
+        match tokio::task::spawn_blocking(postgres::start_private).await? {
+            Ok(server) => {
+                let url = server.fresh_database().await;
+                let version: String = {
+                    let pool = sqlx::PgPool::connect(&url).await?;
+                    let version = sqlx::query_scalar("SHOW server_version").fetch_one(&pool).await?;
+                    pool.close().await;
+                    version
+                };
+                let dir = tempfile::tempdir()?;
+                let db = Database::connect(&DatabaseUrl::Postgres(url)).await?;
+                let store = SqlStore::new(db, SecretCipher::load_or_create(dir.path())?);
+                // "15.18 (Debian 15.18-0+deb12u1)": the number is enough.
+                let version = version.split_whitespace().next().unwrap_or_default();
+                let label = format!("PostgreSQL {version}, loopback, fsync=off");
+                provision_row(&label, store, dir.path(), n).await?;
+            }
+            Err(e) => println!("{:<38} skipped: no Postgres ({})", "PostgreSQL", e.trim()),
+        }
+    }
+    println!();
+    Ok(())
+}
+
+/// Provisions `n` instances with the store `store` (its temp dir `dir` also holds the broker's
+/// database) and prints one row of the table.
+async fn provision_row(label: &str, store: SqlStore, dir: &std::path::Path, n: usize) -> anyhow::Result<()> {
+    let broker_db = BrokerDb::open(&dir.join("broker.db")).await?;
     let placeholder = "http://127.0.0.1";
     let broker_url = serve(broker::router(
         BrokerConfig { asynchronous: false, public_url: placeholder.into(), ..BrokerConfig::default() },
@@ -184,16 +229,14 @@ async fn provision_throughput() -> anyhow::Result<()> {
     let (created, all_ready) = tokio::join!(created, wait_for(&store, Kind::ServiceInstance, from, n, ready));
     all_ready?;
     let elapsed = started.elapsed();
-    println!("Provisioning against a zero-delay broker (goal >= 1,000/s)");
-    println!("{:>10} {:>14} {:>12} {:>14}", "instances", "all created", "all Ready", "provisions/s");
     println!(
-        "{:>10} {:>12.2} s {:>10.2} s {:>14.0}",
+        "{:<38} {:>10} {:>12.2} s {:>10.2} s {:>14.0}",
+        label,
         n,
         created.as_secs_f64(),
         elapsed.as_secs_f64(),
         n as f64 / elapsed.as_secs_f64()
     );
-    println!();
     controller.shutdown().await;
     Ok(())
 }

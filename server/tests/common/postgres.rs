@@ -3,7 +3,8 @@
 //! `QM_TEST_POSTGRES_URL` (a server `./dev.sh test` started) is used when set; otherwise the
 //! first test starts one on a free loopback port in a temp dir, once per test process, with a
 //! watchdog that stops it when the process exits. Each caller gets a fresh database. Without the
-//! binaries the tests print `SKIP` and pass.
+//! binaries the tests print `SKIP` and pass. The controller bench includes this file too
+//! (`#[path]`) for its provisioning figure on PostgreSQL.
 
 use std::{
     path::{Path, PathBuf},
@@ -111,7 +112,8 @@ pub fn private_server(test: &str) -> Option<PgServer> {
     start_private().map_err(|e| eprintln!("SKIP {test}: no PostgreSQL for tests: {e}")).ok()
 }
 
-fn start_private() -> Result<PgServer, String> {
+/// Starts a server only the caller uses, or says why it cannot (also used by the controller bench).
+pub fn start_private() -> Result<PgServer, String> {
     let bin = bin_dir()?;
     let dir = std::env::temp_dir().join(format!("qm-pg-{}", uuid::Uuid::new_v4().simple()));
     let data = dir.join("data");
