@@ -6,12 +6,12 @@
 
 mod changes;
 mod crypto;
+mod group_writer;
 #[cfg(feature = "kubernetes")]
 pub mod kubernetes;
 pub mod object;
 mod selector;
 mod sql;
-mod sqlite_writer;
 pub mod typed;
 mod watch;
 

@@ -12,8 +12,9 @@ use tokio::sync::broadcast;
 
 use super::{
     Deleted, EventType, ListQuery, ObjectList, ResourceStore, Result, SecretCipher, StoreError, WatchEvent, WatchQuery,
+    group_writer,
     object::{self, Key},
-    sqlite_writer, watch,
+    watch,
 };
 use crate::db::Database;
 
@@ -46,15 +47,6 @@ const LIST_LIMITED: &str = "SELECT body FROM resources WHERE kind = $1 \
      AND ($2 IS NULL OR namespace = $2) AND ($3 IS NULL OR name = $3) \
      AND ($4 IS NULL OR namespace > $4 OR (namespace = $4 AND name > $5)) \
      ORDER BY namespace, name LIMIT $6";
-const SELECT_BODY: &str = "SELECT body FROM resources WHERE kind = $1 AND namespace = $2 AND name = $3";
-const INSERT_LOG: &str = "INSERT INTO resource_log (rv, kind, namespace, name, event_type, body, created_at) \
-                                     VALUES ($1, $2, $3, $4, $5, $6, $7)";
-// Row writes: $1 kind, $2 namespace, $3 name, then (insert, update) $4 uid, $5 rv, $6 body.
-const INSERT_RESOURCE: &str =
-    "INSERT INTO resources (kind, namespace, name, uid, rv, body) VALUES ($1, $2, $3, $4, $5, $6)";
-const UPDATE_RESOURCE: &str =
-    "UPDATE resources SET rv = $5, body = $6 WHERE kind = $1 AND namespace = $2 AND name = $3 AND uid = $4";
-const DELETE_RESOURCE: &str = "DELETE FROM resources WHERE kind = $1 AND namespace = $2 AND name = $3";
 
 /// What a write decided to do with the row.
 pub(super) enum Change {
@@ -75,8 +67,8 @@ pub struct SqlStore {
     pub(super) latest: Arc<tokio::sync::watch::Sender<u64>>,
     /// How many log entries to keep for watches that resume.
     retention: u64,
-    /// SQLite's writes go to one task that commits them in groups.
-    writer: tokio::sync::mpsc::Sender<sqlite_writer::Job>,
+    /// Writes go to one task that commits them in groups (see `group_writer`).
+    writer: tokio::sync::mpsc::Sender<group_writer::Job>,
 }
 
 impl SqlStore {
@@ -87,10 +79,8 @@ impl SqlStore {
         let latest = Arc::new(tokio::sync::watch::channel(0).0);
         tokio::spawn(super::changes::follow(db.clone(), Arc::downgrade(&latest)));
         let (writer, jobs) = tokio::sync::mpsc::channel(1024);
-        if let Database::Sqlite(pool) = &db {
-            let codec = sqlite_writer::Codec { cipher: cipher.clone(), events: events.clone() };
-            tokio::spawn(sqlite_writer::run(pool.clone(), codec, jobs));
-        }
+        let codec = group_writer::Codec { cipher: cipher.clone(), events: events.clone() };
+        tokio::spawn(group_writer::run(db.clone(), codec, jobs));
         Self { db, cipher, events, latest, retention: 100_000, writer }
     }
 
@@ -105,78 +95,20 @@ impl SqlStore {
         decode(&self.cipher, kind, body)
     }
 
-    fn encode(&self, kind: Kind, object: &Value) -> Result<String> {
-        encode(&self.cipher, kind, object)
-    }
-
     async fn write(
         &self,
         key: &Key,
         decide: impl FnOnce(Option<Value>, u64) -> Result<Change> + Send + 'static,
     ) -> Result<(EventType, Value)> {
-        let kind = key.kind;
-        let pool = match &self.db {
-            Database::Sqlite(_) => {
-                // SQLite: one writer task commits writes in groups (see `sqlite_writer`).
-                let (reply, answer) = tokio::sync::oneshot::channel();
-                let job = sqlite_writer::Job { key: key.clone(), decide: Box::new(decide), reply };
-                self.writer
-                    .send(job)
-                    .await
-                    .map_err(|_| StoreError::Backend("the store's writer has stopped".into()))?;
-                let written =
-                    answer.await.map_err(|_| StoreError::Backend("the store's writer has stopped".into()))??;
-                if let Some(rv) = written.rv {
-                    self.after_write(rv).await;
-                }
-                return Ok((written.event_type, written.object));
-            }
-            Database::Postgres(pool) => pool,
-        };
-        let mut tx = pool.begin().await?;
-        let rv: i64 = sqlx::query_scalar("UPDATE resource_version SET rv = rv + 1 WHERE id = 1 RETURNING rv")
-            .fetch_one(&mut *tx)
-            .await?;
-        let existing: Option<String> = sqlx::query_scalar(SELECT_BODY)
-            .bind(kind.as_str())
-            .bind(&key.namespace)
-            .bind(&key.name)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let existing = existing.map(|body| self.decode(kind, &body)).transpose()?;
-        let (event_type, object) = match decide(existing, rv as u64)? {
-            Change::Unchanged(object) => return Ok((EventType::Modified, object)),
-            Change::Insert(o) => (EventType::Added, o),
-            Change::Update(o) => (EventType::Modified, o),
-            Change::Delete(o) => (EventType::Deleted, o),
-        };
-        let body = self.encode(kind, &object)?;
-        sqlx::query(INSERT_LOG)
-            .bind(rv)
-            .bind(kind.as_str())
-            .bind(&key.namespace)
-            .bind(&key.name)
-            .bind(event_type.as_str())
-            .bind(&body)
-            .bind(jiff::Timestamp::now().as_millisecond())
-            .execute(&mut *tx)
-            .await?;
-        let sql = match event_type {
-            EventType::Added => INSERT_RESOURCE,
-            EventType::Modified => UPDATE_RESOURCE,
-            EventType::Deleted => DELETE_RESOURCE,
-        };
-        let row = sqlx::query(sql).bind(kind.as_str()).bind(&key.namespace).bind(&key.name);
-        let row =
-            if event_type == EventType::Deleted { row } else { row.bind(object::uid(&object)).bind(rv).bind(&body) };
-        row.execute(&mut *tx).await?;
-        // Delivered to listeners in other processes when (and only if) this commits.
-        sqlx::query("SELECT pg_notify('qm_resources', $1)").bind(rv.to_string()).execute(&mut *tx).await?;
-        tx.commit().await?;
-        // Receivers may be absent; watchers that lag catch up from the log.
-        let _ = self.events.send(WatchEvent { kind, event_type, resource_version: rv as u64, object: object.clone() });
-        self.after_write(rv as u64).await;
-        Ok((event_type, object))
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job = group_writer::Job { key: key.clone(), decide: Box::new(decide), reply };
+        let stopped = || StoreError::Backend("the store's writer has stopped".into());
+        self.writer.send(job).await.map_err(|_| stopped())?;
+        let written = answer.await.map_err(|_| stopped())??;
+        if let Some(rv) = written.rv {
+            self.after_write(rv).await;
+        }
+        Ok((written.event_type, written.object))
     }
 
     async fn after_write(&self, rv: u64) {

@@ -1,0 +1,288 @@
+//! The store's writer with group commit: writes queue here and are committed together, one
+//! transaction per group, on SQLite and PostgreSQL alike. Every write takes the one
+//! resourceVersion counter, so writes are serial anyway (SQLite has one writer; on PostgreSQL the
+//! counter's row lock orders every process's writers); grouping turns N transactions into one,
+//! and a group costs a handful of statements, not a handful per write: the rows the group
+//! touches are read in one statement, each write is decided in order against the group's own
+//! view (a later write of the same object sees the earlier one), and the log entries and rows
+//! are written in one statement each. A refused write (its `decide` says no) writes nothing and
+//! never undoes another; a failing statement fails the whole group, and nothing of it is kept.
+
+use std::collections::HashMap;
+
+use app::model::Kind;
+use serde_json::Value;
+use sqlx::{
+    ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Postgres, QueryBuilder, Row, Sqlite, Type,
+};
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use crate::db;
+
+use super::{
+    EventType, Result, SecretCipher, StoreError, WatchEvent,
+    object::{self, Key},
+    sql::{Change, decode, encode},
+};
+
+/// Writes taken at once into one transaction.
+const GROUP: usize = 256;
+
+pub(super) type Decide = Box<dyn FnOnce(Option<Value>, u64) -> Result<Change> + Send>;
+
+pub(super) struct Job {
+    pub key: Key,
+    pub decide: Decide,
+    pub reply: oneshot::Sender<Result<Written>>,
+}
+
+/// What a write did: `rv` is `None` when nothing changed.
+pub(super) struct Written {
+    pub event_type: EventType,
+    pub object: Value,
+    pub rv: Option<u64>,
+}
+
+/// What the writer needs of the store (not the store itself, whose job sender would keep this
+/// task alive forever).
+pub(super) struct Codec {
+    pub cipher: SecretCipher,
+    pub events: broadcast::Sender<WatchEvent>,
+}
+
+pub(super) async fn run(db: db::Database, codec: Codec, jobs: mpsc::Receiver<Job>) {
+    match db {
+        db::Database::Sqlite(pool) => Writer::<Sqlite> { pool, codec }.run(jobs).await,
+        db::Database::Postgres(pool) => Writer::<Postgres> { pool, codec }.run(jobs).await,
+    }
+}
+
+/// What differs between the two databases for the writer.
+pub(super) trait Dialect: Database {
+    /// Opens the group's transaction.
+    const BEGIN: &'static str;
+    /// Reads the counter, locking it for the transaction where other processes may write.
+    const READ_VERSION: &'static str;
+    /// Tells other processes the newest version when the group commits (`$1`: the version).
+    const NOTIFY: Option<&'static str>;
+}
+
+impl Dialect for Sqlite {
+    // IMMEDIATE takes the write lock up front: no busy-snapshot failures on upgrade.
+    const BEGIN: &'static str = "BEGIN IMMEDIATE";
+    const READ_VERSION: &'static str = "SELECT rv FROM resource_version WHERE id = 1";
+    // Other processes poll the counter (see `changes`).
+    const NOTIFY: Option<&'static str> = None;
+}
+
+impl Dialect for Postgres {
+    const BEGIN: &'static str = "BEGIN";
+    const READ_VERSION: &'static str = "SELECT rv FROM resource_version WHERE id = 1 FOR UPDATE";
+    // Delivered to listeners in other processes when (and only if) the group commits.
+    const NOTIFY: Option<&'static str> = Some("SELECT pg_notify('qm_resources', $1)");
+}
+
+struct Writer<DB: Database> {
+    pool: Pool<DB>,
+    codec: Codec,
+}
+
+/// A row as the group leaves it: `None` once deleted.
+type RowState = Option<(String, i64, String)>;
+
+impl<DB: Dialect> Writer<DB>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: Default + IntoArguments<DB>,
+    for<'a> &'a str: Encode<'a, DB> + Type<DB>,
+    for<'a> &'a String: Encode<'a, DB> + Type<DB>,
+    String: for<'r> Decode<'r, DB> + for<'a> Encode<'a, DB> + Type<DB>,
+    i64: for<'r> Decode<'r, DB> + for<'a> Encode<'a, DB> + Type<DB>,
+    usize: ColumnIndex<DB::Row>,
+{
+    async fn run(self, mut jobs: mpsc::Receiver<Job>) {
+        while let Some(first) = jobs.recv().await {
+            let mut group = vec![first];
+            while group.len() < GROUP {
+                match jobs.try_recv() {
+                    Ok(job) => group.push(job),
+                    Err(_) => break,
+                }
+            }
+            self.commit_group(group).await;
+        }
+    }
+
+    async fn commit_group(&self, group: Vec<Job>) {
+        let codec = &self.codec;
+        let mut conn = match self.pool.acquire().await {
+            Ok(c) => c,
+            Err(e) => return fail_all(group, &e.to_string()),
+        };
+        let mut outcomes = Vec::with_capacity(group.len());
+        let result: std::result::Result<(), sqlx::Error> = async {
+            sqlx::query(DB::BEGIN).execute(&mut *conn).await?;
+            let mut rv: i64 = sqlx::query_scalar(DB::READ_VERSION).fetch_one(&mut *conn).await?;
+            let keys: Vec<Key> = group.iter().map(|j| j.key.clone()).collect();
+            let mut view = Self::read_rows(&mut conn, codec, keys).await?;
+            let now = jiff::Timestamp::now().as_millisecond();
+            let mut log: Vec<(i64, Key, EventType, String)> = Vec::new();
+            let mut rows: HashMap<Key, RowState> = HashMap::new();
+            for job in group {
+                let outcome = decide_one(codec, &mut view, &job.key, job.decide, rv + 1).map(|(written, body)| {
+                    if let (Some(next), Some(body)) = (written.rv, body) {
+                        rv = next as i64;
+                        let row = (written.event_type != EventType::Deleted)
+                            .then(|| (object::uid(&written.object).to_string(), rv, body.clone()));
+                        rows.insert(job.key.clone(), row);
+                        log.push((rv, job.key.clone(), written.event_type, body));
+                    }
+                    written
+                });
+                outcomes.push((job.key.kind, job.reply, outcome));
+            }
+            Self::write_log(&mut conn, &log, now).await?;
+            Self::write_rows(&mut conn, rows).await?;
+            sqlx::query("UPDATE resource_version SET rv = $1 WHERE id = 1").bind(rv).execute(&mut *conn).await?;
+            if let Some(notify) = DB::NOTIFY
+                && !log.is_empty()
+            {
+                sqlx::query(notify).bind(rv.to_string()).execute(&mut *conn).await?;
+            }
+            sqlx::query("COMMIT").execute(&mut *conn).await?;
+            Ok(())
+        }
+        .await;
+        if let Err(e) = result {
+            let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+            let message = e.to_string();
+            for (_, reply, _) in outcomes {
+                let _ = reply.send(Err(StoreError::Backend(message.clone())));
+            }
+            // Jobs not reached before the failure were dropped with their reply senders: their
+            // callers see the writer as stopped for this write and may retry.
+            return;
+        }
+        // Committed: tell watchers in version order, then the writers.
+        for (kind, reply, outcome) in outcomes {
+            if let Ok(written) = &outcome
+                && let Some(rv) = written.rv
+            {
+                let _ = codec.events.send(WatchEvent {
+                    kind,
+                    event_type: written.event_type,
+                    resource_version: rv,
+                    object: written.object.clone(),
+                });
+            }
+            let _ = reply.send(outcome);
+        }
+    }
+
+    /// Reads every row the group touches in one statement per chunk.
+    async fn read_rows(conn: &mut DB::Connection, codec: &Codec, mut keys: Vec<Key>) -> sqlx::Result<View> {
+        keys.sort_by(|a, b| (a.kind.as_str(), &a.namespace, &a.name).cmp(&(b.kind.as_str(), &b.namespace, &b.name)));
+        keys.dedup();
+        let mut view: View = keys.iter().map(|k| (k.clone(), Ok(None))).collect();
+        for chunk in keys.chunks(MAX_PARAMS / 3) {
+            let mut query = QueryBuilder::<DB>::new(
+                "SELECT kind, namespace, name, body FROM resources WHERE (kind, namespace, name) IN (",
+            );
+            query.push_values(chunk, |mut row, key| {
+                row.push_bind(key.kind.as_str()).push_bind(&key.namespace).push_bind(&key.name);
+            });
+            query.push(")");
+            for row in query.build().fetch_all(&mut *conn).await? {
+                let kind: String = row.try_get(0)?;
+                let Some(kind) = Kind::parse(&kind) else { continue };
+                let key = Key { kind, namespace: row.try_get(1)?, name: row.try_get(2)? };
+                let body: String = row.try_get(3)?;
+                let decoded = decode(&codec.cipher, kind, &body).map(Some).map_err(|e| e.to_string());
+                view.insert(key, decoded);
+            }
+        }
+        Ok(view)
+    }
+
+    /// Appends the group's changes to the log, in version order.
+    async fn write_log(conn: &mut DB::Connection, log: &[(i64, Key, EventType, String)], now: i64) -> sqlx::Result<()> {
+        for chunk in log.chunks(MAX_PARAMS / 7) {
+            let mut query = QueryBuilder::<DB>::new(
+                "INSERT INTO resource_log (rv, kind, namespace, name, event_type, body, created_at) ",
+            );
+            query.push_values(chunk, |mut row, (rv, key, event_type, body)| {
+                row.push_bind(*rv)
+                    .push_bind(key.kind.as_str())
+                    .push_bind(&key.namespace)
+                    .push_bind(&key.name)
+                    .push_bind(event_type.as_str())
+                    .push_bind(body)
+                    .push_bind(now);
+            });
+            query.build().execute(&mut *conn).await?;
+        }
+        Ok(())
+    }
+
+    /// Leaves each touched row as the group's last write left it: deleted, or inserted/replaced.
+    async fn write_rows(conn: &mut DB::Connection, rows: HashMap<Key, RowState>) -> sqlx::Result<()> {
+        let (kept, deleted): (Vec<_>, Vec<_>) = rows.into_iter().partition(|(_, row)| row.is_some());
+        for chunk in deleted.chunks(MAX_PARAMS / 3) {
+            let mut query = QueryBuilder::<DB>::new("DELETE FROM resources WHERE (kind, namespace, name) IN (");
+            query.push_values(chunk, |mut row, (key, _)| {
+                row.push_bind(key.kind.as_str()).push_bind(&key.namespace).push_bind(&key.name);
+            });
+            query.push(")");
+            query.build().execute(&mut *conn).await?;
+        }
+        // An object deleted and made anew within the group replaces its row (new uid and all).
+        for chunk in kept.chunks(MAX_PARAMS / 6) {
+            let mut query = QueryBuilder::<DB>::new("INSERT INTO resources (kind, namespace, name, uid, rv, body) ");
+            query.push_values(chunk, |mut row, (key, state)| {
+                let (uid, rv, body) = state.as_ref().expect("kept rows have a state");
+                row.push_bind(key.kind.as_str())
+                    .push_bind(&key.namespace)
+                    .push_bind(&key.name)
+                    .push_bind(uid)
+                    .push_bind(*rv)
+                    .push_bind(body);
+            });
+            query.push(
+                " ON CONFLICT (kind, namespace, name) DO UPDATE SET uid = excluded.uid, rv = excluded.rv, body = excluded.body",
+            );
+            query.build().execute(&mut *conn).await?;
+        }
+        Ok(())
+    }
+}
+
+fn fail_all(group: Vec<Job>, message: &str) {
+    for job in group {
+        let _ = job.reply.send(Err(StoreError::Backend(message.to_string())));
+    }
+}
+
+/// The group's view of the objects it touches: decoded, or why a stored body is unreadable.
+type View = HashMap<Key, std::result::Result<Option<Value>, String>>;
+
+/// Statement parameters SQLite takes at most (`SQLITE_MAX_VARIABLE_NUMBER` since 3.32), with room.
+const MAX_PARAMS: usize = 30_000;
+
+/// One write decided against the group's view (which it then updates): what it did, and the
+/// body to store when it changed something.
+fn decide_one(codec: &Codec, view: &mut View, key: &Key, decide: Decide, rv: i64) -> Result<(Written, Option<String>)> {
+    let existing = match view.get(key) {
+        Some(Ok(existing)) => existing.clone(),
+        Some(Err(message)) => return Err(StoreError::Backend(message.clone())),
+        None => None,
+    };
+    let (event_type, object) = match decide(existing, rv as u64)? {
+        Change::Unchanged(object) => return Ok((Written { event_type: EventType::Modified, object, rv: None }, None)),
+        Change::Insert(o) => (EventType::Added, o),
+        Change::Update(o) => (EventType::Modified, o),
+        Change::Delete(o) => (EventType::Deleted, o),
+    };
+    let body = encode(&codec.cipher, key.kind, &object)?;
+    view.insert(key.clone(), Ok((event_type != EventType::Deleted).then(|| object.clone())));
+    Ok((Written { event_type, object, rv: Some(rv as u64) }, Some(body)))
+}
