@@ -93,8 +93,13 @@ async fn teams_and_roles(db: Database) {
 
 async fn sql(db: &Database, statement: &str) {
     match db {
-        Database::Sqlite(pool) => sqlx::query(statement).execute(pool).await.map(drop).unwrap(),
-        Database::Postgres(pool) => sqlx::query(statement).execute(pool).await.map(drop).unwrap(),
+        // The test's own statements, with numbers only.
+        Database::Sqlite(pool) => {
+            sqlx::query(sqlx::AssertSqlSafe(statement.to_string())).execute(pool).await.map(drop).unwrap()
+        }
+        Database::Postgres(pool) => {
+            sqlx::query(sqlx::AssertSqlSafe(statement.to_string())).execute(pool).await.map(drop).unwrap()
+        }
     }
 }
 
