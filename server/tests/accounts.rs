@@ -44,6 +44,7 @@ on_both!(
     passwords_log_in_and_change,
     teams_and_roles,
     tokens_are_shown_once_and_revocable,
+    one_read_finds_the_user_and_teams,
     sessions_persist_and_expire
 );
 
@@ -88,6 +89,65 @@ async fn teams_and_roles(db: Database) {
     );
     accounts.remove_membership(bob.id, "team-a").await.unwrap();
     assert_eq!(accounts.memberships(bob.id).await.unwrap().len(), 1);
+}
+
+async fn sql(db: &Database, statement: &str) {
+    match db {
+        // The test's own statements, with numbers only.
+        Database::Sqlite(pool) => {
+            sqlx::query(sqlx::AssertSqlSafe(statement.to_string())).execute(pool).await.map(drop).unwrap()
+        }
+        Database::Postgres(pool) => {
+            sqlx::query(sqlx::AssertSqlSafe(statement.to_string())).execute(pool).await.map(drop).unwrap()
+        }
+    }
+}
+
+async fn last_used(db: &Database) -> Option<i64> {
+    const SQL: &str = "SELECT last_used_at FROM api_tokens";
+    match db {
+        Database::Sqlite(pool) => sqlx::query_scalar(SQL).fetch_one(pool).await.unwrap(),
+        Database::Postgres(pool) => sqlx::query_scalar(SQL).fetch_one(pool).await.unwrap(),
+    }
+}
+
+/// What the request guard reads on every request: the token's (or session's) user with their
+/// teams in one read. Revoking, disabling and membership changes count on the next read; the
+/// token's last use is written at most once a minute.
+async fn one_read_finds_the_user_and_teams(db: Database) {
+    let accounts = Accounts::new(db.clone());
+    let dave = accounts.create_user("dave", "Dave", None, false, false).await.unwrap();
+    let (token, info) = accounts.create_token(dave.id, "laptop").await.unwrap();
+    let (user, teams) = accounts.token_principal(&token).await.unwrap().unwrap();
+    assert_eq!((user.username.as_str(), teams.len()), ("dave", 0), "a user of no team is found too");
+    accounts.create_team("team-a", "").await.unwrap();
+    accounts.create_team("team-b", "").await.unwrap();
+    accounts.set_membership(dave.id, "team-b", Role::TeamAdmin).await.unwrap();
+    accounts.set_membership(dave.id, "team-a", Role::Member).await.unwrap();
+    let both = vec![("team-a".to_string(), Role::Member), ("team-b".to_string(), Role::TeamAdmin)];
+    assert_eq!(accounts.token_principal(&token).await.unwrap().unwrap().1, both);
+    assert_eq!(accounts.user_with_teams(dave.id).await.unwrap(), Some((user.clone(), both)));
+    accounts.remove_membership(dave.id, "team-b").await.unwrap();
+    assert_eq!(accounts.token_principal(&token).await.unwrap().unwrap().1, [("team-a".to_string(), Role::Member)]);
+
+    // Used just now: another use within the minute writes nothing; an older recorded use is renewed.
+    let first = last_used(&db).await.expect("use is recorded");
+    sql(&db, &format!("UPDATE api_tokens SET last_used_at = {}", first - 1000)).await;
+    accounts.token_principal(&token).await.unwrap().unwrap();
+    assert_eq!(last_used(&db).await, Some(first - 1000), "not written again within a minute");
+    sql(&db, &format!("UPDATE api_tokens SET last_used_at = {}", first - 61_000)).await;
+    accounts.token_principal(&token).await.unwrap().unwrap();
+    assert!(last_used(&db).await.unwrap() >= first, "renewed after a minute");
+
+    // A disabled user is nobody, by token and by session, at once; so is a revoked token.
+    sql(&db, &format!("UPDATE users SET disabled = TRUE WHERE id = {}", dave.id)).await;
+    assert!(accounts.token_principal(&token).await.unwrap().is_none());
+    assert!(accounts.user_with_teams(dave.id).await.unwrap().is_none());
+    sql(&db, &format!("UPDATE users SET disabled = FALSE WHERE id = {}", dave.id)).await;
+    assert!(accounts.token_principal(&token).await.unwrap().is_some());
+    accounts.revoke_token(dave.id, info.id).await.unwrap();
+    assert!(accounts.token_principal(&token).await.unwrap().is_none(), "revoked");
+    assert!(accounts.user_with_teams(-1).await.unwrap().is_none());
 }
 
 async fn tokens_are_shown_once_and_revocable(db: Database) {

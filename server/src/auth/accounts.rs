@@ -59,6 +59,28 @@ pub enum AccountError {
     Database(#[from] sqlx::Error),
 }
 
+/// A token's last use is recorded to this precision (milliseconds).
+pub const LAST_USE_PRECISION_MS: i64 = 60_000;
+
+/// A token joined with its user and their memberships (one row a team, or one with none).
+type TokenRow = (i64, String, String, bool, bool, bool, i64, Option<i64>, Option<String>, Option<String>);
+/// A user joined with their memberships.
+type UserRow = (i64, String, String, bool, bool, bool, Option<String>, Option<String>);
+
+/// The user of joined rows with their teams; a disabled user is nobody.
+fn principal_of(
+    rows: impl Iterator<Item = (User, Option<String>, Option<String>)>,
+) -> Option<(User, Vec<(String, Role)>)> {
+    let mut found: Option<(User, Vec<(String, Role)>)> = None;
+    for (user, team, role) in rows {
+        let (_, teams) = found.get_or_insert_with(|| (user, Vec::new()));
+        if let (Some(team), Some(role)) = (team, role.as_deref().and_then(Role::parse)) {
+            teams.push((team, role));
+        }
+    }
+    found.filter(|(user, _)| !user.disabled)
+}
+
 fn now_ms() -> i64 {
     jiff::Timestamp::now().as_millisecond()
 }
@@ -304,21 +326,61 @@ impl Accounts {
 
     /// The user a bearer token belongs to (revoked tokens and disabled users: none).
     pub async fn user_for_token(&self, token: &str) -> Result<Option<User>, AccountError> {
+        Ok(self.token_principal(token).await?.map(|(user, _)| user))
+    }
+
+    /// The user a bearer token belongs to, with their teams (revoked tokens and disabled users:
+    /// none). One read per request; the token's `last_used_at` is written only when the recorded
+    /// use is older than [`LAST_USE_PRECISION_MS`] (a write on every request would queue every
+    /// token-authenticated request behind the database's one writer).
+    pub async fn token_principal(&self, token: &str) -> Result<Option<(User, Vec<(String, Role)>)>, AccountError> {
         if !tokens::looks_like_token(token) {
             return Ok(None);
         }
         let hash = tokens::hash(token);
-        let user_id: Option<i64> = on_pool!(&self.db, |pool| {
-            sqlx::query_scalar("UPDATE api_tokens SET last_used_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL RETURNING user_id")
-                .bind(now_ms())
-                .bind(&hash)
-                .fetch_optional(pool)
-                .await?
-        });
-        match user_id {
-            Some(id) => Ok(self.user_by_id(id).await?.filter(|u| !u.disabled)),
-            None => Ok(None),
+        const SQL: &str = "SELECT u.id, u.username, u.display_name, u.platform_admin, u.must_change_password, u.disabled, \
+             t.id, t.last_used_at, m.team, m.role \
+             FROM api_tokens t JOIN users u ON u.id = t.user_id LEFT JOIN memberships m ON m.user_id = u.id \
+             WHERE t.token_hash = $1 AND t.revoked_at IS NULL ORDER BY m.team";
+        let rows: Vec<TokenRow> = on_pool!(&self.db, |pool| sqlx::query_as(SQL).bind(&hash).fetch_all(pool).await?);
+        let Some(&(_, _, _, _, _, _, token_id, last_used, _, _)) = rows.first() else { return Ok(None) };
+        let now = now_ms();
+        if last_used.is_none_or(|at| now - at >= LAST_USE_PRECISION_MS || at > now) {
+            on_pool!(&self.db, |pool| {
+                sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
+                    .bind(now)
+                    .bind(token_id)
+                    .execute(pool)
+                    .await?
+                    .rows_affected()
+            });
         }
+        Ok(principal_of(rows.into_iter().map(
+            |(id, username, display_name, platform_admin, must_change, disabled, _, _, team, role)| {
+                (
+                    User { id, username, display_name, platform_admin, must_change_password: must_change, disabled },
+                    team,
+                    role,
+                )
+            },
+        )))
+    }
+
+    /// A user by id with their teams, in one read (a session's user, on every request); disabled
+    /// users: none.
+    pub async fn user_with_teams(&self, id: i64) -> Result<Option<(User, Vec<(String, Role)>)>, AccountError> {
+        const SQL: &str = "SELECT u.id, u.username, u.display_name, u.platform_admin, u.must_change_password, u.disabled, \
+             m.team, m.role FROM users u LEFT JOIN memberships m ON m.user_id = u.id WHERE u.id = $1 ORDER BY m.team";
+        let rows: Vec<UserRow> = on_pool!(&self.db, |pool| sqlx::query_as(SQL).bind(id).fetch_all(pool).await?);
+        Ok(principal_of(rows.into_iter().map(
+            |(id, username, display_name, platform_admin, must_change, disabled, team, role)| {
+                (
+                    User { id, username, display_name, platform_admin, must_change_password: must_change, disabled },
+                    team,
+                    role,
+                )
+            },
+        )))
     }
 
     /// The first start: a platform admin. Returns the password when it was generated here (to

@@ -61,17 +61,16 @@ pub struct Guard {
 /// server functions; never rejects (pages decide what anonymous callers see).
 pub async fn identify(State(guard): State<Arc<Guard>>, session: Session, mut request: Request, next: Next) -> Response {
     let principal = match bearer(&request) {
-        Some(token) => match guard.accounts.user_for_token(&token).await {
-            Ok(Some(user)) => principal(&guard.accounts, user, true).await,
+        Some(token) => match guard.accounts.token_principal(&token).await {
+            Ok(Some((user, teams))) => Some(Principal { user, teams, via_token: true }),
             Ok(None) => {
                 return unauthorized("the bearer token is not valid (unknown, revoked, or its user is disabled)");
             }
             Err(e) => return unavailable(&e.to_string()),
         },
         None => match session.get::<i64>(SESSION_USER).await.ok().flatten() {
-            Some(id) => match guard.accounts.user_by_id(id).await {
-                Ok(Some(user)) if !user.disabled => principal(&guard.accounts, user, false).await,
-                Ok(_) => None,
+            Some(id) => match guard.accounts.user_with_teams(id).await {
+                Ok(found) => found.map(|(user, teams)| Principal { user, teams, via_token: false }),
                 Err(e) => return unavailable(&e.to_string()),
             },
             None => None,
@@ -79,11 +78,6 @@ pub async fn identify(State(guard): State<Arc<Guard>>, session: Session, mut req
     };
     request.extensions_mut().insert(principal);
     next.run(request).await
-}
-
-async fn principal(accounts: &Accounts, user: User, via_token: bool) -> Option<Principal> {
-    let teams = accounts.memberships(user.id).await.ok()?;
-    Some(Principal { user, teams, via_token })
 }
 
 fn bearer(request: &Request) -> Option<String> {

@@ -189,15 +189,13 @@ pub async fn authenticate(state: AppState, headers: &HeaderMap, extensions: &Ext
         ));
     };
     let accounts = Accounts::new(state.db.clone());
-    let user = match accounts.user_for_token(&token).await {
-        Ok(Some(user)) => user,
+    let (user, teams) = match accounts.token_principal(&token).await {
+        Ok(Some(found)) => found,
         Ok(None) => {
             return Err(ApiError::unauthorized("Unauthorized: the token is unknown, revoked, or its user is disabled"));
         }
         Err(e) => return Err(ApiError::internal(format!("cannot check credentials: {e}"))),
     };
-    let teams =
-        accounts.memberships(user.id).await.map_err(|e| ApiError::internal(format!("cannot read teams: {e}")))?;
     Ok(ctx(&Principal { user, teams, via_token: true }))
 }
 
