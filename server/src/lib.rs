@@ -1,6 +1,11 @@
 //! Quartermaster's server: configuration, storage, HTTP routes, and (in later modules) the OSB
 //! client, the built-in broker and the controller.
 
+/// mimalloc rather than the system allocator, for the binary and everything that links this
+/// crate (tests, benchmarks). Rendering a page allocates many small strings from many threads,
+/// a catalog sync builds and drops JSON values by the thousand: glibc's malloc, free and their
+/// consolidation took about a fifth of `--bench catalog_ssr`'s CPU and a third of a 10,000-plan
+/// sync's (`perf record`). Not in the fuzz build (its sanitizer wants every allocation).
 #[cfg(feature = "mimalloc")]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -22,13 +27,6 @@ pub mod portal;
 pub mod rest;
 pub mod store;
 pub mod telemetry;
-
-/// mimalloc rather than the system allocator, for the binary and everything that links this
-/// crate (tests, benchmarks). Rendering a page allocates many small strings from many threads;
-/// under load glibc's malloc, free and their consolidation took about a fifth of the CPU of
-/// `--bench catalog_ssr` (`perf record`, see the README's benchmark section).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::{net::SocketAddr, sync::Arc};
 
