@@ -247,5 +247,30 @@ async fn the_list_pages_and_filters_on_the_server() {
     assert_eq!(rows(&search), 10, "db-240 … db-249, any case");
     let (_, none) = app.page("/instances?search=nothing-like-this").await;
     assert!(none.contains("No instance matches these filters."));
+    // Changes made beside the portal (kubectl, the controller) show on the very next read.
+    for i in (0..250).step_by(25) {
+        let namespace = if i % 5 == 0 { "team-b" } else { "team-a" };
+        let name = format!("db-{i:03}");
+        app.store.delete(Kind::ServiceInstance, namespace, &name, None).await.unwrap();
+        let (_, marked) = app.page("/instances?status=deprovisioning").await;
+        assert!(marked.contains(&format!("data-instance=\"{namespace}/{name}\"")), "{name} shows as deleting at once");
+        // The finalizer's owner lets go: the instance is gone.
+        let mut object = app.store.get(Kind::ServiceInstance, namespace, &name).await.unwrap().unwrap();
+        object["metadata"]["finalizers"] = json!([]);
+        app.store.update(Kind::ServiceInstance, object).await.unwrap();
+        let (_, after) = app.page("/instances").await;
+        let left = 250 - (i / 25 + 1);
+        assert!(after.contains(&format!("of {left}")), "deleting {name} leaves {left}");
+    }
+    app.store
+        .create(
+            Kind::ServiceInstance,
+            json!({"metadata": {"name": "aaa-new", "namespace": "team-a"},
+                "spec": {"clusterServiceClassExternalName": "hdfs", "clusterServicePlanExternalName": "shared"}}),
+        )
+        .await
+        .unwrap();
+    let (_, first) = app.page("/instances").await;
+    assert!(first.contains("data-instance=\"team-a/aaa-new\""), "a new instance is listed at once, in order");
     app.stop().await.unwrap();
 }

@@ -1,5 +1,7 @@
 //! Instances, bindings and credentials as their pages show them, and the requests that change them.
 
+use std::collections::{BTreeMap, HashMap};
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -79,21 +81,39 @@ impl InstancesView {
         self.rows.retain(|r| !(r.namespace == namespace && r.name == name));
     }
 
-    /// Fills the view from every row of the caller's teams: the filters' choices, the counts,
-    /// and the page of rows that match `query`, in (team, name) order.
-    pub fn paginate(&mut self, mut all: Vec<InstanceRow>, query: &InstancesQuery) {
-        let mut classes: Vec<(String, String)> =
-            all.iter().map(|r| (r.class_external_name.clone(), r.class_display.clone())).collect();
-        classes.sort();
-        classes.dedup();
-        self.classes = classes;
-        self.unfiltered = all.len();
-        all.retain(|r| query.keep(r));
-        all.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
-        self.total = all.len();
-        let pages = all.len().div_ceil(INSTANCES_PAGE).max(1);
+    /// Fills the view from every row of the caller's teams, given in (team, name) order: the
+    /// filters' choices, the counts, and the page of rows that match `query`. Class names shown
+    /// are the ones in `class_names` when it has them.
+    pub fn paginate<'a>(&mut self, sorted: impl IntoIterator<Item = &'a InstanceRow>, query: &InstancesQuery) {
+        let mut classes: BTreeMap<&str, &str> = BTreeMap::new();
+        let mut matching = Vec::new();
+        let mut unfiltered = 0;
+        for row in sorted {
+            unfiltered += 1;
+            classes.entry(&row.class_external_name).or_insert(&row.class_display);
+            if query.keep(row) {
+                matching.push(row);
+            }
+        }
+        let display: HashMap<&str, &str> = self.class_names.iter().map(|(n, d)| (n.as_str(), d.as_str())).collect();
+        let shown = |external: &str, fallback: &str| display.get(external).copied().unwrap_or(fallback).to_string();
+        let mut choices: Vec<(String, String)> =
+            classes.into_iter().map(|(external, own)| (external.to_string(), shown(external, own))).collect();
+        choices.sort();
+        self.unfiltered = unfiltered;
+        self.total = matching.len();
+        let pages = matching.len().div_ceil(INSTANCES_PAGE).max(1);
         self.page = query.page.min(pages - 1);
-        self.rows = all.into_iter().skip(self.page * INSTANCES_PAGE).take(INSTANCES_PAGE).collect();
+        self.rows = matching
+            .into_iter()
+            .skip(self.page * INSTANCES_PAGE)
+            .take(INSTANCES_PAGE)
+            .map(|row| InstanceRow {
+                class_display: shown(&row.class_external_name, &row.class_display),
+                ..row.clone()
+            })
+            .collect();
+        self.classes = choices;
     }
 }
 

@@ -30,6 +30,7 @@ use app::model::Kind;
 use crate::{db::Database, governance::Governance, store::ResourceStore};
 
 pub use catalog::CatalogCache;
+pub use instances::InstanceIndex;
 
 /// The finalizer the controller puts on instances and bindings.
 pub use crate::controller::instance::decide::FINALIZER;
@@ -40,6 +41,8 @@ pub struct PortalService {
     db: Database,
     store: Arc<dyn ResourceStore>,
     catalog: CatalogCache,
+    /// The instances list's rows, when the store allows following them (see [`InstanceIndex`]).
+    instances: Option<InstanceIndex>,
     gov: Governance,
 }
 
@@ -47,7 +50,8 @@ impl PortalService {
     /// Must be called inside a Tokio runtime: the catalog cache follows the store's changes.
     pub fn new(db: Database, store: Arc<dyn ResourceStore>, gov: Governance) -> Self {
         let catalog = CatalogCache::start(store.clone());
-        Self { db, store, catalog, gov }
+        let instances = InstanceIndex::start(store.clone());
+        Self { db, store, catalog, instances, gov }
     }
 
     /// The catalog as this caller may see it (from the caches; the visibility rules are read).
@@ -88,7 +92,7 @@ impl Portal for PortalService {
         Ok(ShellInfo {
             username: caller.username.clone(),
             services: catalog.tiles.iter().filter(|t| !t.removed).count(),
-            instances: instances::count(self.store.as_ref(), caller).await?,
+            instances: instances::count(self.store.as_ref(), self.instances.as_ref(), caller).await?,
             approvals: governance::decidable_count(&self.gov, caller).await?,
         })
     }
@@ -102,11 +106,13 @@ impl Portal for PortalService {
     }
 
     async fn namespaces(&self, caller: &Caller) -> PortResult<Vec<String>> {
-        instances::namespaces(self.store.as_ref(), caller).await
+        instances::namespaces(self.store.as_ref(), self.instances.as_ref(), caller).await
     }
 
     async fn instances(&self, caller: &Caller, query: &InstancesQuery) -> PortResult<InstancesView> {
-        instances::list_view(self.store.as_ref(), &self.gov, caller, query).await
+        let catalog = self.catalog.view(self.store.as_ref()).await?;
+        let class_names = catalog.tiles.iter().map(|t| (t.external_name.clone(), t.display_name.clone())).collect();
+        instances::list_view(self.store.as_ref(), self.instances.as_ref(), &self.gov, caller, class_names, query).await
     }
 
     async fn instance(&self, caller: &Caller, namespace: &str, name: &str) -> PortResult<Option<InstancePage>> {

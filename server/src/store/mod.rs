@@ -179,6 +179,12 @@ pub trait ResourceStore: Send + Sync + 'static {
     async fn watch(&self, query: WatchQuery) -> Result<BoxStream<'static, Result<WatchEvent>>>;
     /// The newest resourceVersion handed out.
     async fn resource_version(&self) -> Result<u64>;
+    /// Whether versions are one gap-free counter that a watch of every kind sees in full, so a
+    /// watcher that has applied version N knows it reflects everything committed up to N (not so
+    /// on a Kubernetes API server, whose versions are shared with every other resource).
+    fn versions_are_local(&self) -> bool {
+        false
+    }
 }
 
 /// Counts, for the portal's status line.

@@ -438,4 +438,8 @@ impl ResourceStore for SqlStore {
         });
         Ok(rv as u64)
     }
+
+    fn versions_are_local(&self) -> bool {
+        true
+    }
 }

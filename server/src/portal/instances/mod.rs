@@ -3,8 +3,11 @@
 //! the browser said.
 
 pub mod bindings;
+mod index;
 
-use std::collections::{BTreeSet, HashSet};
+pub use index::InstanceIndex;
+
+use std::collections::BTreeSet;
 
 use app::{
     api::{
@@ -71,10 +74,63 @@ fn visible_namespaces(caller: &Caller) -> ListQuery {
     }
 }
 
-pub async fn namespaces(store: &dyn ResourceStore, caller: &Caller) -> PortResult<Vec<String>> {
-    let (instances, _) = list::<ServiceInstance>(store, &visible_namespaces(caller)).await?;
-    let mut set: BTreeSet<String> =
-        instances.into_iter().filter_map(|i| i.metadata.namespace).filter(|ns| caller.may_access(ns)).collect();
+/// The rows of the caller's teams, in (team, name) order.
+fn visible<'a>(rows: &'a index::Rows, caller: &Caller) -> Vec<&'a InstanceRow> {
+    match &caller.namespaces {
+        None => rows.values().collect(),
+        Some(teams) => {
+            let teams: BTreeSet<&String> = teams.iter().collect();
+            teams
+                .into_iter()
+                .flat_map(|team| {
+                    rows.range((team.clone(), String::new())..)
+                        .take_while(move |((namespace, _), _)| namespace == team)
+                        .map(|(_, row)| row)
+                })
+                .collect()
+        }
+    }
+}
+
+/// Every instance row of the caller's teams read from the store (when there is no index).
+async fn rows_from_store(store: &dyn ResourceStore, caller: &Caller) -> PortResult<(index::Rows, u64)> {
+    let (instances, resource_version) = list::<ServiceInstance>(store, &visible_namespaces(caller)).await?;
+    let rows = instances
+        .iter()
+        .filter(|i| caller.may_access(i.metadata.namespace.as_deref().unwrap_or_default()))
+        .map(|i| InstanceRow::from_instance(i, None))
+        .map(|row| ((row.namespace.clone(), row.name.clone()), row))
+        .collect();
+    Ok((rows, resource_version))
+}
+
+/// Runs `read` over the caller's rows: from the index when it is current, else from the store.
+async fn with_rows<T>(
+    store: &dyn ResourceStore,
+    index: Option<&InstanceIndex>,
+    caller: &Caller,
+    read: impl for<'r> FnOnce(Vec<&'r InstanceRow>) -> T,
+) -> PortResult<(T, u64)> {
+    let mut read = Some(read);
+    if let Some(index) = index
+        && let Some(found) = index.read(store, |rows| (read.take().expect("read once"))(visible(rows, caller))).await
+    {
+        return Ok(found);
+    }
+    let (rows, resource_version) = rows_from_store(store, caller).await?;
+    let read = read.expect("not read yet");
+    Ok((read(visible(&rows, caller)), resource_version))
+}
+
+pub async fn namespaces(
+    store: &dyn ResourceStore,
+    index: Option<&InstanceIndex>,
+    caller: &Caller,
+) -> PortResult<Vec<String>> {
+    let (mut set, _) = with_rows(store, index, caller, |rows| {
+        rows.into_iter().map(|row| row.namespace.clone()).collect::<BTreeSet<String>>()
+    })
+    .await?;
     if let Some(allowed) = &caller.namespaces {
         set.extend(allowed.iter().cloned());
     }
@@ -82,61 +138,30 @@ pub async fn namespaces(store: &dyn ResourceStore, caller: &Caller) -> PortResul
 }
 
 /// How many instances the caller's teams hold.
-pub async fn count(store: &dyn ResourceStore, caller: &Caller) -> PortResult<usize> {
-    let list = store.list(ServiceInstance::KIND, &visible_namespaces(caller)).await.map_err(store_error)?;
-    Ok(list
-        .items
-        .iter()
-        .filter(|i| caller.may_access(i.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or_default()))
-        .count())
+pub async fn count(store: &dyn ResourceStore, index: Option<&InstanceIndex>, caller: &Caller) -> PortResult<usize> {
+    Ok(with_rows(store, index, caller, |rows| rows.len()).await?.0)
 }
 
 /// One page of the instances list (see [`InstancesView::paginate`]); requests held for approval
-/// count as rows.
+/// count as rows. `class_names` maps class external names to display names.
 pub async fn list_view(
     store: &dyn ResourceStore,
+    index: Option<&InstanceIndex>,
     gov: &Governance,
     caller: &Caller,
+    class_names: Vec<(String, String)>,
     query: &InstancesQuery,
 ) -> PortResult<InstancesView> {
-    let (instances, resource_version) = list::<ServiceInstance>(store, &visible_namespaces(caller)).await?;
-    let (classes, _) = list::<ClusterServiceClass>(store, &ListQuery::default()).await?;
-    let class_names: Vec<(String, String)> = classes
-        .iter()
-        .map(|c| {
-            let display = c
-                .spec
-                .common
-                .external_metadata
-                .as_ref()
-                .and_then(|m| m.get("displayName"))
-                .and_then(Value::as_str)
-                .unwrap_or(&c.spec.common.external_name);
-            (c.spec.common.external_name.clone(), display.to_string())
-        })
-        .collect();
-    let mut view = InstancesView { class_names, resource_version, ..InstancesView::default() };
-    let mut namespaces = BTreeSet::new();
-    for instance in instances.iter().filter(|i| caller.may_access(i.metadata.namespace.as_deref().unwrap_or_default()))
-    {
-        namespaces.insert(instance.metadata.namespace.clone().unwrap_or_default());
-        let display = instance.spec.class_external_name().and_then(|c| view.class_display(c)).map(str::to_string);
-        view.rows.push(InstanceRow::from_instance(instance, display));
-    }
     // Requests held for approval show as rows too, until they become instances.
     let (pending, _) = gov.requests(0).await.map_err(refused)?;
-    let listed: HashSet<(String, String)> = view.rows.iter().map(|r| (r.namespace.clone(), r.name.clone())).collect();
-    for request in pending.into_iter().filter(|r| r.operation == Operation::Create && caller.may_access(&r.team)) {
-        if listed.contains(&(request.team.clone(), request.instance.clone())) {
-            continue;
-        }
-        namespaces.insert(request.team.clone());
-        let display = view.class_display(&request.class).unwrap_or(&request.class).to_string();
-        view.rows.push(InstanceRow {
+    let mut pending: Vec<InstanceRow> = pending
+        .into_iter()
+        .filter(|r| r.operation == Operation::Create && caller.may_access(&r.team))
+        .map(|request| InstanceRow {
             namespace: request.team.clone(),
             name: request.instance.clone(),
             class_external_name: request.class.clone(),
-            class_display: display,
+            class_display: request.class.clone(),
             plan_external_name: request.plan.clone(),
             status: app::model::StatusLine {
                 phase: app::model::Phase::PendingApproval,
@@ -146,11 +171,25 @@ pub async fn list_view(
             },
             created: request.created_at.clone(),
             resource_version: 0,
-        });
-    }
-    let all = std::mem::take(&mut view.rows);
-    view.paginate(all, query);
-    view.namespaces = namespaces.into_iter().collect();
+        })
+        .collect();
+    pending.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+    let mut view = InstancesView { class_names, ..InstancesView::default() };
+    let ((), resource_version) = with_rows(store, index, caller, |listed| {
+        // Shortened to the pending rows' lifetime, so they can join.
+        let mut rows: Vec<&InstanceRow> = listed;
+        for request in &pending {
+            let key = (&request.namespace, &request.name);
+            if let Err(at) = rows.binary_search_by(|row| (&row.namespace, &row.name).cmp(&key)) {
+                rows.insert(at, request);
+            }
+        }
+        let namespaces: BTreeSet<&String> = rows.iter().map(|row| &row.namespace).collect();
+        view.namespaces = namespaces.into_iter().cloned().collect();
+        view.paginate(rows, query);
+    })
+    .await?;
+    view.resource_version = resource_version;
     Ok(view)
 }
 
