@@ -121,6 +121,10 @@ pub async fn watch(
         ..WatchQuery::default()
     };
     let shown = super::admission::catalog_visibility(&ctx, kind).await?;
+    if kind == app::model::Kind::Secret {
+        // Every event of a Secret watch carries its data: the watch is a read of credentials.
+        ctx.credentials_read(list_query.namespace.as_deref().unwrap_or_default(), "", "watch", None).await;
+    }
     let mut events = match ctx.store.watch(watch_query).await {
         Ok(events) => events,
         Err(e) => return Ok(error_stream(store_error(e))),
