@@ -123,7 +123,14 @@ pub async fn watch(
     let shown = super::admission::catalog_visibility(&ctx, kind).await?;
     if kind == app::model::Kind::Secret {
         // Every event of a Secret watch carries its data: the watch is a read of credentials.
-        ctx.credentials_read(list_query.namespace.as_deref().unwrap_or_default(), "", "watch", None).await;
+        // One entry per team whose Secrets it can carry: the one named, else each of the caller's.
+        let teams: Vec<String> = match &list_query.namespace {
+            Some(ns) => vec![ns.clone()],
+            None => ctx.caller.groups.iter().filter_map(|g| g.strip_prefix("team:")).map(str::to_string).collect(),
+        };
+        for team in teams {
+            ctx.credentials_read(&team, "", "watch", None).await;
+        }
     }
     let mut events = match ctx.store.watch(watch_query).await {
         Ok(events) => events,
