@@ -179,6 +179,11 @@ build_kubelite() {
 export_postgres_bin() {
   local bin; bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
   [ -n "$bin" ] && export QM_PG_BIN=${QM_PG_BIN:-$bin}
+  # In CI a PostgreSQL test that cannot start a server fails instead of skipping.
+  if [ "${CI:-}" = true ]; then
+    [ -n "${QM_PG_BIN:-}" ] && [ -x "$QM_PG_BIN/initdb" ] || die "no PostgreSQL binaries (initdb): CI must run the PostgreSQL tests"
+    export QM_REQUIRE_POSTGRES=1
+  fi
   # Without them the tests and the bench skip PostgreSQL (a bare `[ ... ] &&` as the last command
   # would return 1 and end the script under `set -e`).
   return 0

@@ -97,6 +97,11 @@ pub struct ServeArgs {
     /// another replica takes over from a dead one [default: 15].
     #[arg(long, env = "QM_LEADER_LEASE_SECONDS")]
     pub leader_lease_seconds: Option<u64>,
+    /// With the embedded store: how many changes the change log keeps for watches to resume
+    /// from; an older resourceVersion answers 410 Gone (Expired), as a compacted etcd does
+    /// [default: 100000].
+    #[arg(long, env = "QM_CHANGE_LOG_RETENTION")]
+    pub change_log_retention: Option<u64>,
 }
 
 /// Where the catalog's objects live.
@@ -151,6 +156,7 @@ struct FileConfig {
     team_namespaces: Option<String>,
     leader_election_namespace: Option<String>,
     leader_lease_seconds: Option<u64>,
+    change_log_retention: Option<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -213,6 +219,8 @@ pub struct Config {
     pub trust_forwarded_for: bool,
     /// Where the catalog's objects live.
     pub cluster: Cluster,
+    /// Changes the embedded store's change log keeps (see `--change-log-retention`).
+    pub change_log_retention: u64,
 }
 
 impl Config {
@@ -272,6 +280,11 @@ impl Config {
             site_root: args.site_root.or(file.site_root).unwrap_or_else(default_site_root),
             builtin_broker: args.builtin_broker.or(file.builtin_broker).unwrap_or(true),
             trust_forwarded_for: args.trust_forwarded_for.or(file.trust_forwarded_for).unwrap_or(false),
+            change_log_retention: match args.change_log_retention.or(file.change_log_retention) {
+                Some(0) => bail!("--change-log-retention must be at least 1"),
+                Some(n) => n,
+                None => crate::store::DEFAULT_CHANGE_LOG_RETENTION,
+            },
         })
     }
 

@@ -60,7 +60,12 @@ async fn open_store(
     db: &Database,
 ) -> anyhow::Result<(Arc<dyn store::ResourceStore>, Option<(kube::Client, controller::leader::LeaderConfig)>)> {
     match &config.cluster {
-        Cluster::Embedded => Ok((Arc::new(store::SqlStore::new(db.clone(), secret_cipher(config)?)), None)),
+        Cluster::Embedded => Ok((
+            Arc::new(
+                store::SqlStore::new(db.clone(), secret_cipher(config)?).with_retention(config.change_log_retention),
+            ),
+            None,
+        )),
         Cluster::Kubernetes(k) => {
             let client = store::kubernetes::client(k.kubeconfig.as_deref()).await?;
             let teams = k.team_namespaces.as_deref().map(store::LabelSelector::parse).transpose()?;
@@ -87,7 +92,12 @@ async fn open_store(
 #[cfg(not(feature = "kubernetes"))]
 async fn open_store(config: &Config, db: &Database) -> anyhow::Result<(Arc<dyn store::ResourceStore>, Option<()>)> {
     match &config.cluster {
-        Cluster::Embedded => Ok((Arc::new(store::SqlStore::new(db.clone(), secret_cipher(config)?)), None)),
+        Cluster::Embedded => Ok((
+            Arc::new(
+                store::SqlStore::new(db.clone(), secret_cipher(config)?).with_retention(config.change_log_retention),
+            ),
+            None,
+        )),
         Cluster::Kubernetes(_) => {
             anyhow::bail!("this build of quartermaster has no Kubernetes support (cargo feature `kubernetes`)")
         }

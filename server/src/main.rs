@@ -23,7 +23,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Serve the portal (the default when no command is given).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Run only the built-in OSB 2.17 broker (the demo Hadoop/Kafka catalog), for any OSB client.
     Broker(BrokerArgs),
     /// Print the catalog's CustomResourceDefinitions (YAML) for `--cluster kubernetes`.
@@ -85,8 +85,8 @@ struct BrokerArgs {
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     server::osb::install_crypto_provider();
-    let result = match cli.command.unwrap_or(Command::Serve(cli.serve)) {
-        Command::Serve(args) => serve(args).await,
+    let result = match cli.command.unwrap_or(Command::Serve(Box::new(cli.serve))) {
+        Command::Serve(args) => serve(*args).await,
         Command::Broker(args) => run_broker(args).await,
         #[cfg(feature = "kubernetes")]
         Command::Crds(args) => print_crds(args),

@@ -103,6 +103,26 @@ const OTHER: &[(&str, [O; 6])] = &[
     ("POST /kubeconfig?namespace=team-a", [In, Ok, Ok, No, Ok, Ok]),
 ];
 
+const CATALOG: &str = "/apis/servicecatalog.k8s.io/v1beta1/namespaces/team-a";
+
+/// The Kubernetes-style API (what kubectl calls) and the portal's manifest apply, against team
+/// A's objects. `WATCH` is a GET with `watch=true`. Credentials (Secrets) are for team A's
+/// members only: the platform admin, in no team, is refused them here as in the UI.
+const KAPI: &[(&str, [O; 6])] = &[
+    ("GET /api/v1/namespaces/team-a/secrets/app-creds", [In, Ok, Ok, No, No, Ok]),
+    ("GET /api/v1/namespaces/team-a/secrets", [In, Ok, Ok, No, No, Ok]),
+    ("WATCH /api/v1/namespaces/team-a/secrets", [In, Ok, Ok, No, No, Ok]),
+    ("GET {catalog}/servicebindings", [In, Ok, Ok, No, Ok, Ok]),
+    ("GET {catalog}/servicebindings/app-creds", [In, Ok, Ok, No, Ok, Ok]),
+    ("POST {catalog}/servicebindings", [In, Ok, Ok, No, Ok, Ok]),
+    ("GET {catalog}/serviceinstances/logs", [In, Ok, Ok, No, Ok, Ok]),
+    ("POST {catalog}/serviceinstances", [In, Ok, Ok, No, Ok, Ok]),
+    ("PATCH {catalog}/serviceinstances/{name}", [In, Ok, Ok, No, Ok, Ok]),
+    ("DELETE {catalog}/serviceinstances/{name}", [In, Ok, Ok, No, Ok, Ok]),
+    ("PATCH {catalog}/serviceinstances/{name}/status", [In, No, No, No, Ok, No]),
+    ("POST /manifests/apply", [In, Ok, Ok, No, Ok, Ok]),
+];
+
 /// The REST API (`/rest/v1`): every operation its OpenAPI document lists, against team A's
 /// records. A request another team may not see is a 404, counted as refused.
 const REST: &[(&str, [O; 6])] = &[
@@ -379,6 +399,81 @@ async fn call_rest(world: &World, route: &str, who: usize) -> O {
     }
 }
 
+fn instance_manifest(name: &str) -> Value {
+    json!({"apiVersion": "servicecatalog.k8s.io/v1beta1", "kind": "ServiceInstance",
+           "metadata": {"name": name, "namespace": "team-a"},
+           "spec": {"clusterServiceClassExternalName": "hdfs", "clusterServicePlanExternalName": "shared",
+                    "parameters": {"namespaceQuota": 10000, "storageSpaceQuota": 4096}}})
+}
+
+async fn call_kapi(world: &World, route: &str, who: usize) -> O {
+    let (verb, template) = route.split_once(' ').unwrap();
+    let mut path = template.replace("{catalog}", CATALOG);
+    let client = &world.clients[who];
+    let mut body: Option<(&str, String)> = None;
+    let method = match verb {
+        "WATCH" => {
+            path.push_str("?watch=true&timeoutSeconds=1");
+            reqwest::Method::GET
+        }
+        other => reqwest::Method::from_bytes(other.as_bytes()).unwrap(),
+    };
+    if path.contains("{name}") {
+        path = path.replace("{name}", &world.instance().await);
+    }
+    match route {
+        "POST {catalog}/servicebindings" => {
+            let binding = json!({"apiVersion": "servicecatalog.k8s.io/v1beta1", "kind": "ServiceBinding",
+                                 "metadata": {"name": world.fresh("kb"), "namespace": "team-a"},
+                                 "spec": {"instanceRef": {"name": "logs"}}});
+            body = Some(("application/json", binding.to_string()));
+        }
+        "POST {catalog}/serviceinstances" => {
+            body = Some(("application/json", instance_manifest(&world.fresh("ki")).to_string()));
+        }
+        "PATCH {catalog}/serviceinstances/{name}" => {
+            body = Some(("application/merge-patch+json", r#"{"metadata":{"labels":{"touched":"yes"}}}"#.into()));
+        }
+        "PATCH {catalog}/serviceinstances/{name}/status" => {
+            body = Some(("application/merge-patch+json", r#"{"status":{"provisionStatus":"Provisioned"}}"#.into()));
+        }
+        "POST /manifests/apply" => {
+            let yaml = format!(
+                "apiVersion: servicecatalog.k8s.io/v1beta1\nkind: ServiceInstance\nmetadata:\n  name: {}\n  namespace: team-a\n\
+                 spec:\n  clusterServiceClassExternalName: hdfs\n  clusterServicePlanExternalName: shared\n\
+                 \x20 parameters:\n    namespaceQuota: 10000\n    storageSpaceQuota: 4096\n",
+                world.fresh("km")
+            );
+            body = Some(("application/yaml", yaml));
+        }
+        _ => {}
+    }
+    let mut request = client.request(method, world.app.url(&path));
+    if let Some((content_type, text)) = body {
+        request = request.header("Content-Type", content_type).body(text);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    match status {
+        200 | 201 => {
+            // What was read is what was asked for (and a Secret carries its data).
+            if route.starts_with("GET /api/v1/namespaces/team-a/secrets/") {
+                assert!(text.contains(&B64.encode("s3cr3t")), "{route} as {}: {text}", CALLERS[who]);
+            }
+            Ok
+        }
+        401 => In,
+        403 => {
+            let status: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+            assert_eq!(status["reason"], "Forbidden", "{route} as {}: {text}", CALLERS[who]);
+            assert!(!text.contains(&B64.encode("s3cr3t")), "{route} as {}: {text}", CALLERS[who]);
+            No
+        }
+        _ => panic!("{route} as {}: HTTP {status}: {text}", CALLERS[who]),
+    }
+}
+
 async fn world() -> World {
     let app = quiet_app().await;
     seed::catalog(app.store.as_ref()).await;
@@ -458,6 +553,14 @@ async fn every_endpoint_with_every_role() {
             }
         }
     }
+    for (route, expected) in KAPI {
+        for (who, want) in expected.iter().enumerate() {
+            let got = call_kapi(&world, route, who).await;
+            if got != *want {
+                wrong.push(format!("{route} as {}: expected {want:?}, got {got:?}", CALLERS[who]));
+            }
+        }
+    }
     // Every operation the REST API's document lists has a row.
     let doc: Value =
         world.app.anonymous.get(world.app.url("/rest/v1/openapi.json")).send().await.unwrap().json().await.unwrap();
@@ -522,5 +625,199 @@ async fn lists_and_streams_show_only_the_callers_teams() {
     assert_eq!(response.status(), 403);
     let html = response.text().await.unwrap();
     assert!(html.contains("not a member of team team-a"), "{html}");
+    world.app.stop().await.unwrap();
+}
+
+/// The audit log's entries of `actor` (the audit page's server function, called by the admin).
+async fn audit_of(app: &TestApp, actor: &str) -> Vec<Value> {
+    let filter = json!({"filter": {"actor": actor, "action": "", "team": "", "since": "", "until": ""}});
+    let (status, entries) = app.call_json("audit", filter).await;
+    assert_eq!(status, 200, "{entries}");
+    entries.as_array().unwrap_or_else(|| panic!("{entries}")).clone()
+}
+
+/// Credentials through the Kubernetes-style API: a platform admin reads only the Secrets of their
+/// own teams — not by name, not in a list or a watch of every namespace, and may not change
+/// another team's — and every read (get, list, watch) is in the audit log with who, what, which
+/// team and from where, like a reveal in the UI.
+#[tokio::test]
+async fn the_api_gives_credentials_to_members_only_and_audits_every_read() {
+    let world = world().await;
+    let app = &world.app;
+    let secret_b = B64.encode("team-b-s3cr3t");
+    app.store
+        .create(
+            Kind::Secret,
+            json!({"metadata": {"name": "b-creds", "namespace": "team-b"}, "data": {"password": secret_b}}),
+        )
+        .await
+        .unwrap();
+    // The test's admin is a platform admin and a member of team A (not of team B).
+    let admin = &app.client;
+    let pat = &world.clients[4];
+    let get = |client: &reqwest::Client, path: &str| {
+        let request = client.get(app.url(path));
+        async move {
+            let response = request.send().await.unwrap();
+            (response.status().as_u16(), response.text().await.unwrap())
+        }
+    };
+    let (code, text) = get(admin, "/api/v1/namespaces/team-b/secrets/b-creds").await;
+    assert_eq!(code, 403, "{text}");
+    assert!(text.contains("only members of team team-b"), "{text}");
+    assert!(!text.contains(&secret_b));
+    let (code, text) = get(admin, "/api/v1/namespaces/team-b/secrets").await;
+    assert_eq!(code, 403, "{text}");
+    let (code, text) = get(admin, "/api/v1/namespaces/team-b/secrets?watch=true&timeoutSeconds=1").await;
+    assert_eq!(code, 403, "{text}");
+    let (code, text) = get(admin, "/api/v1/namespaces/team-a/secrets/app-creds").await;
+    assert_eq!(code, 200, "{text}");
+    assert!(text.contains(&B64.encode("s3cr3t")), "{text}");
+    // Lists of every namespace: the admin's own team's Secrets only; none for pat (in no team).
+    let (code, all) = get(admin, "/api/v1/secrets").await;
+    assert_eq!(code, 200, "{all}");
+    assert!(all.contains("app-creds") && !all.contains("b-creds") && !all.contains(&secret_b), "{all}");
+    let (code, all) = get(pat, "/api/v1/secrets").await;
+    assert_eq!(code, 200, "{all}");
+    assert!(!all.contains("app-creds") && !all.contains("b-creds"), "{all}");
+    let (_, table) = {
+        let r = admin
+            .get(app.url("/api/v1/secrets"))
+            .header("Accept", "application/json;as=Table;v=v1;g=meta.k8s.io")
+            .send()
+            .await
+            .unwrap();
+        (r.status(), r.text().await.unwrap())
+    };
+    assert!(table.contains("app-creds") && !table.contains("b-creds"), "{table}");
+    // A watch of every namespace: initial events and later changes of team A only.
+    let (code, initial) = get(
+        admin,
+        "/api/v1/secrets?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan\
+         &allowWatchBookmarks=true&timeoutSeconds=1",
+    )
+    .await;
+    assert_eq!(code, 200, "{initial}");
+    assert!(initial.contains("app-creds") && !initial.contains("b-creds"), "{initial}");
+    let rv = app.store.resource_version().await.unwrap();
+    let watch = admin.get(app.url(&format!("/api/v1/secrets?watch=true&resourceVersion={rv}"))).send().await.unwrap();
+    assert_eq!(watch.status(), 200);
+    for (namespace, name) in [("team-b", "b-later"), ("team-a", "a-later")] {
+        let secret = json!({"metadata": {"name": name, "namespace": namespace}, "data": {"k": B64.encode(name)}});
+        app.store.create(Kind::Secret, secret).await.unwrap();
+    }
+    let mut stream = watch.bytes_stream();
+    let mut seen = String::new();
+    while !seen.contains("a-later") {
+        let chunk = tokio::time::timeout(std::time::Duration::from_secs(10), futures::StreamExt::next(&mut stream))
+            .await
+            .expect("team A's event arrives")
+            .unwrap()
+            .unwrap();
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(!seen.contains("b-later"), "team B's Secret reached a platform admin's watch: {seen}");
+    drop(stream);
+    // Nor may a platform admin change or remove another team's Secret.
+    let patched = admin
+        .patch(app.url("/api/v1/namespaces/team-b/secrets/b-creds"))
+        .header("Content-Type", "application/merge-patch+json")
+        .body(r#"{"metadata":{"labels":{"x":"y"}}}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(patched.status(), 403);
+    let deleted = admin.delete(app.url("/api/v1/namespaces/team-b/secrets/b-creds")).send().await.unwrap();
+    assert_eq!(deleted.status(), 403);
+    let collection = admin.delete(app.url("/api/v1/secrets?labelSelector=")).send().await.unwrap();
+    assert_eq!(collection.status(), 200);
+    assert!(
+        app.store.get(Kind::Secret, "team-b", "b-creds").await.unwrap().is_some(),
+        "team B's Secret is still there"
+    );
+
+    // The audit log: each read of team A's credentials, by whom and from where; no refused read.
+    let entries: Vec<Value> =
+        audit_of(app, "admin").await.into_iter().filter(|e| e["action"] == "credentials.reveal").collect();
+    let find = |verb: &str| {
+        entries
+            .iter()
+            .find(|e| e["detail"]["verb"] == verb && e["team"] == "team-a")
+            .unwrap_or_else(|| panic!("no credentials.reveal ({verb}) in {entries:?}"))
+    };
+    let by_name = find("get");
+    assert_eq!(
+        (&by_name["target"], &by_name["source"], &by_name["detail"]["via"]),
+        (&json!("app-creds"), &json!("127.0.0.1"), &json!("kubernetes-api")),
+        "{by_name}"
+    );
+    assert!(find("list")["detail"]["secrets"].as_array().unwrap().contains(&json!("app-creds")));
+    assert_eq!(find("watch")["source"], "127.0.0.1");
+    assert!(entries.iter().all(|e| e["team"] != "team-b"), "a refused read is not a reveal: {entries:?}");
+    assert!(!serde_json::to_string(&entries).unwrap().contains(&B64.encode("s3cr3t")), "no secret in the log");
+    world.app.stop().await.unwrap();
+}
+
+/// Revealing credentials in the UI, and the platform admin's broker and visibility changes (in
+/// the portal and through the Kubernetes-style API) are rows of the audit log.
+#[tokio::test]
+async fn reveals_broker_and_visibility_changes_are_audited() {
+    let world = world().await;
+    let app = &world.app;
+    let alice = &world.clients[1];
+    let revealed = alice
+        .post(app.url("/api/reveal_credentials"))
+        .form(&[("namespace", "team-a"), ("binding", "app-creds")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revealed.status(), 200);
+    let entries = audit_of(app, "alice").await;
+    let reveal = entries.iter().find(|e| e["action"] == "credentials.reveal").unwrap_or_else(|| panic!("{entries:?}"));
+    assert_eq!(
+        (&reveal["team"], &reveal["target"], &reveal["source"]),
+        (&json!("team-a"), &json!("app-creds"), &json!("127.0.0.1"))
+    );
+    assert!(!reveal.to_string().contains(&B64.encode("s3cr3t")) && !reveal.to_string().contains("s3cr3t"));
+
+    // Brokers in the portal.
+    let (_, answer) = app.call_json("register_broker", broker_form("audited")).await;
+    assert!(answer.get("Done").is_some(), "{answer}");
+    let (_, answer) = app.call_form("relist_broker", &[("name", seed::BROKER)]).await;
+    assert!(answer.get("Done").is_some(), "{answer}");
+    seed::broker(app.store.as_ref(), "doomed", true, "ok").await;
+    let (_, answer) = app.call_form("delete_broker", &[("name", "doomed")]).await;
+    assert!(answer.get("Done").is_some(), "{answer}");
+    // Visibility through the REST API.
+    let rule = json!({"class": "unlisted", "plan": "", "team": "team-a"});
+    let put = app.client.post(app.url("/rest/v1/visibility")).json(&rule).send().await.unwrap();
+    assert_eq!(put.status(), 200);
+    let removed = app.client.delete(app.url("/rest/v1/visibility?class=unlisted&team=team-a")).send().await.unwrap();
+    assert_eq!(removed.status(), 200);
+    // A broker registered and removed through the Kubernetes-style API.
+    let broker = json!({"apiVersion": "servicecatalog.k8s.io/v1beta1", "kind": "ClusterServiceBroker",
+                        "metadata": {"name": "by-kubectl"}, "spec": {"url": "http://127.0.0.1:9/"}});
+    let brokers = app.url("/apis/servicecatalog.k8s.io/v1beta1/clusterservicebrokers");
+    assert_eq!(app.client.post(&brokers).json(&broker).send().await.unwrap().status(), 201);
+    assert_eq!(app.client.delete(format!("{brokers}/by-kubectl")).send().await.unwrap().status(), 200);
+
+    let entries = audit_of(app, "admin").await;
+    let row = |action: &str, target: &str| {
+        entries
+            .iter()
+            .find(|e| e["action"] == action && e["target"].as_str().unwrap_or_default().contains(target))
+            .unwrap_or_else(|| panic!("no {action} of {target} in the audit log: {entries:?}"))
+            .clone()
+    };
+    assert_eq!(row("broker.register", "audited")["detail"]["url"], "http://127.0.0.1:9/");
+    row("broker.relist", seed::BROKER);
+    row("broker.delete", "doomed");
+    assert_eq!(row("visibility.put", "unlisted")["team"], "team-a");
+    assert_eq!(row("visibility.delete", "unlisted")["team"], "team-a");
+    assert_eq!(row("broker.register", "by-kubectl")["detail"]["via"], "kubernetes-api");
+    assert_eq!(row("broker.delete", "by-kubectl")["source"], "127.0.0.1");
+    for action in ["broker.register", "broker.relist", "broker.delete", "visibility.put", "visibility.delete"] {
+        assert!(entries.iter().filter(|e| e["action"] == action).all(|e| e["source"] == "127.0.0.1"), "{action}");
+    }
     world.app.stop().await.unwrap();
 }

@@ -147,7 +147,11 @@ async fn user(db: &Database, front: &(String, String), name: &str, team: &str) -
 }
 
 async fn setup() -> Setup {
-    let app = TestApp::spawn().await;
+    setup_with(|_| {}).await
+}
+
+async fn setup_with(adjust: impl FnOnce(&mut Config)) -> Setup {
+    let app = TestApp::spawn_with(tempfile::tempdir().unwrap(), adjust).await;
     let db = Database::connect(&Config::for_tests(app.data_dir.path()).database).await.unwrap();
     let accounts = Accounts::new(db.clone());
     // The test app already has team-a (its admin is a member); team-b is new.
@@ -494,11 +498,14 @@ async fn a_team_cannot_see_another_teams_objects_or_secrets() {
     s.app.stop().await.unwrap();
 }
 
+/// The change log's length in the edge-request test (the default keeps 100,000 changes).
+const RETENTION: u64 = 200;
+
 /// The API over plain HTTP: Status objects for bad requests, Tables, watch resume and Gone,
 /// selectors and paging, patches, optimistic concurrency, the status subresource.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_api_answers_malformed_and_edge_requests_with_status_objects() {
-    let s = setup().await;
+    let s = setup_with(|c| c.change_log_retention = RETENTION).await;
     let app = &s.app;
     let base = app.url("/apis/servicecatalog.k8s.io/v1beta1/namespaces/team-a/serviceinstances");
     let auth = format!("Bearer {}", s.alice_token);
@@ -620,22 +627,6 @@ async fn the_api_answers_malformed_and_edge_requests_with_status_objects() {
     assert_eq!(event["type"], "MODIFIED", "{event}");
     assert_eq!(event["object"]["metadata"]["name"], "analytics");
     drop(stream);
-    let gone = app
-        .client
-        .get(format!("{base}?watch=true&resourceVersion=1&timeoutSeconds=2"))
-        .header("Authorization", &auth)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await;
-    // The store keeps a bounded log; version 1 may still be there on a fresh database.
-    if let Ok(text) = gone
-        && text.contains("ERROR")
-    {
-        let event: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
-        assert_eq!(event["object"]["code"], 410, "{event}");
-    }
 
     // Bookmarks, when asked for, carry the version to resume from.
     let text = app
@@ -687,6 +678,57 @@ async fn the_api_answers_malformed_and_edge_requests_with_status_objects() {
     .await;
     assert_eq!(code, 400, "{status}");
     assert!(status["message"].as_str().unwrap().contains("resourceVersionMatch"), "{status}");
+
+    // A version the change log no longer holds: the watch ends with an ERROR event carrying a
+    // 410 Expired Status, as an API server answers after etcd compacted it (and client-go then
+    // lists again). The log keeps RETENTION changes here; enough writes pass a compaction.
+    let mut churn = app
+        .store
+        .create(Kind::Secret, json!({"metadata": {"name": "churn", "namespace": "team-a"}, "data": {}}))
+        .await
+        .unwrap();
+    let past = (app.store.resource_version().await.unwrap() / RETENTION + 3) * RETENTION + 10;
+    let mut n = 0;
+    while app.store.resource_version().await.unwrap() < past {
+        n += 1;
+        churn["metadata"]["labels"] = json!({"n": n.to_string()});
+        churn = app.store.update(Kind::Secret, churn).await.unwrap();
+    }
+    for from in ["1", rv.as_str()] {
+        let (code, text) = {
+            let r = app
+                .client
+                .get(format!("{base}?watch=true&resourceVersion={from}&timeoutSeconds=5"))
+                .header("Authorization", &auth)
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        };
+        assert_eq!(code, 200, "{text}");
+        let event: Value = serde_json::from_str(text.lines().next().unwrap_or_default())
+            .unwrap_or_else(|e| panic!("a watch event, not {text:?}: {e}"));
+        assert_eq!(event["type"], "ERROR", "watch from {from}: {text}");
+        assert_eq!(
+            (&event["object"]["kind"], &event["object"]["code"], &event["object"]["reason"]),
+            (&json!("Status"), &json!(410), &json!("Expired")),
+            "watch from {from}: {event}"
+        );
+        assert_eq!(text.lines().count(), 1, "nothing follows the error: {text}");
+    }
+    // A recent version still resumes (no error within the watch's time).
+    let recent = app.store.resource_version().await.unwrap() - 2;
+    let text = app
+        .client
+        .get(format!("{base}?watch=true&resourceVersion={recent}&timeoutSeconds=1"))
+        .header("Authorization", &auth)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!text.contains("ERROR"), "{text}");
 
     // Paging with limit/continue over the catalog's plans.
     let plans_url = app.url("/apis/servicecatalog.k8s.io/v1beta1/clusterserviceplans");
@@ -1008,4 +1050,136 @@ async fn kubectl_goes_through_governance_quota_visibility_and_approval() {
         assert!(actions.contains(&expected), "{expected} missing in the audit log: {audit}");
     }
     s.app.stop().await.unwrap();
+}
+
+/// A delete that a policy holds for approval, through the API: answered 202 with a pending
+/// request, the instance stays (no deletionTimestamp) and the broker is not asked to
+/// deprovision; once a team admin's request is approved the instance is deprovisioned and gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_delete_held_for_approval_waits_for_the_approval_before_the_broker_hears_of_it() {
+    let s = setup().await;
+    let app = &s.app;
+    change_governance(
+        app,
+        json!({"PutPolicy": {"id": 0, "class": "hdfs", "plan": "", "operation": "Delete", "rule": "Always",
+                             "approver": "TeamAdmin"}}),
+    )
+    .await;
+    let base = app.url("/apis/servicecatalog.k8s.io/v1beta1/namespaces/team-a/serviceinstances");
+    let alice = reqwest::Client::new();
+    let created = alice
+        .post(&base)
+        .bearer_auth(&s.alice_token)
+        .header("Content-Type", "application/yaml")
+        .body(hdfs("keeper", "shared", 2048))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201, "a create is not held by a delete policy");
+    let ready = eventually(60, "keeper is provisioned", || async {
+        let object = app.store.get(Kind::ServiceInstance, "team-a", "keeper").await.unwrap()?;
+        (object["status"]["provisionStatus"] == "Provisioned").then_some(object)
+    })
+    .await;
+    let id = ready["spec"]["externalID"].as_str().unwrap().to_string();
+    assert_eq!(broker_instance(app, &id).await.0, 200, "the broker has the instance");
+
+    let response = alice.delete(format!("{base}/keeper")).bearer_auth(&s.alice_token).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 202);
+    let status: Value = response.json().await.unwrap();
+    assert_eq!(
+        (status["kind"].as_str(), status["reason"].as_str()),
+        (Some("Status"), Some("PendingApproval")),
+        "{status}"
+    );
+    assert!(status["message"].as_str().unwrap().contains("awaits approval"), "{status}");
+    let request: i64 = status["details"]["uid"]
+        .as_str()
+        .and_then(|uid| uid.strip_prefix("approval-request-"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("the request's id: {status}"));
+    // Held: the instance stays as it was and the broker keeps it, however long the controller runs.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let held = app.store.get(Kind::ServiceInstance, "team-a", "keeper").await.unwrap().expect("still there");
+    assert!(held["metadata"]["deletionTimestamp"].is_null(), "{held}");
+    assert_eq!(held["status"]["provisionStatus"], "Provisioned", "{held}");
+    assert_eq!(broker_instance(app, &id).await.0, 200, "no deprovision reached the broker before approval");
+    // kubectl says so too, and the request is in the queue for a team admin of team-a.
+    let err = s.alice.fails(&["delete", "si", "keeper", "--wait=false"], None).await;
+    assert!(err.contains("awaits approval") || err.contains("waiting for approval"), "{err}");
+    let (_, queue) = app.call_form("approvals", &[]).await;
+    let pending = queue["pending"].as_array().unwrap();
+    let row = pending.iter().find(|r| r["id"] == request).unwrap_or_else(|| panic!("{queue}"));
+    assert_eq!((row["instance"].as_str(), row["requester"].as_str()), (Some("keeper"), Some("alice")), "{row}");
+    assert_eq!(broker_instance(app, &id).await.0, 200);
+
+    // Approved (by the platform admin, through the REST API): deprovisioned and gone.
+    let approved = app
+        .client
+        .post(app.url(&format!("/rest/v1/approvals/{request}/approve")))
+        .json(&json!({"comment": "ok"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(approved.status(), 200, "{}", approved.text().await.unwrap());
+    eventually(60, "keeper is deleted", || async {
+        app.store.get(Kind::ServiceInstance, "team-a", "keeper").await.unwrap().is_none().then_some(())
+    })
+    .await;
+    let (code, _) = broker_instance(app, &id).await;
+    assert!(code == 404 || code == 410, "the broker deprovisioned it: HTTP {code}");
+    s.app.stop().await.unwrap();
+}
+
+/// The status subresource through the API: a platform admin (what the controller acts as) may
+/// write it, and only the status changes; a team member may read it but not write it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_status_subresource_is_written_by_admins_and_refused_to_members() {
+    let app = TestApp::spawn_with(tempfile::tempdir().unwrap(), |c| {
+        c.controller = None;
+        c.builtin_broker = false;
+    })
+    .await;
+    app.person("alice", false, &[("team-a", Role::Member)]).await;
+    let alice = app.token_client("alice").await;
+    let instance = json!({"metadata": {"name": "db", "namespace": "team-a"},
+                          "spec": {"clusterServiceClassExternalName": "hdfs", "clusterServicePlanExternalName": "shared"}});
+    let created = app.store.create(Kind::ServiceInstance, instance).await.unwrap();
+    let url = app.url("/apis/servicecatalog.k8s.io/v1beta1/namespaces/team-a/serviceinstances/db/status");
+    let patch = json!({"status": {"provisionStatus": "Provisioned", "asyncOpInProgress": false},
+                       "spec": {"clusterServicePlanExternalName": "dedicated"}})
+    .to_string();
+    let send = |client: &reqwest::Client, method: reqwest::Method, content_type: &str, body: String| {
+        let request = client.request(method, &url).header("Content-Type", content_type).body(body);
+        async move {
+            let response = request.send().await.unwrap();
+            let code = response.status().as_u16();
+            (code, response.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+
+    // A member: reads it, may not write it (patch or update).
+    let (code, read) = send(&alice, reqwest::Method::GET, "", String::new()).await;
+    assert_eq!((code, &read["metadata"]["name"]), (200, &json!("db")), "{read}");
+    let (code, status) = send(&alice, reqwest::Method::PATCH, "application/merge-patch+json", patch.clone()).await;
+    assert_eq!((code, status["reason"].as_str()), (403, Some("Forbidden")), "{status}");
+    let mut whole = created.clone();
+    whole["status"] = json!({"provisionStatus": "Provisioned"});
+    let (code, _) = send(&alice, reqwest::Method::PUT, "application/json", whole.to_string()).await;
+    assert_eq!(code, 403);
+    let stored = app.store.get(Kind::ServiceInstance, "team-a", "db").await.unwrap().unwrap();
+    assert_ne!(stored["status"]["provisionStatus"], "Provisioned", "a refused write changed nothing: {stored}");
+
+    // A platform admin: the status is written; the spec in the same body is not.
+    let (code, written) = send(&app.client, reqwest::Method::PATCH, "application/merge-patch+json", patch).await;
+    assert_eq!(code, 200, "{written}");
+    assert_eq!(written["status"]["provisionStatus"], "Provisioned", "{written}");
+    let stored = app.store.get(Kind::ServiceInstance, "team-a", "db").await.unwrap().unwrap();
+    assert_eq!(stored["status"]["provisionStatus"], "Provisioned", "{stored}");
+    assert_eq!(stored["spec"]["clusterServicePlanExternalName"], "shared", "the status write left the spec: {stored}");
+    assert_eq!(stored["metadata"]["generation"], created["metadata"]["generation"], "{stored}");
+    // An update of the status with a stale resourceVersion is a conflict.
+    let (code, status) = send(&app.client, reqwest::Method::PUT, "application/json", whole.to_string()).await;
+    assert_eq!((code, status["reason"].as_str()), (409, Some("Conflict")), "{status}");
+    app.stop().await.unwrap();
 }

@@ -174,6 +174,9 @@ pub async fn list(
         .filter(|o| ctx.may_see(target.kind, o) && fields.matches(o))
         .filter(|o| shown.as_ref().is_none_or(|v| v.shows(target.kind, o)))
         .collect();
+    if target.kind == Kind::Secret {
+        audit_secrets_listed(ctx, &items, "list").await;
+    }
     let mut list_meta = json!({"resourceVersion": list.resource_version.to_string()});
     if let Some(token) = list.continue_token {
         list_meta["continue"] = json!(token);
@@ -212,7 +215,21 @@ pub async fn get(
     {
         return Err(ApiError::not_found(target.kind, target.name.as_deref().unwrap_or_default()));
     }
+    if target.kind == Kind::Secret {
+        ctx.credentials_read(object::namespace(&object), object::name(&object), "get", None).await;
+    }
     Ok(respond_object(target.kind, StatusCode::OK, &object, headers, query, &[]))
+}
+
+/// A list of Secrets read through the API: one audit entry per namespace it reached.
+pub async fn audit_secrets_listed(ctx: &Ctx, items: &[Value], verb: &str) {
+    let mut by_namespace: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
+    for item in items {
+        by_namespace.entry(object::namespace(item)).or_default().push(object::name(item).to_string());
+    }
+    for (namespace, names) in by_namespace {
+        ctx.credentials_read(namespace, "", verb, Some(names)).await;
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -377,6 +394,7 @@ async fn insert(
         if kind == Kind::ServiceInstance {
             admission::written(ctx, "instance.create", &created).await;
         }
+        broker_changed(ctx, kind, "broker.register", &created).await;
     }
     Ok(respond_object(kind, StatusCode::CREATED, &created, headers, query, &warnings))
 }
@@ -448,7 +466,28 @@ async fn write(ctx: &Ctx, target: &Target, mut object: Value, existing: &Value, 
     if governed {
         admission::written(ctx, "instance.update", &written).await;
     }
+    broker_changed(ctx, kind, "broker.update", &written).await;
     Ok(written)
+}
+
+/// A broker registered, changed (a relist is a change of `spec.relistRequests`) or removed
+/// through the API: in the audit log as when done in the portal.
+async fn broker_changed(ctx: &Ctx, kind: Kind, action: &str, broker: &Value) {
+    if !matches!(kind, Kind::ClusterServiceBroker | Kind::ServiceBroker) {
+        return;
+    }
+    let detail = json!({"url": broker.pointer("/spec/url"), "via": "kubernetes-api"});
+    crate::governance::audit::record_or_warn(
+        ctx.gov.db(),
+        crate::governance::AuditRecord::by(
+            &ctx.caller,
+            action,
+            object::namespace(broker),
+            object::name(broker),
+            detail,
+        ),
+    )
+    .await;
 }
 
 /// Applies a patch of the given media type to `document`.
@@ -591,6 +630,10 @@ pub async fn delete(
     if instance && object::meta_str(&existing, "deletionTimestamp").is_none() {
         admission::released(ctx, namespace, name).await;
     }
+    broker_changed(ctx, target.kind, "broker.delete", &existing).await;
+    if target.kind == Kind::Secret {
+        ctx.credentials_read(namespace, name, "delete", None).await;
+    }
     let (code, object) = match deleted {
         Deleted::Gone(object) => (StatusCode::OK, object),
         Deleted::Pending(object) => (StatusCode::OK, object),
@@ -641,6 +684,10 @@ pub async fn delete_collection(
             Err(StoreError::NotFound { .. }) => {}
             Err(e) => return Err(e.into()),
         }
+    }
+    if target.kind == Kind::Secret && !deleted.is_empty() {
+        // The answer carries the deleted Secrets' data.
+        audit_secrets_listed(ctx, &deleted, "deletecollection").await;
     }
     let list = json!({
         "apiVersion": api_version(target.kind), "kind": format!("{}List", target.kind.as_str()),

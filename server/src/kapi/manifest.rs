@@ -219,7 +219,9 @@ fn json_request(method: Method, content_type: &str, body: Body) -> ApiResult<Req
 /// UI's authentication seam.
 fn ui_ctx(state: &AppState, parts: &Parts) -> Result<Ctx, ApiError> {
     let caller = match parts.extensions.get::<Option<Principal>>() {
-        Some(Some(principal)) => Some(principal.caller()),
+        Some(Some(principal)) => {
+            Some(app::api::Caller { source: app::port::source_of(Some(parts)), ..principal.caller() })
+        }
         _ => app::port::caller_of(Some(parts)),
     };
     let caller = caller.ok_or_else(|| ApiError::unauthorized("sign in to the portal first"))?;

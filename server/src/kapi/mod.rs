@@ -173,10 +173,12 @@ fn bearer(headers: &HeaderMap) -> Option<String> {
 /// Who is calling: the principal the portal's `identify` guard found (token or session), else
 /// the bearer token looked up here (so the API works whether or not that guard runs first).
 pub async fn authenticate(state: AppState, headers: &HeaderMap, extensions: &Extensions) -> ApiResult<Ctx> {
+    // Where the request came from (the portal's middleware put it there), for the audit log.
+    let source = extensions.get::<app::port::RequestSource>().map(|s| s.0.clone()).unwrap_or_default();
     let ctx = |principal: &Principal| Ctx {
         store: state.store.clone(),
         shutdown: state.shutdown.clone(),
-        caller: principal.caller(),
+        caller: Caller { source: source.clone(), ..principal.caller() },
         user_id: Some(principal.user.id),
         gov: state.governance.clone(),
     };
@@ -204,10 +206,6 @@ pub async fn authenticate(state: AppState, headers: &HeaderMap, extensions: &Ext
 impl Ctx {
     pub fn authorize(&self, verb: &str, target: &Target) -> ApiResult<()> {
         let caller = &self.caller;
-        if caller.platform_admin {
-            return Ok(());
-        }
-        let reading = matches!(verb, "get" | "list" | "watch");
         let forbidden = || {
             ApiError::forbidden(
                 &caller.username,
@@ -217,6 +215,20 @@ impl Ctx {
                 target.name.as_deref(),
             )
         };
+        // Credentials are for the team's members only, platform admins included: the UI's rule
+        // (`access::check_member`). A list or watch of every namespace leaves them out (`may_see`).
+        if target.kind == Kind::Secret
+            && let Some(ns) = target.namespace.as_deref()
+            && !caller.is_member(ns)
+        {
+            let mut refusal = forbidden();
+            refusal.message.push_str(&format!(": only members of team {ns} may read its credentials"));
+            return Err(refusal);
+        }
+        if caller.platform_admin {
+            return Ok(());
+        }
+        let reading = matches!(verb, "get" | "list" | "watch");
         if target.status && !reading {
             // Status is the controller's to write.
             return Err(forbidden());
@@ -240,12 +252,28 @@ impl Ctx {
         }
     }
 
+    /// Records in the audit log that the caller read credentials (Secrets of `namespace`) through
+    /// the API: who, from where, which, how (`get`, `list`, `watch`).
+    pub async fn credentials_read(&self, namespace: &str, secret: &str, verb: &str, names: Option<Vec<String>>) {
+        let mut detail = serde_json::json!({"secret": secret, "verb": verb, "via": "kubernetes-api"});
+        if let Some(names) = names {
+            detail["secrets"] = serde_json::json!(names);
+        }
+        crate::governance::audit::record_or_warn(
+            self.gov.db(),
+            crate::governance::AuditRecord::by(&self.caller, "credentials.reveal", namespace, secret, detail),
+        )
+        .await;
+    }
+
     /// Whether an object of another namespace may be shown in an all-namespaces answer.
     pub fn may_see(&self, kind: Kind, object: &serde_json::Value) -> bool {
-        !kind.namespaced()
-            || self
-                .caller
-                .may_access(object.pointer("/metadata/namespace").and_then(|v| v.as_str()).unwrap_or_default())
+        let namespace = object.pointer("/metadata/namespace").and_then(|v| v.as_str()).unwrap_or_default();
+        match kind {
+            // Credentials: members only, platform admins included.
+            Kind::Secret => self.caller.is_member(namespace),
+            kind => !kind.namespaced() || self.caller.may_access(namespace),
+        }
     }
 }
 

@@ -121,6 +121,17 @@ pub async fn watch(
         ..WatchQuery::default()
     };
     let shown = super::admission::catalog_visibility(&ctx, kind).await?;
+    if kind == app::model::Kind::Secret {
+        // Every event of a Secret watch carries its data: the watch is a read of credentials.
+        // One entry per team whose Secrets it can carry: the one named, else each of the caller's.
+        let teams: Vec<String> = match &list_query.namespace {
+            Some(ns) => vec![ns.clone()],
+            None => ctx.caller.groups.iter().filter_map(|g| g.strip_prefix("team:")).map(str::to_string).collect(),
+        };
+        for team in teams {
+            ctx.credentials_read(&team, "", "watch", None).await;
+        }
+    }
     let mut events = match ctx.store.watch(watch_query).await {
         Ok(events) => events,
         Err(e) => return Ok(error_stream(store_error(e))),

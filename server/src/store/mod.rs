@@ -27,6 +27,9 @@ pub use selector::{LabelSelector, SelectorError};
 pub use sql::SqlStore;
 pub use typed::TypedStore;
 
+/// How many changes the embedded store's change log keeps for watches to resume from.
+pub const DEFAULT_CHANGE_LOG_RETENTION: u64 = 100_000;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("{kind} \"{name}\" not found")]

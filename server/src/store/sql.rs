@@ -81,7 +81,7 @@ impl SqlStore {
         let (writer, jobs) = tokio::sync::mpsc::channel(1024);
         let codec = group_writer::Codec { cipher: cipher.clone(), events: events.clone() };
         tokio::spawn(group_writer::run(db.clone(), codec, jobs));
-        Self { db, cipher, events, latest, retention: 100_000, writer }
+        Self { db, cipher, events, latest, retention: super::DEFAULT_CHANGE_LOG_RETENTION, writer }
     }
 
     /// Keep only this many change-log entries (older resume points answer 410 Gone).
@@ -112,7 +112,8 @@ impl SqlStore {
     }
 
     async fn after_write(&self, rv: u64) {
-        if rv.is_multiple_of(1024) {
+        // Every 1024 versions, or as often as the window is long when it is shorter.
+        if rv.is_multiple_of(self.retention.min(1024)) {
             self.compact(rv).await;
         }
     }

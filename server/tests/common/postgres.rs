@@ -3,7 +3,8 @@
 //! `QM_TEST_POSTGRES_URL` (a server `./dev.sh test` started) is used when set; otherwise the
 //! first test starts one on a free loopback port in a temp dir, once per test process, with a
 //! watchdog that stops it when the process exits. Each caller gets a fresh database. Without the
-//! binaries the tests print `SKIP` and pass. The controller bench includes this file too
+//! binaries the tests print `SKIP` and pass — unless `QM_REQUIRE_POSTGRES=1` (CI: `.ci/run` sets
+//! it through `./dev.sh test`), which makes a PostgreSQL that cannot start a failure. The controller bench includes this file too
 //! (`#[path]`) for its provisioning figure on PostgreSQL.
 
 use std::{
@@ -19,7 +20,7 @@ static SERVER: OnceLock<Option<String>> = OnceLock::new();
 pub async fn fresh_database(test: &str) -> Option<String> {
     let base = SERVER.get_or_init(|| match std::env::var("QM_TEST_POSTGRES_URL") {
         Ok(url) if !url.is_empty() => Some(url),
-        _ => start_server().map_err(|e| eprintln!("SKIP {test}: no PostgreSQL for tests: {e}")).ok(),
+        _ => start_server().map_err(|e| unavailable(test, &e)).ok(),
     });
     let base = base.as_ref()?;
     let name = format!("qm_{}", uuid::Uuid::new_v4().simple());
@@ -109,7 +110,15 @@ impl PgServer {
 
 /// Starts a server only the caller uses (`None`, with a printed reason, without PostgreSQL).
 pub fn private_server(test: &str) -> Option<PgServer> {
-    start_private().map_err(|e| eprintln!("SKIP {test}: no PostgreSQL for tests: {e}")).ok()
+    start_private().map_err(|e| unavailable(test, &e)).ok()
+}
+
+/// A test without PostgreSQL: skipped with the reason printed, or (`QM_REQUIRE_POSTGRES=1`) failed.
+fn unavailable(test: &str, why: &str) {
+    if std::env::var("QM_REQUIRE_POSTGRES").as_deref() == Ok("1") {
+        panic!("{test}: PostgreSQL is required (QM_REQUIRE_POSTGRES=1) but cannot start: {why}");
+    }
+    eprintln!("SKIP {test}: no PostgreSQL for tests: {why} (QM_REQUIRE_POSTGRES=1 makes this a failure)");
 }
 
 /// Starts a server only the caller uses, or says why it cannot (also used by the controller bench).
