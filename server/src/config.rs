@@ -431,7 +431,12 @@ mod tests {
             )
             .unwrap();
             let output = std::process::Command::new(std::env::current_exe().unwrap())
-                .args(["--exact", "config::tests::env_beats_file_and_flags_beat_env", "--nocapture", "--test-threads=1"])
+                .args([
+                    "--exact",
+                    "config::tests::env_beats_file_and_flags_beat_env",
+                    "--nocapture",
+                    "--test-threads=1",
+                ])
                 .env(CHILD, &file)
                 .env("QM_LISTEN", "127.0.0.1:4500")
                 .env("QM_DATA_DIR", "/srv/env")
@@ -442,7 +447,8 @@ mod tests {
                 .env_remove("QM_CONFIG")
                 .output()
                 .unwrap();
-            let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+            let text =
+                format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
             assert!(output.status.success(), "the child's assertions failed:\n{text}");
             assert!(text.contains("1 passed"), "the child ran no test:\n{text}");
             return;
@@ -450,7 +456,8 @@ mod tests {
         use clap::Parser as _;
         let config_path = std::path::PathBuf::from(file);
         // No flags: the environment beats the file, and the file fills in what the environment leaves.
-        let cli = Cli::try_parse_from([std::ffi::OsStr::new("qm"), "--config".as_ref(), config_path.as_os_str()]).unwrap();
+        let cli =
+            Cli::try_parse_from([std::ffi::OsStr::new("qm"), "--config".as_ref(), config_path.as_os_str()]).unwrap();
         let config = Config::resolve(cli.serve).unwrap();
         assert_eq!(config.listen.port(), 4500, "QM_LISTEN beats the file");
         assert_eq!(config.data_dir, PathBuf::from("/srv/env"), "QM_DATA_DIR beats the file");

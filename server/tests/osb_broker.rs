@@ -531,14 +531,15 @@ async fn each_client_version_from_2_13_to_2_17_gets_exactly_the_fields_it_define
             parameters["_fault"] = json!(fault);
         }
         let body = json!({"service_id": ids("hdfs", "shared").0, "plan_id": ids("hdfs", "shared").1,
-                          "context": {"platform": "kubernetes", "namespace": "team-data"},
+                          "context": {"platform": "kubernetes", "namespace": "team-data", "clusterid": "c-1", "instance_name": id},
                           "parameters": parameters});
         http.put(format!("{url}/v2/service_instances/{id}?accepts_incomplete=true"))
             .header("X-Broker-API-Version", "2.17")
             .json(&body)
             .send()
     };
-    assert_eq!(provision("v-run", None).await.expect("put").status(), 202);
+    let response = provision("v-run", None).await.expect("put");
+    assert_eq!(response.status(), 202, "{}", response.text().await.unwrap_or_default());
     for minor in 13..=17u32 {
         let response = get("/v2/service_instances/v-run/last_operation".into(), minor).await.expect("poll");
         assert_eq!(response.status(), 200);
@@ -629,8 +630,11 @@ async fn every_builtin_service_hands_out_credentials_shaped_like_its_own() {
             parameters: plan.schema(SchemaSlot::BindingCreate).map(defaults_of).and_then(params),
             ..Default::default()
         };
-        let reply = client.bind(&instance, "b-1", &bind, None).await;
-        let Outcome::Done { status: 201, body } = reply.outcome else { panic!("{}: {:?}", service.name, reply.outcome) };
+        // Binding ids are unique across the broker, as OSB asks of platforms.
+        let reply = client.bind(&instance, &format!("{instance}-b1"), &bind, None).await;
+        let Outcome::Done { status: 201, body } = reply.outcome else {
+            panic!("{}: {:?}", service.name, reply.outcome)
+        };
         let c = Value::Object(body.credentials.expect("credentials"));
         let name = service.name.as_str();
         match name {
@@ -645,7 +649,10 @@ async fn every_builtin_service_hands_out_credentials_shaped_like_its_own() {
             "kafka" => {
                 let servers = host(&c["bootstrap_servers"]);
                 assert!(!servers.is_empty() && servers.split(',').all(|s| s.rsplit_once(':').is_some()), "{c}");
-                assert_eq!((c["security_protocol"].as_str(), c["sasl_mechanism"].as_str()), (Some("SASL_SSL"), Some("SCRAM-SHA-512")));
+                assert_eq!(
+                    (c["security_protocol"].as_str(), c["sasl_mechanism"].as_str()),
+                    (Some("SASL_SSL"), Some("SCRAM-SHA-512"))
+                );
                 assert!(!host(&c["username"]).is_empty() && !host(&c["password"]).is_empty(), "{c}");
             }
             "mapreduce" | "spark" => {
@@ -677,7 +684,12 @@ async fn every_builtin_service_hands_out_credentials_shaped_like_its_own() {
             other => panic!("no expectation for the credentials of {other}: {c}"),
         }
         // Secrets are fresh per binding.
-        let again = client.bind(&instance, "b-2", &bind, None).await.outcome.into_done().expect("second binding");
+        let again = client
+            .bind(&instance, &format!("{instance}-b2"), &bind, None)
+            .await
+            .outcome
+            .into_done()
+            .expect("second binding");
         assert_ne!(Value::Object(again.credentials.expect("credentials")), c, "{name}: two bindings, one secret");
         checked.push(name.to_string());
     }

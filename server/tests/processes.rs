@@ -224,7 +224,8 @@ async fn installed_outside_the_source_tree_it_serves_the_site_beside_its_executa
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
     assert!(html.contains("/pkg/quartermaster.css") && html.contains("/pkg/quartermaster"), "{html}");
-    for (file, body, content_type) in [("quartermaster.css", &css, "text/css"), ("quartermaster.js", &js, "javascript")] {
+    for (file, body, content_type) in [("quartermaster.css", &css, "text/css"), ("quartermaster.js", &js, "javascript")]
+    {
         let response = http.get(format!("{}/pkg/{file}", portal.url)).send().await.unwrap();
         assert_eq!(response.status(), 200, "/pkg/{file}");
         let served_type = response.headers()["content-type"].to_str().unwrap().to_string();

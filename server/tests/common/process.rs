@@ -98,6 +98,7 @@ impl Portal {
 
     /// Starts `quartermaster serve` as [`Launch`] says and waits until `/readyz` answers 200.
     pub async fn launch(data_dir: &Path, database_url: &str, launch: Launch<'_>) -> Self {
+        server::osb::install_crypto_provider();
         let port = free_port();
         let exe = launch.exe.unwrap_or(Path::new(env!("CARGO_BIN_EXE_quartermaster")));
         let mut command = Command::new(exe);
@@ -133,15 +134,17 @@ impl Portal {
             .expect("the portal binary starts");
         let output = launch.capture_output.then(|| Output::capture(&mut child));
         let url = format!("http://127.0.0.1:{port}");
+        // Owned from here on, so a failing test kills the process (Drop) rather than leaving it running.
+        let mut portal = Self { child, url, token: String::new(), output };
         let client = reqwest::Client::new();
         eventually(60, "the portal process to be ready", || {
             let client = client.clone();
-            let url = url.clone();
+            let url = portal.url.clone();
             async move { client.get(format!("{url}/readyz")).send().await.ok().filter(|r| r.status() == 200).map(drop) }
         })
         .await;
-        let token = super::admin_token(database_url).await;
-        Self { child, url, token, output }
+        portal.token = super::admin_token(database_url).await;
+        portal
     }
 
     /// A platform admin's API token.
@@ -227,6 +230,7 @@ impl BrokerProcess {
     /// Starts it on a free loopback port with its database in `data_dir` and more `broker` flags,
     /// and waits until it answers HTTP.
     pub async fn start(data_dir: &Path, flags: &[&str]) -> Self {
+        server::osb::install_crypto_provider();
         let port = free_port();
         let child = Command::new(env!("CARGO_BIN_EXE_quartermaster"))
             .args(["broker", "--listen", &format!("127.0.0.1:{port}")])
@@ -237,16 +241,16 @@ impl BrokerProcess {
             .stdin(Stdio::null())
             .spawn()
             .expect("the broker binary starts");
-        let url = format!("http://127.0.0.1:{port}");
+        let broker = Self { child, url: format!("http://127.0.0.1:{port}") };
         let client = reqwest::Client::new();
         // Any answer will do (401 without credentials): the process is serving.
         eventually(60, "the broker process to answer", || {
             let client = client.clone();
-            let url = url.clone();
+            let url = broker.url.clone();
             async move { client.get(format!("{url}/v2/catalog")).send().await.ok().map(drop) }
         })
         .await;
-        Self { child, url }
+        broker
     }
 
     pub fn signal(&self, name: &str) {
