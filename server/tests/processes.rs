@@ -142,15 +142,8 @@ async fn sigterm_and_sigint_stop_the_portal_at_once_even_with_a_live_stream_open
         let status = portal.exited_within(20).await.unwrap_or_else(|| panic!("still running 20 s after SIG{signal}"));
         assert_eq!(status.code(), Some(0), "SIG{signal}: a graceful stop exits 0, got {status}");
         // The stream ended (rather than holding the shutdown open): it reads to its end promptly.
-        let ended = tokio::time::timeout(Duration::from_secs(5), async {
-            loop {
-                match live.chunk().await {
-                    Ok(Some(_)) => continue,
-                    Ok(None) | Err(_) => break,
-                }
-            }
-        })
-        .await;
+        let ended =
+            tokio::time::timeout(Duration::from_secs(5), async { while let Ok(Some(_)) = live.chunk().await {} }).await;
         assert!(ended.is_ok(), "SIG{signal}: the live stream is still open after the process exited");
         assert!(reqwest::get(format!("{}/healthz", portal.url)).await.is_err(), "nothing listens any more");
     }
