@@ -424,6 +424,81 @@ mod tests {
         assert!(format!("{err:#}").contains("team-namespaces"), "{err:#}");
     }
 
+    /// The environment layer is clap's: this test runs itself again as a child process with the
+    /// variables set (the test's own environment stays untouched, so no other test sees them).
+    #[test]
+    fn env_beats_file_and_flags_beat_env() {
+        const CHILD: &str = "QM_TEST_ENV_LAYER_CHILD";
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            serve: ServeArgs,
+        }
+        let Some(file) = std::env::var_os(CHILD) else {
+            let dir = tempfile::tempdir().unwrap();
+            let file = dir.path().join("qm.toml");
+            std::fs::write(
+                &file,
+                "listen = \"127.0.0.1:4000\"\ndata_dir = \"/srv/file\"\nlog_format = \"pretty\"\n\
+                 public_url = \"https://file.example.com\"\nbuiltin_broker = true\nbroker_timeout = 7\n",
+            )
+            .unwrap();
+            let output = std::process::Command::new(std::env::current_exe().unwrap())
+                .args([
+                    "--exact",
+                    "config::tests::env_beats_file_and_flags_beat_env",
+                    "--nocapture",
+                    "--test-threads=1",
+                ])
+                .env(CHILD, &file)
+                .env("QM_LISTEN", "127.0.0.1:4500")
+                .env("QM_DATA_DIR", "/srv/env")
+                .env("QM_LOG_FORMAT", "json")
+                .env("QM_BUILTIN_BROKER", "false")
+                .env_remove("QM_PUBLIC_URL")
+                .env_remove("QM_BROKER_TIMEOUT")
+                .env_remove("QM_CONFIG")
+                .output()
+                .unwrap();
+            let text =
+                format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+            assert!(output.status.success(), "the child's assertions failed:\n{text}");
+            assert!(text.contains("1 passed"), "the child ran no test:\n{text}");
+            return;
+        };
+        use clap::Parser as _;
+        let config_path = std::path::PathBuf::from(file);
+        // No flags: the environment beats the file, and the file fills in what the environment leaves.
+        let cli =
+            Cli::try_parse_from([std::ffi::OsStr::new("qm"), "--config".as_ref(), config_path.as_os_str()]).unwrap();
+        let config = Config::resolve(cli.serve).unwrap();
+        assert_eq!(config.listen.port(), 4500, "QM_LISTEN beats the file");
+        assert_eq!(config.data_dir, PathBuf::from("/srv/env"), "QM_DATA_DIR beats the file");
+        assert_eq!(config.log_format, LogFormat::Json, "QM_LOG_FORMAT beats the file");
+        assert!(!config.builtin_broker, "QM_BUILTIN_BROKER beats the file");
+        assert_eq!(config.public_url, "https://file.example.com", "the file where the environment is silent");
+        let timeout = config.controller.as_ref().unwrap().request_timeout;
+        assert_eq!(timeout, std::time::Duration::from_secs(7), "the file where the environment is silent");
+        // Flags beat the environment.
+        let cli = Cli::try_parse_from([
+            std::ffi::OsStr::new("qm"),
+            "--config".as_ref(),
+            config_path.as_os_str(),
+            "--listen".as_ref(),
+            "127.0.0.1:5000".as_ref(),
+            "--log-format".as_ref(),
+            "pretty".as_ref(),
+            "--builtin-broker".as_ref(),
+            "true".as_ref(),
+        ])
+        .unwrap();
+        let config = Config::resolve(cli.serve).unwrap();
+        assert_eq!(config.listen.port(), 5000, "--listen beats QM_LISTEN");
+        assert_eq!(config.log_format, LogFormat::Pretty, "--log-format beats QM_LOG_FORMAT");
+        assert!(config.builtin_broker, "--builtin-broker beats QM_BUILTIN_BROKER");
+        assert_eq!(config.data_dir, PathBuf::from("/srv/env"), "the environment where no flag is given");
+    }
+
     #[test]
     fn unknown_keys_in_the_file_are_refused() {
         let dir = tempfile::tempdir().unwrap();

@@ -368,3 +368,432 @@ async fn the_portal_hosts_the_builtin_broker() {
     pool.close().await;
     app.stop().await.expect("stops");
 }
+
+/// The client that knows the broker's credentials.
+fn authenticated(url: &str, username: &str, password: &str) -> OsbClient {
+    OsbClient::new(server::osb::ClientConfig {
+        auth: Some(Auth::Basic { username: username.into(), password: SecretString::from(password.to_string()) }),
+        ..client_config(url)
+    })
+    .expect("client")
+}
+
+#[tokio::test]
+async fn the_broker_command_alone_serves_every_call_with_basic_auth() {
+    // `quartermaster broker` as a developer runs it: its own process, its own database.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut broker = common::process::BrokerProcess::start(
+        dir.path(),
+        &["--async-delay", "0.3", "--username", "portal", "--password", "s3cret"],
+    )
+    .await;
+    let url = broker.url.clone();
+    for wrong in [client(&url), authenticated(&url, "portal", "nope"), authenticated(&url, "other", "s3cret")] {
+        let outcome = wrong.catalog().await.outcome;
+        assert!(matches!(outcome, Outcome::BadRequest { status: 401, .. }), "{:?}", outcome.kind());
+    }
+    let raw = reqwest::Client::new()
+        .get(format!("{url}/v2/catalog"))
+        .header("X-Broker-API-Version", "2.17")
+        .basic_auth("portal", Some("wrong"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(raw.status(), 401);
+    assert!(raw.headers()["www-authenticate"].to_str().expect("ascii").starts_with("Basic"));
+
+    let client = authenticated(&url, "portal", "s3cret");
+    let reply = client.catalog().await;
+    let Outcome::Done { status: 200, body } = &reply.outcome else { panic!("{:?}", reply.outcome.kind()) };
+    assert!(body.problems.is_empty(), "{:#?}", body.problems);
+    assert!(body.catalog.services.len() >= 9);
+    // Without --public-url the icons are under the address it listens on.
+    let icon = body.catalog.services[0].metadata.as_ref().and_then(|m| m.image_url.clone()).expect("imageUrl");
+    assert!(icon.starts_with(&format!("{url}/icons/")), "{icon}");
+
+    // Asynchronous by default (no --sync): every change is a 202 and a last_operation poll.
+    let (service_id, plan_id) = ids("hdfs", "shared");
+    let reply = client.provision("p-1", &hdfs_provision(json!({})), Some(&alice())).await;
+    let Outcome::Accepted { operation, .. } = reply.outcome else { panic!("{:?}", reply.outcome.kind()) };
+    let query = LastOperationQuery { operation, ..LastOperationQuery::default() };
+    let first = client.last_operation("p-1", &query, None).await;
+    assert!(matches!(first.outcome, Outcome::InProgress { .. }), "{:?}", first.outcome.kind());
+    let done = poll_until_settled(|| client.last_operation("p-1", &query, None)).await;
+    assert!(matches!(done.outcome, Outcome::Succeeded { .. }), "{:?}", done.outcome.kind());
+    let fetched = client.fetch_instance("p-1", None, None, None).await.outcome.into_done().expect("fetch");
+    assert_eq!(fetched.plan_id.as_deref(), Some(plan_id.as_str()));
+
+    let Outcome::Accepted { operation, .. } = client.bind("p-1", "pb-1", &hdfs_bind(json!({})), None).await.outcome
+    else {
+        panic!("bind")
+    };
+    let query = LastOperationQuery { operation, ..LastOperationQuery::default() };
+    let done = poll_until_settled(|| client.binding_last_operation("p-1", "pb-1", &query, None)).await;
+    assert!(matches!(done.outcome, Outcome::Succeeded { .. }), "{:?}", done.outcome.kind());
+    let binding = client.fetch_binding("p-1", "pb-1", None, None, None).await.outcome.into_done().expect("binding");
+    let credentials = binding.credentials.expect("credentials");
+    assert!(credentials["uri"].as_str().expect("uri").starts_with("hdfs://"), "{credentials:?}");
+
+    let Outcome::Accepted { operation, .. } = client.unbind("p-1", "pb-1", &service_id, &plan_id, None).await.outcome
+    else {
+        panic!("unbind")
+    };
+    let query = LastOperationQuery { operation, ..LastOperationQuery::default() };
+    let done = poll_until_settled(|| client.binding_last_operation("p-1", "pb-1", &query, None)).await;
+    assert!(matches!(done.outcome, Outcome::Succeeded { .. } | Outcome::Gone), "{:?}", done.outcome.kind());
+    assert!(matches!(client.fetch_binding("p-1", "pb-1", None, None, None).await.outcome, Outcome::NotFound { .. }));
+
+    let Outcome::Accepted { operation, .. } = client.deprovision("p-1", &service_id, &plan_id, None).await.outcome
+    else {
+        panic!("deprovision")
+    };
+    let query = LastOperationQuery { operation, ..LastOperationQuery::default() };
+    let done = poll_until_settled(|| client.last_operation("p-1", &query, None)).await;
+    assert!(matches!(done.outcome, Outcome::Succeeded { .. } | Outcome::Gone), "{:?}", done.outcome.kind());
+    assert_eq!(client.last_operation("p-1", &query, None).await.outcome, Outcome::Gone);
+
+    // It stops cleanly on SIGTERM, and its records were in the data directory given.
+    assert!(dir.path().join("broker.db").is_file());
+    broker.signal("TERM");
+    let status = broker.exited_within(15).await.expect("the broker exits after SIGTERM");
+    assert!(status.success(), "{status}");
+}
+
+#[tokio::test]
+async fn the_broker_command_takes_sync_and_fault_flags() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let broker = common::process::BrokerProcess::start(dir.path(), &["--sync", "--fault", "conflict@bind*1"]).await;
+    let client = client(&broker.url);
+    // --sync: 201 at once although the client accepts incomplete operations.
+    let reply = client.provision("s-1", &hdfs_provision(json!({})), None).await;
+    assert!(matches!(reply.outcome, Outcome::Done { status: 201, .. }), "{:?}", reply.outcome.kind());
+    // --fault: the first bind is refused with 409, the next one goes through.
+    let refused = client.bind("s-1", "sb-1", &hdfs_bind(json!({})), None).await.outcome;
+    assert!(matches!(refused, Outcome::Conflict { .. }), "{:?}", refused.kind());
+    let bound = client.bind("s-1", "sb-1", &hdfs_bind(json!({})), None).await.outcome;
+    assert!(matches!(bound, Outcome::Done { status: 201, .. }), "{:?}", bound.kind());
+}
+
+/// The OSB version that added each field the built-in broker can send (the spec's release notes):
+/// `(where, field, minor)`.
+const FIELD_VERSIONS: [(&str, &str, u32); 8] = [
+    ("service", "instances_retrievable", 14),
+    ("service", "bindings_retrievable", 14),
+    ("service", "allow_context_updates", 15),
+    ("plan", "plan_updateable", 15),
+    ("plan", "maximum_polling_duration", 15),
+    ("plan", "maintenance_info", 15),
+    ("maintenance_info", "description", 15),
+    ("plan", "binding_rotatable", 17),
+];
+
+#[tokio::test]
+async fn each_client_version_from_2_13_to_2_17_gets_exactly_the_fields_it_defines() {
+    let url = spawn_broker(quick_config(true, Duration::from_millis(600))).await;
+    let http = reqwest::Client::new();
+    let get = |path: String, minor: u32| {
+        http.get(format!("{url}{path}")).header("X-Broker-API-Version", format!("2.{minor}")).send()
+    };
+    for minor in 13..=17u32 {
+        let catalog: Value = get("/v2/catalog".into(), minor).await.expect("catalog").json().await.expect("json");
+        let services = catalog["services"].as_array().expect("services");
+        assert!(services.len() >= 9);
+        for service in services {
+            // What every version since 2.13 knows is always there.
+            assert!(service["plans"][0]["schemas"].is_object(), "2.{minor}: schemas came in 2.13");
+            assert!(service["plans"][0]["metadata"].is_object() && service["metadata"].is_object());
+            for (place, field, since) in FIELD_VERSIONS {
+                let objects: Vec<&Value> = match place {
+                    "service" => vec![service],
+                    "plan" => service["plans"].as_array().expect("plans").iter().collect(),
+                    _ => service["plans"].as_array().expect("plans").iter().map(|p| &p["maintenance_info"]).collect(),
+                };
+                for object in objects {
+                    if place == "maintenance_info" && minor < 15 {
+                        assert!(object.is_null(), "2.{minor}: no maintenance_info at all");
+                        continue;
+                    }
+                    assert_eq!(
+                        object.get(field).is_some(),
+                        minor >= since,
+                        "a 2.{minor} client and {place} field {field} (since 2.{since}): {}",
+                        service["name"]
+                    );
+                }
+            }
+        }
+    }
+
+    // last_operation: Retry-After since 2.15; instance_usable / update_repeatable (on `failed`) since 2.16.
+    let provision = |id: &'static str, fault: Option<&'static str>| {
+        let mut parameters = json!({"namespaceQuota": 5000, "storageSpaceQuota": 2048});
+        if let Some(fault) = fault {
+            parameters["_fault"] = json!(fault);
+        }
+        let body = json!({"service_id": ids("hdfs", "shared").0, "plan_id": ids("hdfs", "shared").1,
+                          "context": {"platform": "kubernetes", "namespace": "team-data", "clusterid": "c-1", "instance_name": id},
+                          "parameters": parameters});
+        http.put(format!("{url}/v2/service_instances/{id}?accepts_incomplete=true"))
+            .header("X-Broker-API-Version", "2.17")
+            .json(&body)
+            .send()
+    };
+    let response = provision("v-run", None).await.expect("put");
+    assert_eq!(response.status(), 202, "{}", response.text().await.unwrap_or_default());
+    for minor in 13..=17u32 {
+        let response = get("/v2/service_instances/v-run/last_operation".into(), minor).await.expect("poll");
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers().contains_key("retry-after"), minor >= 15, "2.{minor}: Retry-After since 2.15");
+        let body: Value = response.json().await.expect("json");
+        assert_eq!(body["state"], "in progress", "2.{minor}");
+    }
+    assert_eq!(provision("v-fail", Some("async-fail")).await.expect("put").status(), 202);
+    common::eventually(10, "the failing provision to fail", || async {
+        let body: Value =
+            get("/v2/service_instances/v-fail/last_operation".into(), 17).await.ok()?.json().await.ok()?;
+        (body["state"] == "failed").then_some(())
+    })
+    .await;
+    for minor in 13..=17u32 {
+        let body: Value = get("/v2/service_instances/v-fail/last_operation".into(), minor)
+            .await
+            .expect("poll")
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(body["state"], "failed");
+        for field in ["instance_usable", "update_repeatable"] {
+            assert_eq!(body.get(field).is_some(), minor >= 16, "2.{minor}: {field} since 2.16: {body}");
+        }
+    }
+
+    // Fetching an instance (2.14): maintenance_info in its body since 2.15.
+    common::eventually(10, "the provision to finish", || async {
+        let body: Value = get("/v2/service_instances/v-run/last_operation".into(), 17).await.ok()?.json().await.ok()?;
+        (body["state"] == "succeeded").then_some(())
+    })
+    .await;
+    for minor in 14..=17u32 {
+        let response = get("/v2/service_instances/v-run".into(), minor).await.expect("fetch");
+        assert_eq!(response.status(), 200, "2.{minor}");
+        let body: Value = response.json().await.expect("json");
+        assert_eq!(body.get("maintenance_info").is_some(), minor >= 15, "2.{minor}: {body}");
+    }
+
+    // Bindings: asynchronous only for 2.14 and later, whatever the broker prefers.
+    for (minor, expected) in [(13, 201), (14, 202), (15, 202), (16, 202), (17, 202)] {
+        let (service_id, plan_id) = ids("hdfs", "shared");
+        let response = http
+            .put(format!("{url}/v2/service_instances/v-run/service_bindings/b-{minor}?accepts_incomplete=true"))
+            .header("X-Broker-API-Version", format!("2.{minor}"))
+            .json(&json!({"service_id": service_id, "plan_id": plan_id, "parameters": {"accessMode": "read-only"}}))
+            .send()
+            .await
+            .expect("bind");
+        assert_eq!(response.status().as_u16(), expected, "2.{minor}");
+        let body: Value = response.json().await.expect("json");
+        assert_eq!(body.get("credentials").is_some(), expected == 201, "2.{minor}: {body}");
+    }
+}
+
+/// The parameters a schema's defaults make (what a form filled with nothing but defaults sends).
+fn defaults_of(schema: &Value) -> Value {
+    let properties = schema["properties"].as_object().expect("properties");
+    Value::Object(properties.iter().filter_map(|(k, p)| Some((k.clone(), p.get("default")?.clone()))).collect())
+}
+
+#[tokio::test]
+async fn every_builtin_service_hands_out_credentials_shaped_like_its_own() {
+    let url = spawn_broker(quick_config(false, Duration::ZERO)).await;
+    let client = client(&url);
+    let catalog = client.catalog().await.outcome.into_done().expect("catalog").catalog;
+    let host = |value: &Value| value.as_str().map(str::to_string).unwrap_or_default();
+    let mut checked = Vec::new();
+    for service in &catalog.services {
+        let plan = &service.plans[0];
+        let instance = format!("creds-{}", service.name);
+        let request = server::osb::wire::ProvisionRequest {
+            service_id: service.id.clone(),
+            plan_id: plan.id.clone(),
+            context: Some(server::osb::Context::kubernetes("team-data", "cluster-1", &instance)),
+            parameters: params(defaults_of(plan.schema(SchemaSlot::InstanceCreate).expect("create schema"))),
+            ..Default::default()
+        };
+        let reply = client.provision(&instance, &request, None).await;
+        assert!(matches!(reply.outcome, Outcome::Done { status: 201, .. }), "{}: {:?}", service.name, reply.outcome);
+        if !plan.is_bindable(service) {
+            continue;
+        }
+        let bind = server::osb::wire::BindRequest {
+            service_id: service.id.clone(),
+            plan_id: plan.id.clone(),
+            parameters: plan.schema(SchemaSlot::BindingCreate).map(defaults_of).and_then(params),
+            ..Default::default()
+        };
+        // Binding ids are unique across the broker, as OSB asks of platforms.
+        let reply = client.bind(&instance, &format!("{instance}-b1"), &bind, None).await;
+        let Outcome::Done { status: 201, body } = reply.outcome else {
+            panic!("{}: {:?}", service.name, reply.outcome)
+        };
+        let c = Value::Object(body.credentials.expect("credentials"));
+        let name = service.name.as_str();
+        match name {
+            "hdfs" => {
+                assert!(host(&c["uri"]).starts_with("hdfs://") && host(&c["uri"]).contains(":8020/"), "{c}");
+                assert!(host(&c["principal"]).contains('@') && !host(&c["keytab"]).is_empty(), "{c}");
+            }
+            "hive" => {
+                assert!(host(&c["jdbc_url"]).starts_with("jdbc:hive2://") && host(&c["jdbc_url"]).contains(":10000/"));
+                assert!(!host(&c["database"]).is_empty() && host(&c["principal"]).contains('@'), "{c}");
+            }
+            "kafka" => {
+                let servers = host(&c["bootstrap_servers"]);
+                assert!(!servers.is_empty() && servers.split(',').all(|s| s.rsplit_once(':').is_some()), "{c}");
+                assert_eq!(
+                    (c["security_protocol"].as_str(), c["sasl_mechanism"].as_str()),
+                    (Some("SASL_SSL"), Some("SCRAM-SHA-512"))
+                );
+                assert!(!host(&c["username"]).is_empty() && !host(&c["password"]).is_empty(), "{c}");
+            }
+            "mapreduce" | "spark" => {
+                assert!(host(&c["resource_manager"]).ends_with(":8032"), "{c}");
+                assert!(host(&c["yarn_queue"]).starts_with("root."), "{c}");
+                assert!(host(&c["history_server"]).starts_with("http://"), "{c}");
+            }
+            "hbase" => {
+                let quorum = host(&c["zookeeper_quorum"]);
+                assert!(!quorum.is_empty() && quorum.split(',').all(|s| s.ends_with(":2181")), "{c}");
+                assert!(!host(&c["namespace"]).is_empty() && host(&c["principal"]).contains('@'), "{c}");
+            }
+            "redis" => {
+                let uri = host(&c["uri"]);
+                assert!(uri.starts_with("redis://") || uri.starts_with("rediss://"), "{c}");
+                assert!(uri.contains(&host(&c["password"])) && uri.contains(&host(&c["host"])), "{c}");
+                assert_eq!(c["port"], 6379);
+            }
+            "rabbitmq" => {
+                let uri = host(&c["uri"]);
+                assert!(uri.starts_with("amqp://") || uri.starts_with("amqps://"), "{c}");
+                assert!(uri.contains(&host(&c["username"])) && uri.ends_with(&host(&c["vhost"])), "{c}");
+                assert!(host(&c["management_url"]).starts_with("https://"), "{c}");
+            }
+            "storm" => {
+                assert!(!host(&c["nimbus_seeds"]).is_empty() && c["nimbus_port"] == 6627, "{c}");
+                assert!(host(&c["principal"]).contains('@'), "{c}");
+            }
+            other => panic!("no expectation for the credentials of {other}: {c}"),
+        }
+        // Secrets are fresh per binding.
+        let again = client
+            .bind(&instance, &format!("{instance}-b2"), &bind, None)
+            .await
+            .outcome
+            .into_done()
+            .expect("second binding");
+        assert_ne!(Value::Object(again.credentials.expect("credentials")), c, "{name}: two bindings, one secret");
+        checked.push(name.to_string());
+    }
+    for expected in ["hdfs", "hive", "kafka", "mapreduce", "spark", "hbase", "redis", "rabbitmq", "storm"] {
+        assert!(checked.iter().any(|c| c == expected), "{expected} was not bound: {checked:?}");
+    }
+}
+
+#[tokio::test]
+async fn hive_and_kafka_schemas_have_the_documented_ranges() {
+    let url = spawn_broker(BrokerConfig::default()).await;
+    let catalog = client(&url).catalog().await.outcome.into_done().expect("catalog").catalog;
+    let service = |name: &str| catalog.services.iter().find(|s| s.name == name).expect("service").clone();
+    let range = |schema: &Value, field: &str| {
+        let p = &schema["properties"][field];
+        assert_eq!(p["type"], "integer", "{field}");
+        (p["minimum"].as_i64().expect("minimum"), p["maximum"].as_i64().expect("maximum"))
+    };
+    for plan in &service("hive").plans {
+        let create = plan.schema(SchemaSlot::InstanceCreate).expect("create");
+        assert_eq!(range(create, "hiveStorageQuota"), (1024, 102_400), "hive/{}", plan.name);
+        assert_eq!(range(create, "yarnQueueQuota"), (10, 100), "hive/{}", plan.name);
+        assert!(create["required"].as_array().expect("required").contains(&json!("hiveStorageQuota")));
+        let update = plan.schema(SchemaSlot::InstanceUpdate).expect("update");
+        assert_eq!(range(update, "hiveStorageQuota"), (1024, 102_400), "hive/{} update", plan.name);
+    }
+    for plan in &service("kafka").plans {
+        let create = plan.schema(SchemaSlot::InstanceCreate).expect("create");
+        assert_eq!(range(create, "partitions"), (1, 64), "kafka/{}", plan.name);
+        assert_eq!(range(create, "replicationFactor"), (1, 3), "kafka/{}", plan.name);
+        assert_eq!(range(create, "retentionHours"), (1, 720), "kafka/{}", plan.name);
+        assert_eq!(range(create, "topicQuota"), (1, 100), "kafka/{}", plan.name);
+    }
+    // The broker enforces them itself, not only the portal's form.
+    let sync = spawn_broker(quick_config(false, Duration::ZERO)).await;
+    let client = client(&sync);
+    let (service_id, plan_id) = ids("kafka", "shared");
+    for (parameters, ok) in [
+        (json!({"partitions": 64, "replicationFactor": 3}), true),
+        (json!({"partitions": 65}), false),
+        (json!({"partitions": 0}), false),
+        (json!({"partitions": 1, "retentionHours": 721}), false),
+    ] {
+        let request = server::osb::wire::ProvisionRequest {
+            service_id: service_id.clone(),
+            plan_id: plan_id.clone(),
+            parameters: params(parameters.clone()),
+            ..Default::default()
+        };
+        let outcome = client.provision(&format!("k-{}", uuid::Uuid::new_v4()), &request, None).await.outcome;
+        assert_eq!(matches!(outcome, Outcome::Done { status: 201, .. }), ok, "{parameters}: {outcome:?}");
+        if !ok {
+            assert!(matches!(outcome, Outcome::BadRequest { status: 400, .. }), "{parameters}: {outcome:?}");
+        }
+    }
+    let (service_id, plan_id) = ids("hive", "shared");
+    for (storage, ok) in [(1024, true), (102_400, true), (1023, false), (102_401, false)] {
+        let request = server::osb::wire::ProvisionRequest {
+            service_id: service_id.clone(),
+            plan_id: plan_id.clone(),
+            parameters: params(json!({"hiveStorageQuota": storage})),
+            ..Default::default()
+        };
+        let outcome = client.provision(&format!("h-{storage}"), &request, None).await.outcome;
+        assert_eq!(matches!(outcome, Outcome::Done { status: 201, .. }), ok, "hiveStorageQuota {storage}: {outcome:?}");
+    }
+}
+
+#[tokio::test]
+async fn the_connect_timeout_gives_up_on_a_broker_that_never_completes_the_handshake() {
+    // A loopback listener with the smallest backlog, filled by connections nobody accepts: Linux
+    // then drops further SYNs (tcp_abort_on_overflow=0), so a new connection hangs in SYN-SENT —
+    // what a broker behind a black-holing firewall looks like, on loopback.
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.bind("127.0.0.1:0".parse().expect("addr")).expect("bind");
+    let listener = socket.listen(0).expect("listen");
+    let addr = listener.local_addr().expect("addr");
+    let mut held = Vec::new();
+    let full = loop {
+        assert!(held.len() < 64, "the backlog never filled: connections keep completing");
+        match std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(300)) {
+            Ok(stream) => held.push(stream),
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock) => break true,
+            Err(e) => panic!("connecting to a full backlog failed otherwise ({e}): check tcp_abort_on_overflow"),
+        }
+    };
+    assert!(full);
+
+    let config = server::osb::ClientConfig {
+        connect_timeout: Duration::from_millis(700),
+        request_timeout: Duration::from_secs(20),
+        ..server::osb::ClientConfig::new(format!("http://{addr}"))
+    };
+    let client = OsbClient::new(config).expect("client");
+    let started = std::time::Instant::now();
+    let reply = client.catalog().await;
+    let took = started.elapsed();
+    // Given up by the connect timeout, not the 20 s request timeout: the request never left, so
+    // this is "unreachable" (no orphan mitigation), not a timeout of a request the broker may have seen.
+    let Outcome::Unreachable { reason } = &reply.outcome else { panic!("{:?} after {took:?}", reply.outcome) };
+    assert!(took >= Duration::from_millis(650) && took < Duration::from_secs(8), "gave up after {took:?}: {reason}");
+    assert!(!reply.requires_orphan_mitigation());
+    let provision = client.provision("never", &hdfs_provision(json!({})), None).await;
+    assert!(matches!(provision.outcome, Outcome::Unreachable { .. }), "{:?}", provision.outcome);
+    assert!(!provision.requires_orphan_mitigation(), "the provision never reached the broker");
+    drop((held, listener));
+}

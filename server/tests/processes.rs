@@ -1,6 +1,8 @@
 //! The portal as separate OS processes: killed with SIGKILL mid-operation and restarted, and two
 //! processes sharing one PostgreSQL database. The broker runs in the test process and keeps a log
-//! of the requests it received, so "exactly one provision" is what the broker itself saw.
+//! of the requests it received, so "exactly one provision" is what the broker itself saw. Also the
+//! binary as an operator runs it: stopped by SIGTERM/SIGINT, logging JSON, installed outside the
+//! source tree.
 
 mod common;
 mod osb_support;
@@ -10,7 +12,7 @@ use std::time::Duration;
 use app::model::{Kind, ServiceBinding, ServiceInstance, condition};
 use common::{
     eventually,
-    process::{Portal, broker_saw, hdfs, register_broker, test_store},
+    process::{Launch, Portal, broker_saw, hdfs, register_broker, test_store},
 };
 use osb_support::{RunningBroker, quick_config};
 use serde_json::json;
@@ -115,4 +117,113 @@ async fn two_portal_processes_on_one_postgres_share_the_work_and_never_repeat_a_
     })
     .await;
     assert_eq!(broker_saw(&broker.url, "DELETE", "").await, 1, "deprovisioned once");
+}
+
+fn sqlite_url(dir: &std::path::Path) -> String {
+    format!("sqlite://{}", dir.join("quartermaster.db").display())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_and_sigint_stop_the_portal_at_once_even_with_a_live_stream_open() {
+    for signal in ["TERM", "INT"] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut portal = Portal::start(dir.path(), &sqlite_url(dir.path())).await;
+        // A browser's live status stream, open when the signal arrives.
+        let mut live = reqwest::Client::new()
+            .get(format!("{}/live/instances", portal.url))
+            .bearer_auth(portal.token())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(live.status(), 200, "SIG{signal}: the live stream opens");
+        assert!(live.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+        portal.signal(signal);
+        // Generous for a loaded machine, far below the stream's life (endless) or a hung shutdown.
+        let status = portal.exited_within(20).await.unwrap_or_else(|| panic!("still running 20 s after SIG{signal}"));
+        assert_eq!(status.code(), Some(0), "SIG{signal}: a graceful stop exits 0, got {status}");
+        // The stream ended (rather than holding the shutdown open): it reads to its end promptly.
+        let ended =
+            tokio::time::timeout(Duration::from_secs(5), async { while let Ok(Some(_)) = live.chunk().await {} }).await;
+        assert!(ended.is_ok(), "SIG{signal}: the live stream is still open after the process exited");
+        assert!(reqwest::get(format!("{}/healthz", portal.url)).await.is_err(), "nothing listens any more");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_log_format_json_every_line_the_process_writes_is_a_json_log_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let launch = Launch {
+        flags: ["--log-format", "json", "--admin-password", "json-logs-admin"].map(Into::into).to_vec(),
+        env: vec![("RUST_LOG", "info")],
+        capture_output: true,
+        ..Launch::default()
+    };
+    let mut portal = Portal::launch(dir.path(), &sqlite_url(dir.path()), launch).await;
+    let http = reqwest::Client::new();
+    for path in ["/healthz", "/", "/catalog", "/no-such-page", "/api/v1/instances"] {
+        http.get(format!("{}{path}", portal.url)).send().await.unwrap();
+    }
+    portal.signal("TERM");
+    let status = portal.exited_within(20).await.expect("exits after SIGTERM");
+    assert!(status.success(), "{status}");
+    let lines = portal.finish();
+    let mut messages = Vec::new();
+    for (stream, line) in &lines {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let record: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{stream} line is not JSON ({e}): {line}"));
+        let level = record["level"].as_str().unwrap_or_else(|| panic!("{stream} line without a level: {line}"));
+        assert!(["TRACE", "DEBUG", "INFO", "WARN", "ERROR"].contains(&level), "{line}");
+        let message = record["message"].as_str().unwrap_or_else(|| panic!("{stream} line without a message: {line}"));
+        messages.push(message.to_string());
+    }
+    assert!(messages.iter().any(|m| m.contains("is serving")), "the start is logged: {messages:#?}");
+    assert!(messages.iter().any(|m| m.contains("SIGTERM")), "the stop is logged: {messages:#?}");
+    assert!(!lines.iter().any(|(_, l)| l.contains("json-logs-admin")), "the admin password was logged");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn installed_outside_the_source_tree_it_serves_the_site_beside_its_executable() {
+    // An operator's install: the binary and a `site/` directory beside it, started from elsewhere
+    // with neither --site-root nor LEPTOS_SITE_ROOT.
+    let install = tempfile::tempdir().unwrap();
+    let exe = install.path().join("quartermaster");
+    let built = std::path::Path::new(env!("CARGO_BIN_EXE_quartermaster"));
+    if std::fs::hard_link(built, &exe).is_err() {
+        std::fs::copy(built, &exe).unwrap();
+    }
+    // The files cargo-leptos puts in site/pkg, each marked so the answer proves where it came from.
+    let pkg = install.path().join("site/pkg");
+    std::fs::create_dir_all(&pkg).unwrap();
+    let marker = uuid::Uuid::new_v4().to_string();
+    let css = format!("/* beside the binary {marker} */ body {{ margin: 0 }}\n");
+    let js = format!("// beside the binary {marker}\nexport default function init() {{}}\n");
+    std::fs::write(pkg.join("quartermaster.css"), &css).unwrap();
+    std::fs::write(pkg.join("quartermaster.js"), &js).unwrap();
+    std::fs::write(pkg.join("quartermaster_bg.wasm"), b"\0asm\x01\0\0\0").unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let launch = Launch {
+        exe: Some(&exe),
+        cwd: Some(elsewhere.path()),
+        env_remove: vec!["LEPTOS_SITE_ROOT", "QM_SITE_ROOT", "LEPTOS_OUTPUT_NAME", "LEPTOS_SITE_PKG_DIR"],
+        ..Launch::default()
+    };
+    let portal = Portal::launch(data.path(), &sqlite_url(data.path()), launch).await;
+    let http = reqwest::Client::new();
+    let page = http.get(format!("{}/", portal.url)).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("/pkg/quartermaster.css") && html.contains("/pkg/quartermaster"), "{html}");
+    for (file, body, content_type) in [("quartermaster.css", &css, "text/css"), ("quartermaster.js", &js, "javascript")]
+    {
+        let response = http.get(format!("{}/pkg/{file}", portal.url)).send().await.unwrap();
+        assert_eq!(response.status(), 200, "/pkg/{file}");
+        let served_type = response.headers()["content-type"].to_str().unwrap().to_string();
+        assert!(served_type.contains(content_type), "/pkg/{file}: {served_type}");
+        assert_eq!(&response.text().await.unwrap(), body, "/pkg/{file} came from the site beside the binary");
+    }
+    assert_eq!(http.get(format!("{}/pkg/missing.js", portal.url)).send().await.unwrap().status(), 404);
 }

@@ -39,11 +39,14 @@ pub fn catalog_json_for(catalog: &Catalog, minor: u32) -> Value {
 
 fn strip_service(service: &mut Value, minor: u32) {
     let Some(object) = service.as_object_mut() else { return };
+    // Which version added what: the OSB spec's release notes (2.14: fetching instances and
+    // bindings; 2.15: context updates, plan_updateable on plans, the polling timeout and
+    // maintenance_info with its description; 2.17: binding rotation).
     if minor < 14 {
         object.remove("instances_retrievable");
         object.remove("bindings_retrievable");
     }
-    if minor < 16 {
+    if minor < 15 {
         object.remove("allow_context_updates");
     }
     if let Some(plans) = object.get_mut("plans").and_then(Value::as_array_mut) {
@@ -55,9 +58,6 @@ fn strip_service(service: &mut Value, minor: u32) {
             }
             if minor < 17 {
                 plan.remove("binding_rotatable");
-                if let Some(info) = plan.get_mut("maintenance_info").and_then(Value::as_object_mut) {
-                    info.remove("description");
-                }
             }
         }
     }

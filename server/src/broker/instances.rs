@@ -260,5 +260,5 @@ pub async fn last_operation(
     tx.commit().await?;
     let (state, description) = report(op, asked)?;
     let response = spoil(&broker, fault, StatusCode::OK, last_operation_body(state, description, minor)).await;
-    Ok(with_retry_after(&broker, state, response))
+    Ok(with_retry_after(&broker, state, minor, response))
 }

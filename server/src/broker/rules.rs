@@ -40,8 +40,10 @@ pub fn last_operation_body(state: OperationState, description: String, minor: u3
     body
 }
 
-pub fn with_retry_after(broker: &Broker, state: OperationState, mut response: Response) -> Response {
-    if state == OperationState::InProgress && response.status() == StatusCode::OK {
+/// Adds `Retry-After` to an `in progress` answer for clients of OSB 2.15 and later (the version
+/// that introduced it on last_operation).
+pub fn with_retry_after(broker: &Broker, state: OperationState, minor: u32, mut response: Response) -> Response {
+    if state == OperationState::InProgress && response.status() == StatusCode::OK && minor >= 15 {
         response.headers_mut().insert(axum::http::header::RETRY_AFTER, broker.retry_after_value());
     }
     response
