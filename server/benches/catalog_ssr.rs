@@ -6,24 +6,18 @@
 //! `cargo bench -p quartermaster-server --bench catalog_ssr` (QM_BENCH_SECS sets the seconds per
 //! measurement, default 10; QM_BENCH_CONNECTIONS the connections, default 64).
 
-use std::{
-    sync::{
-        Arc,
-        atomic::{AtomicBool, Ordering},
-    },
-    time::{Duration, Instant},
-};
+mod common;
+
+use std::time::Instant;
 
 use app::model::Kind;
 use serde_json::json;
 use server::{Application, config::Config, store::ResourceStore};
 
+use common::{cores, env_or, header, hello_world, load, row};
+
 const SERVICES: usize = 500;
 const PLANS_PER_SERVICE: usize = 4;
-
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
 
 async fn seed(store: &dyn ResourceStore) {
     store
@@ -82,96 +76,6 @@ async fn seed(store: &dyn ResourceStore) {
     }
 }
 
-struct Figures {
-    requests: usize,
-    errors: usize,
-    seconds: f64,
-    bytes_per_response: usize,
-    latencies_us: Vec<u64>,
-}
-
-impl Figures {
-    fn percentile(&self, p: f64) -> f64 {
-        if self.latencies_us.is_empty() {
-            return f64::NAN;
-        }
-        let i = ((self.latencies_us.len() as f64 - 1.0) * p).round() as usize;
-        self.latencies_us[i] as f64 / 1000.0
-    }
-}
-
-/// `connections` tasks, each with its own keep-alive connection, requesting `url` in a loop.
-async fn load(url: String, connections: usize, secs: u64, headers: &[(&'static str, &'static str)]) -> Figures {
-    let warmup = Duration::from_secs(2);
-    let stop = Arc::new(AtomicBool::new(false));
-    let measuring = Arc::new(AtomicBool::new(false));
-    let mut tasks = Vec::new();
-    for _ in 0..connections {
-        let client = reqwest::Client::builder().pool_max_idle_per_host(1).build().unwrap();
-        let (url, stop, measuring) = (url.clone(), stop.clone(), measuring.clone());
-        let headers: Vec<(&'static str, &'static str)> = headers.to_vec();
-        tasks.push(tokio::spawn(async move {
-            let mut latencies = Vec::new();
-            let (mut errors, mut bytes) = (0usize, 0usize);
-            while !stop.load(Ordering::Relaxed) {
-                let started = Instant::now();
-                let mut request = client.get(&url);
-                for (k, v) in &headers {
-                    request = request.header(*k, *v);
-                }
-                let ok = match request.send().await {
-                    Ok(response) if response.status().is_success() => match response.bytes().await {
-                        Ok(body) => {
-                            bytes = body.len();
-                            true
-                        }
-                        Err(_) => false,
-                    },
-                    _ => false,
-                };
-                if measuring.load(Ordering::Relaxed) {
-                    if ok {
-                        latencies.push(started.elapsed().as_micros() as u64);
-                    } else {
-                        errors += 1;
-                    }
-                }
-            }
-            (latencies, errors, bytes)
-        }));
-    }
-    tokio::time::sleep(warmup).await;
-    measuring.store(true, Ordering::Relaxed);
-    let started = Instant::now();
-    tokio::time::sleep(Duration::from_secs(secs)).await;
-    measuring.store(false, Ordering::Relaxed);
-    let seconds = started.elapsed().as_secs_f64();
-    stop.store(true, Ordering::Relaxed);
-    let mut figures = Figures { requests: 0, errors: 0, seconds, bytes_per_response: 0, latencies_us: Vec::new() };
-    for task in tasks {
-        let (latencies, errors, bytes) = task.await.unwrap();
-        figures.requests += latencies.len();
-        figures.errors += errors;
-        figures.bytes_per_response = figures.bytes_per_response.max(bytes);
-        figures.latencies_us.extend(latencies);
-    }
-    figures.latencies_us.sort_unstable();
-    figures
-}
-
-fn row(name: &str, f: &Figures) {
-    println!(
-        "{:<34} {:>10.0} {:>9.2} {:>9.2} {:>9} {:>7} {:>11}",
-        name,
-        f.requests as f64 / f.seconds,
-        f.percentile(0.50),
-        f.percentile(0.99),
-        f.requests,
-        f.errors,
-        f.bytes_per_response
-    );
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let secs = env_or("QM_BENCH_SECS", 10);
@@ -191,7 +95,7 @@ async fn main() -> anyhow::Result<()> {
     let member = accounts.create_user("member", "A member", None, false, false).await?;
     accounts.set_membership(member.id, "team-a", server::auth::Role::Member).await?;
     let (token, _) = accounts.create_token(member.id, "bench").await?;
-    let bearer: &'static str = Box::leak(format!("Bearer {token}").into_boxed_str());
+    let bearer = format!("Bearer {token}");
     let signed_in = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?;
     let seeding = Instant::now();
     seed(store.as_ref()).await;
@@ -202,13 +106,10 @@ async fn main() -> anyhow::Result<()> {
     }));
 
     // The baseline: axum's hello world, in the same process and runtime.
-    let hello = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let hello_addr = hello.local_addr()?;
-    let hello_router = axum::Router::new().route("/", axum::routing::get(|| async { "Hello, World!" }));
-    tokio::spawn(async move { axum::serve(hello, hello_router).await });
+    let hello_addr = hello_world().await;
 
     // Sanity: the first page renders the first tiles and offers the rest; `all=1` renders all.
-    let get = |path: &str| signed_in.get(format!("http://{addr}{path}")).header("authorization", bearer).send();
+    let get = |path: &str| signed_in.get(format!("http://{addr}{path}")).header("authorization", &bearer).send();
     let page = get("/catalog").await?.error_for_status()?.text().await?;
     let tiles = page.matches("data-testid=\"catalog-tile\"").count();
     assert!(tiles > 0 && tiles < SERVICES, "{tiles} tiles rendered");
@@ -219,28 +120,24 @@ async fn main() -> anyhow::Result<()> {
     println!();
     println!(
         "catalog SSR benchmark: {SERVICES} services × {PLANS_PER_SERVICE} plans, {connections} connections, {secs} s each, {} cores",
-        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+        cores()
     );
-    println!(
-        "{:<34} {:>10} {:>9} {:>9} {:>9} {:>7} {:>11}",
-        "route", "req/s", "p50 ms", "p99 ms", "requests", "errors", "bytes/resp"
-    );
+    header();
     let hello_figures = load(format!("http://{hello_addr}/"), connections, secs, &[]).await;
     row("axum hello world", &hello_figures);
-    let auth = ("authorization", bearer);
-    let catalog = load(format!("http://{addr}/catalog"), connections, secs, &[auth]).await;
+    let auth = ("authorization", bearer.clone());
+    let catalog = load(format!("http://{addr}/catalog"), connections, secs, std::slice::from_ref(&auth)).await;
     row("GET /catalog (identity)", &catalog);
-    let gzip = load(format!("http://{addr}/catalog"), connections, secs, &[auth, ("accept-encoding", "gzip")]).await;
+    let gzip_headers = [auth.clone(), ("accept-encoding", "gzip".to_string())];
+    let gzip = load(format!("http://{addr}/catalog"), connections, secs, &gzip_headers).await;
     row("GET /catalog (gzip, as browsers)", &gzip);
     let everything = load(format!("http://{addr}/catalog?all=1"), connections, secs, &[auth]).await;
     row("GET /catalog?all=1 (500 tiles)", &everything);
-    let ratio =
-        |f: &Figures| 100.0 * (f.requests as f64 / f.seconds) / (hello_figures.requests as f64 / hello_figures.seconds);
     println!();
     println!(
         "catalog/hello-world throughput: {:.2}% (identity), {:.2}% (gzip); goal ≥ 10%, p99 < 50 ms",
-        ratio(&catalog),
-        ratio(&gzip)
+        catalog.percent_of(&hello_figures),
+        gzip.percent_of(&hello_figures)
     );
 
     let _ = tx.send(());

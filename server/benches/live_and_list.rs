@@ -11,11 +11,10 @@
 //! QM_BENCH_ROUNDS status changes, default 20; QM_BENCH_INSTANCES, default 10000;
 //! QM_BENCH_SECS seconds of list load, default 10; QM_BENCH_CONNECTIONS, default 64).
 
+mod common;
+
 use std::{
-    sync::{
-        Arc,
-        atomic::{AtomicBool, Ordering},
-    },
+    sync::{Arc, atomic::Ordering},
     time::{Duration, Instant},
 };
 
@@ -24,9 +23,7 @@ use futures::StreamExt;
 use serde_json::json;
 use server::{Application, config::Config, store::ResourceStore};
 
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
+use common::{cores, env_or, header, hello_world, load, row};
 
 fn rss_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")
@@ -173,59 +170,6 @@ async fn fan_out(addr: std::net::SocketAddr, token: &str, store: Arc<dyn Resourc
     }
 }
 
-struct Figures {
-    requests: usize,
-    errors: usize,
-    seconds: f64,
-    bytes: usize,
-    latencies_ms: Vec<f64>,
-}
-
-async fn list_load(url: String, token: &str, connections: usize, secs: u64) -> Figures {
-    let stop = Arc::new(AtomicBool::new(false));
-    let measuring = Arc::new(AtomicBool::new(false));
-    let mut tasks = Vec::new();
-    for _ in 0..connections {
-        let client = reqwest::Client::builder().pool_max_idle_per_host(1).build().unwrap();
-        let (url, stop, measuring, auth) = (url.clone(), stop.clone(), measuring.clone(), format!("Bearer {token}"));
-        tasks.push(tokio::spawn(async move {
-            let (mut latencies, mut errors, mut bytes) = (Vec::new(), 0usize, 0usize);
-            while !stop.load(Ordering::Relaxed) {
-                let started = Instant::now();
-                let ok = match client.get(&url).header("authorization", &auth).send().await {
-                    Ok(r) if r.status().is_success() => r.bytes().await.map(|b| bytes = b.len()).is_ok(),
-                    _ => false,
-                };
-                if measuring.load(Ordering::Relaxed) {
-                    if ok {
-                        latencies.push(started.elapsed().as_secs_f64() * 1000.0);
-                    } else {
-                        errors += 1;
-                    }
-                }
-            }
-            (latencies, errors, bytes)
-        }));
-    }
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    measuring.store(true, Ordering::Relaxed);
-    let started = Instant::now();
-    tokio::time::sleep(Duration::from_secs(secs)).await;
-    measuring.store(false, Ordering::Relaxed);
-    let seconds = started.elapsed().as_secs_f64();
-    stop.store(true, Ordering::Relaxed);
-    let mut f = Figures { requests: 0, errors: 0, seconds, bytes: 0, latencies_ms: Vec::new() };
-    for task in tasks {
-        let (latencies, errors, bytes) = task.await.unwrap();
-        f.requests += latencies.len();
-        f.errors += errors;
-        f.bytes = f.bytes.max(bytes);
-        f.latencies_ms.extend(latencies);
-    }
-    f.latencies_ms.sort_by(f64::total_cmp);
-    f
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let data_dir = tempfile::tempdir()?;
@@ -277,23 +221,15 @@ async fn main() -> anyhow::Result<()> {
     );
     println!(
         "instances list SSR: {instances} instances in the store ({rows} rows on the first page), {connections} connections, {secs} s, {} cores",
-        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+        cores()
     );
-    println!(
-        "{:<34} {:>10} {:>9} {:>9} {:>9} {:>7} {:>11}",
-        "route", "req/s", "p50 ms", "p99 ms", "requests", "errors", "bytes/resp"
-    );
-    let f = list_load(url, &token, connections, secs).await;
-    println!(
-        "{:<34} {:>10.0} {:>9.2} {:>9.2} {:>9} {:>7} {:>11}",
-        "GET /instances (signed in)",
-        f.requests as f64 / f.seconds,
-        percentile(&f.latencies_ms, 0.5),
-        percentile(&f.latencies_ms, 0.99),
-        f.requests,
-        f.errors,
-        f.bytes
-    );
+    header();
+    let hello = load(format!("http://{}/", hello_world().await), connections, secs, &[]).await;
+    row("axum hello world", &hello);
+    let list = load(url, connections, secs, &[("authorization", format!("Bearer {token}"))]).await;
+    row("GET /instances (signed in)", &list);
+    println!();
+    println!("instances list/hello-world throughput: {:.2}%", list.percent_of(&hello));
     let _ = tx.send(());
     portal.await??;
     Ok(())

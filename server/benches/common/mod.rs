@@ -1,0 +1,135 @@
+//! What the page benchmarks share: a loopback load generator (keep-alive connections requesting
+//! one URL in a loop, measured after a warm-up), its table, and axum's hello world as the
+//! baseline measured in the same run and process.
+
+#![allow(dead_code)] // each bench uses its part
+
+use std::{
+    net::SocketAddr,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+pub fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+pub struct Figures {
+    pub requests: usize,
+    pub errors: usize,
+    pub seconds: f64,
+    pub bytes_per_response: usize,
+    latencies_us: Vec<u64>,
+}
+
+impl Figures {
+    pub fn per_second(&self) -> f64 {
+        self.requests as f64 / self.seconds
+    }
+
+    /// Milliseconds; `p` from 0 to 1.
+    pub fn percentile(&self, p: f64) -> f64 {
+        if self.latencies_us.is_empty() {
+            return f64::NAN;
+        }
+        let i = ((self.latencies_us.len() as f64 - 1.0) * p).round() as usize;
+        self.latencies_us[i] as f64 / 1000.0
+    }
+
+    /// This one's throughput as a percentage of `baseline`'s.
+    pub fn percent_of(&self, baseline: &Figures) -> f64 {
+        100.0 * self.per_second() / baseline.per_second()
+    }
+}
+
+/// `connections` tasks, each with its own keep-alive connection, requesting `url` in a loop with
+/// `headers`: 2 s of warm-up, then `secs` measured. A non-2xx answer counts as an error.
+pub async fn load(url: String, connections: usize, secs: u64, headers: &[(&'static str, String)]) -> Figures {
+    let stop = Arc::new(AtomicBool::new(false));
+    let measuring = Arc::new(AtomicBool::new(false));
+    let mut tasks = Vec::new();
+    for _ in 0..connections {
+        let client = reqwest::Client::builder().pool_max_idle_per_host(1).build().unwrap();
+        let (url, stop, measuring) = (url.clone(), stop.clone(), measuring.clone());
+        let headers = headers.to_vec();
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let (mut errors, mut bytes) = (0usize, 0usize);
+            while !stop.load(Ordering::Relaxed) {
+                let started = Instant::now();
+                let mut request = client.get(&url);
+                for (k, v) in &headers {
+                    request = request.header(*k, v);
+                }
+                let ok = match request.send().await {
+                    Ok(response) if response.status().is_success() => {
+                        response.bytes().await.map(|body| bytes = body.len()).is_ok()
+                    }
+                    _ => false,
+                };
+                if measuring.load(Ordering::Relaxed) {
+                    if ok {
+                        latencies.push(started.elapsed().as_micros() as u64);
+                    } else {
+                        errors += 1;
+                    }
+                }
+            }
+            (latencies, errors, bytes)
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    measuring.store(true, Ordering::Relaxed);
+    let started = Instant::now();
+    tokio::time::sleep(Duration::from_secs(secs)).await;
+    measuring.store(false, Ordering::Relaxed);
+    let seconds = started.elapsed().as_secs_f64();
+    stop.store(true, Ordering::Relaxed);
+    let mut figures = Figures { requests: 0, errors: 0, seconds, bytes_per_response: 0, latencies_us: Vec::new() };
+    for task in tasks {
+        let (latencies, errors, bytes) = task.await.unwrap();
+        figures.requests += latencies.len();
+        figures.errors += errors;
+        figures.bytes_per_response = figures.bytes_per_response.max(bytes);
+        figures.latencies_us.extend(latencies);
+    }
+    figures.latencies_us.sort_unstable();
+    figures
+}
+
+/// The table's header line.
+pub fn header() {
+    println!(
+        "{:<34} {:>10} {:>9} {:>9} {:>9} {:>7} {:>11}",
+        "route", "req/s", "p50 ms", "p99 ms", "requests", "errors", "bytes/resp"
+    );
+}
+
+pub fn row(name: &str, f: &Figures) {
+    println!(
+        "{:<34} {:>10.0} {:>9.2} {:>9.2} {:>9} {:>7} {:>11}",
+        name,
+        f.per_second(),
+        f.percentile(0.50),
+        f.percentile(0.99),
+        f.requests,
+        f.errors,
+        f.bytes_per_response
+    );
+}
+
+/// axum's hello world on a loopback port of its own, in this process and runtime.
+pub async fn hello_world() -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = axum::Router::new().route("/", axum::routing::get(|| async { "Hello, World!" }));
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    addr
+}
+
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+}
