@@ -121,3 +121,87 @@ test('a request over the threshold waits for approval; the approval reaches the 
   await adminContext.close();
   await memberContext.close();
 });
+
+test('an update held for approval shows its parameter diff, previous → new, in the queue', async ({ browser }, testInfo) => {
+  test.setTimeout(180_000);
+  const team = uniqueName('upd');
+  const name = uniqueName('grow');
+  const context = await browser.newContext({ storageState: ADMIN_STATE });
+  const page = await context.newPage();
+  const post = async (endpoint: string, form: Record<string, string>) =>
+    expect(await (await page.request.post(`/api/${endpoint}`, { form, headers: { Origin: baseURL } })).json()).toEqual({ Done: null });
+  await asUser(page, 'admin', '/admin/people');
+  await post('create_team', { name: team, display_name: team });
+  await post('set_membership', { team, username: 'admin', role: 'team-admin' });
+  // Updates of HDFS above 15,000 GB need approval (a threshold no other spec uses, to remove it after).
+  const rule = 'storageSpaceQuota > 15,000';
+  const policies = () => page.getByTestId('policies').locator('tr', { hasText: rule });
+  try {
+    // Created below the threshold (creates are not governed by this policy): provisioned at once.
+    await asUser(page, 'admin', '/catalog/hdfs/request?plan=shared');
+    await page.locator('#instance-name').fill(name);
+    await page.locator('#instance-namespace').fill(team);
+    await page.locator('[data-field="/storageSpaceQuota"] input[name="/storageSpaceQuota"]').fill('4096');
+    await page.getByTestId('review-request').click();
+    await page.getByTestId('submit-request').click();
+    await expect(page).toHaveURL(new RegExp(`/instances/${team}/${name}$`));
+    await expect(page.getByTestId('status-panel')).toHaveAttribute('data-phase', 'ready', { timeout: 60_000 });
+
+    await asUser(page, 'admin', '/admin/policies');
+    await page.getByTestId('policy-class').selectOption('hdfs');
+    await page.locator('#policy-operation').selectOption('update');
+    await page.getByTestId('policy-rule').selectOption('threshold');
+    await page.getByTestId('policy-parameter').fill('storageSpaceQuota');
+    await page.getByTestId('policy-threshold').fill('15000');
+    await page.getByTestId('add-policy').click();
+    await expect(policies()).toHaveCount(1);
+
+    // The update above the threshold: held, and the instance keeps its parameters meanwhile.
+    await asUser(page, 'admin', `/instances/${team}/${name}`);
+    await page.getByTestId('edit-instance').click();
+    const box = page.getByTestId('update-panel').locator('input[name="/storageSpaceQuota"]');
+    await expect(box).toHaveValue('4,096');
+    await box.fill('20480');
+    await page.getByTestId('submit-update').click();
+    const panel = page.getByTestId('approval-panel');
+    await expect(panel).toHaveAttribute('data-state', 'pending');
+    await expect(panel).toContainText('20,480 is above 15,000');
+    await expect(page.getByTestId('parameters')).toContainText('4,096 GB');
+
+    // The queue: a change request, with the changed parameter from the value now to the one asked for.
+    await asUser(page, 'admin', '/approvals');
+    const card = page.locator(`[data-testid="approval"][data-instance="${name}"]`);
+    await expect(card).toHaveCount(1);
+    await expect(card.getByRole('heading', { level: 2 })).toHaveText(`Change ${name} in team ${team}`);
+    await expect(card.getByRole('heading', { name: 'Changes' })).toBeVisible();
+    const diff = card.getByTestId('request-parameters');
+    await expect(diff.locator('thead th')).toHaveText(['Parameter', 'Now', 'Asked for']);
+    // Only what changes is listed: storageSpaceQuota, 4,096 → 20,480.
+    await expect(diff.locator('tbody tr')).toHaveCount(1);
+    await expect(diff.locator('tbody tr').first().locator('td')).toHaveText(['storageSpaceQuota', '4,096', '20,480']);
+    await snap(page, testInfo, 'update diff in the queue');
+
+    // Rejected: the instance keeps 4,096.
+    await card.getByTestId('approval-comment').fill('not this quarter');
+    await card.getByTestId('reject').click();
+    await expect(card).toHaveCount(0);
+    await expect(page.getByTestId('decided')).toContainText('not this quarter');
+    await asUser(page, 'admin', `/instances/${team}/${name}`);
+    await expect(page.getByTestId('parameters')).toContainText('4,096 GB');
+  } finally {
+    // Leave the portal as it was: the policy removed, the instance deleted.
+    await asUser(page, 'admin', '/admin/policies');
+    while ((await policies().count()) > 0) {
+      const before = await policies().count();
+      await policies().first().getByRole('button', { name: 'Remove' }).click();
+      await expect(policies()).toHaveCount(before - 1);
+    }
+    await asUser(page, 'admin', `/instances/${team}/${name}`);
+    if (await page.getByTestId('delete-instance').isVisible()) {
+      await page.getByTestId('delete-instance').click();
+      await page.getByTestId('confirm-delete-button').click();
+      await expect(page.getByText('This instance has been deleted')).toBeVisible({ timeout: 60_000 });
+    }
+    await context.close();
+  }
+});
