@@ -266,3 +266,64 @@ async fn an_unknown_plan_is_explained_and_picked_up_when_named_right() {
     wait_instance(&app, "typo", "Ready after the fix", |i| ready_reason(i).0).await;
     app.stop().await.unwrap();
 }
+
+/// The periodic resync: a change the store's watch never delivers (written straight into the
+/// portal's database, bypassing the change log and its notifications, as a restore or a hand
+/// repair would) is still reconciled, because every object is listed again each resync period.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_the_watch_never_saw_is_reconciled_at_the_next_resync() {
+    let resync = std::time::Duration::from_secs(1);
+    let app = TestApp::spawn_with(tempfile::tempdir().unwrap(), |c| {
+        c.controller.as_mut().expect("the controller runs").timing.resync = resync;
+    })
+    .await;
+    catalog_ready(&app).await;
+    app.store.create(Kind::ServiceInstance, hdfs_instance("quiet", json!({}))).await.unwrap();
+    let ready = wait_instance(&app, "quiet", "Ready", |i| ready_reason(i).0).await;
+    assert_eq!(ready.status.reconciled_generation, 1);
+
+    // A new spec (generation 2, a larger quota) written into the resources table only: no
+    // change-log entry, no new resource version, so neither this process's watch nor the
+    // other-process poller can see it.
+    let url = server::config::Config::for_tests(app.data_dir.path()).database;
+    let db = server::db::Database::connect(&url).await.unwrap();
+    let server::db::Database::Sqlite(pool) = &db else { panic!("the test portal runs on SQLite") };
+    const WHERE: &str = "WHERE kind = 'ServiceInstance' AND namespace = 'team-a' AND name = 'quiet'";
+    let (body, rv_before): (String, i64) =
+        sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT body, rv FROM resources {WHERE}")))
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    let mut object: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(object["metadata"]["generation"], 1, "{object}");
+    object["metadata"]["generation"] = json!(2);
+    object["spec"]["parameters"]["storageSpaceQuota"] = json!(4096);
+    let newest_before: i64 = sqlx::query_scalar("SELECT rv FROM resource_version").fetch_one(pool).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("UPDATE resources SET body = $1 {WHERE}")))
+        .bind(object.to_string())
+        .execute(pool)
+        .await
+        .unwrap();
+    let newest_after: i64 = sqlx::query_scalar("SELECT rv FROM resource_version").fetch_one(pool).await.unwrap();
+    assert_eq!(newest_before, newest_after, "the write left no trace a watch could follow");
+    let written = std::time::Instant::now();
+
+    // Within a few resync periods the controller has sent the update and recorded it.
+    let store = typed(&app);
+    let updated = eventually(15, "the unwatched change to be reconciled by a resync", || {
+        let store = store.clone();
+        async move {
+            let i = store.get::<ServiceInstance>("team-a", "quiet").await.unwrap()?;
+            (i.status.reconciled_generation == 2 && ready_reason(&i).1 == "InstanceUpdatedSuccessfully").then_some(i)
+        }
+    })
+    .await;
+    assert!(written.elapsed() < resync * 10, "picked up after {:?}", written.elapsed());
+    assert!(updated.metadata.resource_version.as_deref().unwrap().parse::<i64>().unwrap() > rv_before);
+    assert_eq!(
+        updated.status.external_properties.as_ref().unwrap().parameters,
+        Some(json!({"namespaceQuota": 10000, "storageSpaceQuota": 4096}))
+    );
+    db.close().await;
+    app.stop().await.unwrap();
+}
