@@ -6,13 +6,14 @@
 #![cfg(feature = "kubernetes")]
 
 mod common;
+mod osb_support;
 
 use std::time::Duration;
 
 use app::model::Kind;
 use common::{TestApp, eventually, kubelite};
 use serde_json::Value;
-use server::config::{Cluster, KubernetesConfig};
+use server::config::{Cluster, DatabaseUrl, KubernetesConfig};
 
 fn instance_yaml(namespace: &str) -> String {
     format!(
@@ -195,4 +196,100 @@ async fn leader_election_hands_the_lease_over_on_expiry_and_release() {
     let mut d = Elector::new(client.clone(), config("race", "d"));
     let (c_won, d_won) = tokio::join!(c.try_acquire_or_renew(), d.try_acquire_or_renew());
     assert!(c_won.unwrap() ^ d_won.unwrap(), "exactly one of two racing candidates leads");
+}
+
+/// `--cluster kubernetes` with the portal's own records on PostgreSQL: the catalog's objects live
+/// in the API server (the controller provisions from there), while accounts, API tokens and
+/// sessions are rows in PostgreSQL, which holds no catalog object. A second portal on a fresh
+/// data directory and the same database and API server still knows the first one's session and
+/// token, and sees the instance: nothing lived in the first portal's local files.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_kubernetes_the_portal_records_live_in_postgres_and_the_catalog_in_the_api_server() {
+    let test = "with_kubernetes_the_portal_records_live_in_postgres";
+    let Some(cluster) = kubelite::cluster(test) else { return };
+    let Some(database) = common::postgres::fresh_database(test).await else { return };
+    let client = cluster.client().await;
+    cluster.install_crds(&client).await;
+    let namespaces = cluster.namespaces(&client, &["pg-team"]).await;
+    let ns = namespaces.name("pg-team");
+    let adjust = |config: &mut server::config::Config| {
+        config.database = DatabaseUrl::parse(&database).unwrap();
+        // A namespaced broker of the test's own, so no cluster-scoped object is shared with
+        // other tests on the same API server.
+        config.builtin_broker = false;
+        config.cluster = Cluster::Kubernetes(KubernetesConfig {
+            kubeconfig: Some(cluster.kubeconfig.clone()),
+            team_namespaces: Some(namespaces.selector()),
+            leader_election_namespace: Some(ns.clone()),
+            lease_name: "quartermaster-controller".into(),
+            lease_duration: Duration::from_secs(3),
+        });
+    };
+    let app = TestApp::spawn_with(tempfile::tempdir().unwrap(), adjust).await;
+    let broker_dir = tempfile::tempdir().unwrap();
+    let broker = osb_support::RunningBroker::start(
+        osb_support::quick_config(false, Duration::ZERO),
+        &broker_dir.path().join("broker.db"),
+    )
+    .await;
+
+    // The catalog's objects go to the API server, and the controller works from there.
+    let broker_object = serde_json::json!({"metadata": {"name": "hadoop", "namespace": ns},
+                                           "spec": {"url": broker.url, "relistBehavior": "Manual"}});
+    app.store.create(Kind::ServiceBroker, broker_object).await.unwrap();
+    let instance = serde_json::json!({
+        "metadata": {"name": "analytics", "namespace": ns},
+        "spec": {"serviceClassExternalName": "hdfs", "servicePlanExternalName": "shared",
+                 "parameters": {"namespaceQuota": 10000, "storageSpaceQuota": 2048}}
+    });
+    eventually(60, "the broker's classes in the namespace", || async {
+        let out = cluster.try_kubectl(&["get", "serviceclasses", "-n", &ns, "-o", "name"], None).1;
+        out.lines().any(|l| !l.is_empty()).then_some(())
+    })
+    .await;
+    app.store.create(Kind::ServiceInstance, instance).await.unwrap();
+    let ready = r#"jsonpath={.status.conditions[?(@.type=="Ready")].status}"#;
+    eventually(90, "kubectl to show the instance Ready", || async {
+        let (_, out, _) = cluster.try_kubectl(&["get", "serviceinstance", "analytics", "-n", &ns, "-o", ready], None);
+        (out.trim() == "True").then_some(())
+    })
+    .await;
+
+    // A sign-in through the login form: its session is a row in PostgreSQL.
+    let login = app
+        .anonymous
+        .post(app.url("/auth/login"))
+        .header(reqwest::header::ORIGIN, app.origin())
+        .form(&[("username", "admin"), ("password", common::ADMIN_PASSWORD), ("next", "/instances")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 303, "the admin signs in");
+    let cookie = common::people::session_cookie(&login).expect("a session cookie");
+
+    let pg = sqlx::PgPool::connect(&database).await.unwrap();
+    let count = |sql: &'static str| {
+        let pg = pg.clone();
+        async move { sqlx::query_scalar::<_, i64>(sql).fetch_one(&pg).await.unwrap() }
+    };
+    assert_eq!(count("SELECT count(*) FROM users WHERE username = 'admin' AND platform_admin").await, 1);
+    assert_eq!(count("SELECT count(*) FROM teams WHERE name = 'team-a'").await, 1);
+    assert!(count("SELECT count(*) FROM api_tokens").await >= 1, "the admin's API token");
+    assert!(count("SELECT count(*) FROM sessions").await >= 1, "the signed-in session");
+    assert_eq!(count("SELECT count(*) FROM resources").await, 0, "no catalog object in PostgreSQL");
+    pg.close().await;
+
+    // Another portal on a fresh data directory: the same people, sessions and catalog.
+    let token = app.admin_token.clone();
+    app.stop().await.unwrap();
+    let again = TestApp::spawn_with(tempfile::tempdir().unwrap(), adjust).await;
+    let metrics = again.anonymous.get(again.url("/metrics")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(metrics.status(), 200, "the first portal's API token still authorizes");
+    let page =
+        again.anonymous.get(again.url("/instances")).header(reqwest::header::COOKIE, &cookie).send().await.unwrap();
+    assert_eq!(page.status(), 200, "the first portal's session is still signed in");
+    let seen = again.store.get(Kind::ServiceInstance, &ns, "analytics").await.unwrap().expect("the instance");
+    let conditions = seen.pointer("/status/conditions").and_then(Value::as_array).cloned().unwrap_or_default();
+    assert!(conditions.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"), "{seen}");
+    again.stop().await.unwrap();
 }
