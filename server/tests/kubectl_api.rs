@@ -1112,6 +1112,19 @@ async fn a_delete_held_for_approval_waits_for_the_approval_before_the_broker_hea
     let row = pending.iter().find(|r| r["id"] == request).unwrap_or_else(|| panic!("{queue}"));
     assert_eq!((row["instance"].as_str(), row["requester"].as_str()), (Some("keeper"), Some("alice")), "{row}");
     assert_eq!(broker_instance(app, &id).await.0, 200);
+    // The audit log has the held delete, with the request and the API it came through.
+    let (_, audit) = app
+        .call_json("audit", json!({"filter": {"actor": "alice", "action": "", "team": "", "since": "", "until": ""}}))
+        .await;
+    let held = audit["Done"]
+        .as_array()
+        .or(audit.as_array())
+        .into_iter()
+        .flatten()
+        .find(|e| e["action"] == "instance.delete.held" && e["target"] == "keeper")
+        .unwrap_or_else(|| panic!("no instance.delete.held for keeper in the audit log: {audit}"));
+    let detail = held.to_string();
+    assert!(detail.contains("kubernetes-api") && detail.contains(&request.to_string()), "{held}");
 
     // Approved (by the platform admin, through the REST API): deprovisioned and gone.
     let approved = app

@@ -219,6 +219,33 @@ impl Governance {
         Ok(rules::visible(&self.visibility().await?, team, class, plan))
     }
 
+    /// Admits deleting instance `namespace/instance` (of `class`/`plan` with the `parameters` it
+    /// has). A delete held for approval is recorded in the audit log, with `via` (the API that
+    /// asked) when given.
+    pub async fn admit_delete(
+        &self,
+        caller: &Caller,
+        (namespace, instance): (&str, &str),
+        (class, plan): (&str, &str),
+        parameters: &Value,
+        via: Option<&str>,
+    ) -> Result<Admission, Refusal> {
+        let ask = Admit { namespace, instance, class, plan, parameters, operation: Operation::Delete, previous: None };
+        let admission = self.admit(caller, &ask).await?;
+        if let Admission::Pending(held) = &admission {
+            let mut detail = json!({"request": held.id, "reason": held.reason});
+            if let Some(via) = via {
+                detail["via"] = json!(via);
+            }
+            audit::record_or_warn(
+                &self.db,
+                AuditRecord::by(caller, "instance.delete.held", namespace, instance, detail),
+            )
+            .await;
+        }
+        Ok(admission)
+    }
+
     /// THE admission check every API runs before it changes an instance: visibility, then
     /// approval policy, then quota (checked and reserved in one transaction per team).
     pub async fn admit(&self, caller: &Caller, ask: &Admit<'_>) -> Result<Admission, Refusal> {

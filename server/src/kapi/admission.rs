@@ -173,32 +173,12 @@ pub async fn admit_delete(ctx: &Ctx, object: &Value, dry: bool) -> ApiResult<()>
         }
     };
     let parameters = spec.get("parameters").cloned().unwrap_or(Value::Null);
-    let ask = Admit {
-        namespace,
-        instance: name,
-        class: &class,
-        plan: &plan,
-        parameters: &parameters,
-        operation: GovOperation::Delete,
-        previous: None,
-    };
     let kind = Kind::ServiceInstance;
-    match ctx.gov.admit(&ctx.caller, &ask).await {
+    let via = Some("kubernetes-api");
+    let admission = ctx.gov.admit_delete(&ctx.caller, (namespace, name), (&class, &plan), &parameters, via).await;
+    match admission {
         Ok(Admission::Proceed(_)) => Ok(()),
-        Ok(Admission::Pending(held)) => {
-            record_or_warn(
-                ctx.gov.db(),
-                AuditRecord::by(
-                    &ctx.caller,
-                    "instance.delete.held",
-                    namespace,
-                    name,
-                    json!({"request": held.id, "reason": held.reason, "via": "kubernetes-api"}),
-                ),
-            )
-            .await;
-            Err(awaiting_approval(kind, name, &held))
-        }
+        Ok(Admission::Pending(held)) => Err(awaiting_approval(kind, name, &held)),
         Err(refusal) => Err(refused(kind, name, refusal)),
     }
 }

@@ -556,27 +556,8 @@ pub async fn delete(
             instance.spec.plan_external_name().unwrap_or_default().to_string(),
         );
         let parameters = instance.spec.parameters.clone().unwrap_or(Value::Null);
-        let ask = Admit {
-            namespace,
-            instance: name,
-            class: &class,
-            plan: &plan,
-            parameters: &parameters,
-            operation: Operation::Delete,
-            previous: None,
-        };
-        if let Admission::Pending(held) = gov.admit(caller, &ask).await.map_err(refused)? {
-            record_or_warn(
-                gov.db(),
-                AuditRecord::by(
-                    caller,
-                    "instance.delete.held",
-                    namespace,
-                    name,
-                    json!({"request": held.id, "reason": held.reason}),
-                ),
-            )
-            .await;
+        let admission = gov.admit_delete(caller, (namespace, name), (&class, &plan), &parameters, None).await;
+        if let Admission::Pending(_) = admission.map_err(refused)? {
             return Ok(());
         }
     }
