@@ -293,8 +293,15 @@ e2e_kubernetes() {
     return 0
   fi
   log "browser tests again, the catalog in a Kubernetes API server (kubelite)"
-  local state data; state=$(mktemp -d) data=$(mktemp -d)
-  "$KUBELITE_TOOL/start" -q -d "$state" --exit-with $$ >/dev/null || die "kubelite did not start"
+  local state data attempt; data=$(mktemp -d)
+  # kubelite picks free ports; another process can take one before etcd binds it: try again on
+  # new ports (a new state dir, since a state dir keeps its ports).
+  for attempt in 1 2 3; do
+    state=$(mktemp -d)
+    "$KUBELITE_TOOL/start" -q -d "$state" --exit-with $$ >/dev/null && break
+    [ "$attempt" = 3 ] && die "kubelite did not start"
+    log "kubelite did not start (attempt $attempt): trying again on new ports"
+  done
   "${QM_KUBECTL:-kubectl}" --kubeconfig "$state/kubeconfig-ca" apply -f "$ROOT/deploy/crds/" >/dev/null
   local status=0
   QM_CLUSTER=kubernetes QM_KUBECONFIG="$state/kubeconfig-ca" QM_DATA_DIR="$data" \

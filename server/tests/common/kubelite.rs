@@ -118,13 +118,24 @@ fn init() -> Result<Cluster, String> {
         return Err(format!("{} not found (set KUBECONFIG or KUBELITE_TOOL)", start.display()));
     }
     let began = std::time::Instant::now();
-    let out = Command::new(&start)
-        .args(["-q", "--exit-with", &std::process::id().to_string()])
-        .output()
-        .map_err(|e| format!("running {}: {e}", start.display()))?;
-    if !out.status.success() {
-        return Err(format!("kubelite start failed: {}", String::from_utf8_lossy(&out.stderr)));
-    }
+    // kubelite picks free loopback ports, and another process can take one before etcd binds it
+    // ("address already in use"): a failed start is tried again, on new ports.
+    let mut attempts = 0;
+    let out = loop {
+        attempts += 1;
+        let out = Command::new(&start)
+            .args(["-q", "--exit-with", &std::process::id().to_string()])
+            .output()
+            .map_err(|e| format!("running {}: {e}", start.display()))?;
+        if out.status.success() {
+            break out;
+        }
+        let why = format!("kubelite start failed (attempt {attempts}): {}", String::from_utf8_lossy(&out.stderr));
+        if attempts == 3 {
+            return Err(why);
+        }
+        eprintln!("{why}; trying again");
+    };
     let env = String::from_utf8_lossy(&out.stdout).to_string();
     let get = |k: &str| {
         env.lines()
