@@ -19,7 +19,7 @@ pub mod status;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
-    SsrMode,
+    Lazy, SsrMode,
     components::{Route, Router, Routes},
     path,
 };
@@ -39,9 +39,52 @@ use pages::{
     request::RequestPage,
 };
 
+/// A screen whose code is split out of the main wasm bundle (`cargo leptos build --split`): the
+/// browser fetches it when the screen is first shown (the server names the current screen's part
+/// in the page's preload links, so a first visit does not wait for it). The shell, router and
+/// shared components stay in the main bundle.
+macro_rules! lazy_screens {
+    ($($route:ident => $page:ident),* $(,)?) => {$(
+        #[doc = concat!("The lazily loaded route of [`", stringify!($page), "`].")]
+        pub struct $route;
+
+        #[leptos_router::lazy_route]
+        impl leptos_router::LazyRoute for $route {
+            fn data() -> Self {
+                $route
+            }
+
+            fn view(_this: Self) -> AnyView {
+                mark_hydrated();
+                view! { <$page /> }.into_any()
+            }
+        }
+    )*};
+}
+
+lazy_screens! {
+    CatalogRoute => CatalogPage,
+    ClassRoute => ClassPage,
+    RequestRoute => RequestPage,
+    InstancesRoute => InstancesPage,
+    InstanceRoute => InstancePage,
+    ApplyRoute => ApplyPage,
+    ApprovalsRoute => ApprovalsPage,
+    AdminRoute => AdminPage,
+    BrokersRoute => BrokersPage,
+    PeopleRoute => PeoplePage,
+    PoliciesRoute => PoliciesPage,
+    QuotasRoute => QuotasPage,
+    VisibilityRoute => VisibilityPage,
+    AuditRoute => AuditPage,
+    TokensRoute => TokensPage,
+    PasswordRoute => PasswordPage,
+    LoginRoute => LoginPage,
+}
+
 /// The HTML document around the app, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
-    content_security_policy();
+    use_page_nonce();
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -64,7 +107,6 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    mark_hydrated();
 
     view! {
         <Stylesheet id="leptos" href="/pkg/quartermaster.css" />
@@ -73,52 +115,54 @@ pub fn App() -> impl IntoView {
             <Shell>
                 <Routes fallback=NotFound>
                     // Data pages render completely on the server (readable before the wasm loads).
-                    <Route path=path!("") view=CatalogPage ssr=SsrMode::Async />
-                    <Route path=path!("catalog") view=CatalogPage ssr=SsrMode::Async />
-                    <Route path=path!("catalog/:class") view=ClassPage ssr=SsrMode::Async />
-                    <Route path=path!("catalog/:class/request") view=RequestPage ssr=SsrMode::Async />
-                    <Route path=path!("instances") view=InstancesPage ssr=SsrMode::Async />
-                    <Route path=path!("instances/:namespace/:name") view=InstancePage ssr=SsrMode::Async />
-                    <Route path=path!("apply") view=ApplyPage />
-                    <Route path=path!("approvals") view=ApprovalsPage ssr=SsrMode::Async />
-                    <Route path=path!("admin") view=AdminPage />
-                    <Route path=path!("admin/brokers") view=BrokersPage ssr=SsrMode::Async />
-                    <Route path=path!("admin/people") view=PeoplePage ssr=SsrMode::Async />
-                    <Route path=path!("admin/policies") view=PoliciesPage ssr=SsrMode::Async />
-                    <Route path=path!("admin/quotas") view=QuotasPage ssr=SsrMode::Async />
-                    <Route path=path!("admin/visibility") view=VisibilityPage ssr=SsrMode::Async />
-                    <Route path=path!("admin/audit") view=AuditPage ssr=SsrMode::Async />
-                    <Route path=path!("account/tokens") view=TokensPage ssr=SsrMode::Async />
-                    <Route path=path!("account/password") view=PasswordPage />
-                    <Route path=path!("login") view=LoginPage />
+                    <Route path=path!("") view={Lazy::<CatalogRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("catalog") view={Lazy::<CatalogRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("catalog/:class") view={Lazy::<ClassRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("catalog/:class/request") view={Lazy::<RequestRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("instances") view={Lazy::<InstancesRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("instances/:namespace/:name") view={Lazy::<InstanceRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("apply") view={Lazy::<ApplyRoute>::new()} />
+                    <Route path=path!("approvals") view={Lazy::<ApprovalsRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("admin") view={Lazy::<AdminRoute>::new()} />
+                    <Route path=path!("admin/brokers") view={Lazy::<BrokersRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("admin/people") view={Lazy::<PeopleRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("admin/policies") view={Lazy::<PoliciesRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("admin/quotas") view={Lazy::<QuotasRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("admin/visibility") view={Lazy::<VisibilityRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("admin/audit") view={Lazy::<AuditRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("account/tokens") view={Lazy::<TokensRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("account/password") view={Lazy::<PasswordRoute>::new()} />
+                    <Route path=path!("login") view={Lazy::<LoginRoute>::new()} />
                 </Routes>
             </Shell>
         </Router>
     }
 }
 
-/// The page's Content-Security-Policy: scripts only from the portal itself and the inline
-/// scripts Leptos writes (hydration, resources), which carry this response's nonce; WebAssembly
-/// compilation allowed; no plugins, no framing, forms only to the portal. Images may come from
-/// brokers (http(s) and data: URLs, checked in `components::safe`).
-fn content_security_policy() {
+/// The nonce of this page's inline scripts (hydration, resources). The server's security-headers
+/// middleware makes one per request, puts it in the request's extensions and writes the page's
+/// Content-Security-Policy with it once the page is rendered (a header set while rendering, through
+/// `ResponseOptions`, was seen missing from some responses); the shell makes it Leptos's nonce, so
+/// the scripts carry the header's value.
+#[cfg(feature = "ssr")]
+#[derive(Clone, Debug)]
+pub struct PageNonce(pub String);
+
+fn use_page_nonce() {
     #[cfg(feature = "ssr")]
-    if let (Some(nonce), Some(response)) = (leptos::nonce::use_nonce(), use_context::<leptos_axum::ResponseOptions>()) {
-        let policy = format!(
-            "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; style-src 'self'; \
-             img-src 'self' data: https: http:; connect-src 'self'; font-src 'self'; object-src 'none'; \
-             base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-        );
-        if let Ok(value) = http::HeaderValue::from_str(&policy) {
-            response.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
-        }
+    if let Some(PageNonce(nonce)) =
+        use_context::<http::request::Parts>().and_then(|parts| parts.extensions.get::<PageNonce>().cloned())
+    {
+        provide_context(leptos::nonce::Nonce::from_value(nonce));
     }
 }
 
 /// Sets `data-hydrated="true"` on `<body>` once the wasm has taken over the page, so browser
 /// tests (and people debugging) can tell a live page from a server-rendered one. Effects never
-/// run on the server, so the attribute only ever appears in a browser.
-fn mark_hydrated() {
+/// run on the server, so the attribute only ever appears in a browser. Called by each screen's
+/// lazily loaded view (and the not-found page): its effect runs after that screen is hydrated,
+/// which with a split bundle is after its part has arrived, not when the shell is.
+pub fn mark_hydrated() {
     Effect::new(move |_| {
         if let Some(body) = document().body() {
             let _ = body.set_attribute("data-hydrated", "true");
@@ -136,10 +180,11 @@ pub fn use_hydrated() -> ReadSignal<bool> {
     hydrated
 }
 
-/// Entry point of the wasm bundle: hydrates the server-rendered body.
+/// Entry point of the wasm bundle: hydrates the server-rendered body (after loading the current
+/// screen's part of the bundle).
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(App);
+    leptos::mount::hydrate_lazy(App);
 }

@@ -9,6 +9,8 @@ pub fn NotFound() -> impl IntoView {
     if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
         response.set_status(http::StatusCode::NOT_FOUND);
     }
+    // The router's fallback is not a lazily loaded screen: it marks the page hydrated itself.
+    crate::mark_hydrated();
     view! {
         <Title text="Not found" />
         <EmptyState title="Page not found">

@@ -134,21 +134,42 @@ pub fn origin_of(url: &str) -> Option<String> {
     (!host.is_empty()).then(|| format!("{scheme}://{host}"))
 }
 
-/// Headers every answer carries. The pages' CSP is set by the shell (it needs the per-request
-/// nonce of the hydration script); this sets the rest and a strict default for other answers.
-pub async fn security_headers(request: Request, next: Next) -> Response {
+/// Headers every answer carries, and the Content-Security-Policy: pages (HTML) get the page
+/// policy with a nonce made here for this request (the shell gives it to Leptos through the
+/// request's extensions, so the inline scripts carry it), every other answer a strict default.
+pub async fn security_headers(mut request: Request, next: Next) -> Response {
+    let nonce = leptos::nonce::Nonce::new().to_string();
+    request.extensions_mut().insert(app::PageNonce(nonce.clone()));
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+    let is_page =
+        headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|t| t.starts_with("text/html"));
+    if is_page {
+        if let Ok(policy) = HeaderValue::from_str(&page_policy(&nonce)) {
+            headers.insert(header::CONTENT_SECURITY_POLICY, policy);
+        }
+    } else if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
         headers.insert(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
         );
     }
     response
+}
+
+/// The pages' policy: scripts only from the portal itself and the inline scripts Leptos writes
+/// (hydration, resources), which carry this response's nonce; WebAssembly compilation allowed
+/// (the bundle and its split-off parts); no plugins, no framing, forms only to the portal.
+/// Images may come from brokers (http(s) and data: URLs, checked in `components::safe`).
+fn page_policy(nonce: &str) -> String {
+    format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; style-src 'self'; \
+         img-src 'self' data: https: http:; connect-src 'self'; font-src 'self'; object-src 'none'; \
+         base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    )
 }
 
 /// Login attempts per client address and per username: 10 a minute each.
