@@ -8,7 +8,7 @@
 //! are written in one statement each. A refused write (its `decide` says no) writes nothing and
 //! never undoes another; a failing statement fails the whole group, and nothing of it is kept.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::Arc};
 
 use app::model::Kind;
 use serde_json::Value;
@@ -21,6 +21,7 @@ use crate::db;
 
 use super::{
     EventType, Result, SecretCipher, StoreError, WatchEvent,
+    changes::OwnWrites,
     object::{self, Key},
     sql::{Change, decode, encode},
 };
@@ -48,6 +49,8 @@ pub(super) struct Written {
 pub(super) struct Codec {
     pub cipher: SecretCipher,
     pub events: broadcast::Sender<WatchEvent>,
+    /// Tells the follower of other processes' writes which versions are this writer's own.
+    pub own: Arc<OwnWrites>,
 }
 
 pub(super) async fn run(db: db::Database, codec: Codec, jobs: mpsc::Receiver<Job>) {
@@ -120,6 +123,8 @@ where
             Err(e) => return fail_all(group, &e.to_string()),
         };
         let mut outcomes = Vec::with_capacity(group.len());
+        // What `codec.own` said before this group's commit, when the group has one to make.
+        let mut announced: Option<u64> = None;
         let result: std::result::Result<(), sqlx::Error> = async {
             sqlx::query(DB::BEGIN).execute(&mut *conn).await?;
             let mut rv: i64 = sqlx::query_scalar(DB::READ_VERSION).fetch_one(&mut *conn).await?;
@@ -149,12 +154,18 @@ where
             {
                 sqlx::query(notify).bind(rv.to_string()).execute(&mut *conn).await?;
             }
+            if !log.is_empty() {
+                announced = Some(codec.own.committing(rv as u64));
+            }
             sqlx::query("COMMIT").execute(&mut *conn).await?;
             Ok(())
         }
         .await;
         if let Err(e) = result {
             let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+            if let Some(before) = announced {
+                codec.own.failed(before);
+            }
             let message = e.to_string();
             for (_, reply, _) in outcomes {
                 let _ = reply.send(Err(StoreError::Backend(message.clone())));

@@ -77,9 +77,10 @@ impl SqlStore {
     pub fn new(db: Database, cipher: SecretCipher) -> Self {
         let (events, _) = broadcast::channel(4096);
         let latest = Arc::new(tokio::sync::watch::channel(0).0);
-        tokio::spawn(super::changes::follow(db.clone(), Arc::downgrade(&latest)));
+        let own = Arc::new(super::changes::OwnWrites::default());
+        tokio::spawn(super::changes::follow(db.clone(), Arc::downgrade(&latest), own.clone()));
         let (writer, jobs) = tokio::sync::mpsc::channel(1024);
-        let codec = group_writer::Codec { cipher: cipher.clone(), events: events.clone() };
+        let codec = group_writer::Codec { cipher: cipher.clone(), events: events.clone(), own };
         tokio::spawn(group_writer::run(db.clone(), codec, jobs));
         Self { db, cipher, events, latest, retention: super::DEFAULT_CHANGE_LOG_RETENTION, writer }
     }
