@@ -327,10 +327,8 @@ where
                 if !deleted.is_empty() {
                     DB::delete_rows(&mut conn, &deleted).await?;
                 }
-                let kept: Vec<KeptRow> = kept
-                    .into_iter()
-                    .filter_map(|(key, row)| row.map(|(uid, rv, body)| (key, uid, rv, body)))
-                    .collect();
+                let kept: Vec<KeptRow> =
+                    kept.into_iter().filter_map(|(key, row)| row.map(|(uid, rv, body)| (key, uid, rv, body))).collect();
                 if !kept.is_empty() {
                     DB::upsert_rows(&mut conn, &kept).await?;
                 }
