@@ -13,7 +13,7 @@ use std::{collections::HashMap, sync::Arc};
 use sqlx::PgPool;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
-use super::{Result, StoreError, object::Key};
+use super::{Result, StoreError, group_writer::PG_READ_ROWS, object::Key};
 
 /// Reads answered by one statement at most.
 const GROUP: usize = 256;
@@ -51,16 +51,12 @@ async fn answer(pool: &PgPool, group: Vec<Read>) {
     let mut keys: Vec<&Key> = group.iter().map(|r| &r.key).collect();
     keys.sort_by(|a, b| (a.kind.as_str(), &a.namespace, &a.name).cmp(&(b.kind.as_str(), &b.namespace, &b.name)));
     keys.dedup();
-    let rows: sqlx::Result<Vec<(String, String, String, String)>> = sqlx::query_as(
-        "SELECT r.kind, r.namespace, r.name, r.body FROM resources r \
-         JOIN UNNEST($1::text[], $2::text[], $3::text[]) AS k (kind, namespace, name) \
-         ON r.kind = k.kind AND r.namespace = k.namespace AND r.name = k.name",
-    )
-    .bind(keys.iter().map(|k| k.kind.as_str()).collect::<Vec<_>>())
-    .bind(keys.iter().map(|k| k.namespace.as_str()).collect::<Vec<_>>())
-    .bind(keys.iter().map(|k| k.name.as_str()).collect::<Vec<_>>())
-    .fetch_all(pool)
-    .await;
+    let rows: sqlx::Result<Vec<(String, String, String, String)>> = sqlx::query_as(PG_READ_ROWS)
+        .bind(keys.iter().map(|k| k.kind.as_str()).collect::<Vec<_>>())
+        .bind(keys.iter().map(|k| k.namespace.as_str()).collect::<Vec<_>>())
+        .bind(keys.iter().map(|k| k.name.as_str()).collect::<Vec<_>>())
+        .fetch_all(pool)
+        .await;
     match rows {
         Ok(rows) => {
             let bodies: HashMap<(String, String, String), String> =

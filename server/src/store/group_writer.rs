@@ -176,6 +176,15 @@ impl Dialect for Sqlite {
 const UPSERT: &str =
     " ON CONFLICT (kind, namespace, name) DO UPDATE SET uid = excluded.uid, rv = excluded.rv, body = excluded.body";
 
+/// The stored rows of the keys bound as three arrays (kind, namespace, name): each looked up in
+/// the key's index. (A join of the arrays with the table is planned by what the table held when
+/// the connection first prepared it: a plan made over a nearly empty table — a scan of every
+/// row — stays with the connection as the table grows, and each group then reads all of it.)
+pub(super) const PG_READ_ROWS: &str = "SELECT k.kind, k.namespace, k.name, r.body \
+     FROM UNNEST($1::text[], $2::text[], $3::text[]) AS k (kind, namespace, name) \
+     CROSS JOIN LATERAL (SELECT body FROM resources \
+     WHERE kind = k.kind AND namespace = k.namespace AND name = k.name LIMIT 1) AS r";
+
 /// Each column of `items` as an array to bind.
 fn column<'a, T, C>(items: &'a [T], f: impl Fn(&'a T) -> C) -> Vec<C> {
     items.iter().map(f).collect()
@@ -192,16 +201,12 @@ impl Dialect for Postgres {
     // a new `VALUES` list of hundreds of parameters for every group size it meets.
     fn read_rows<'c>(conn: &'c mut PgConnection, keys: &'c [Key]) -> BoxFuture<'c, sqlx::Result<Vec<StoredRow>>> {
         Box::pin(async move {
-            sqlx::query_as(
-                "SELECT r.kind, r.namespace, r.name, r.body FROM resources r \
-                 JOIN UNNEST($1::text[], $2::text[], $3::text[]) AS k (kind, namespace, name) \
-                 ON r.kind = k.kind AND r.namespace = k.namespace AND r.name = k.name",
-            )
-            .bind(column(keys, |k| k.kind.as_str()))
-            .bind(column(keys, |k| k.namespace.as_str()))
-            .bind(column(keys, |k| k.name.as_str()))
-            .fetch_all(conn)
-            .await
+            sqlx::query_as(PG_READ_ROWS)
+                .bind(column(keys, |k| k.kind.as_str()))
+                .bind(column(keys, |k| k.namespace.as_str()))
+                .bind(column(keys, |k| k.name.as_str()))
+                .fetch_all(conn)
+                .await
         })
     }
 
@@ -228,9 +233,13 @@ impl Dialect for Postgres {
 
     fn delete_rows<'c>(conn: &'c mut PgConnection, keys: &'c [Key]) -> BoxFuture<'c, sqlx::Result<()>> {
         Box::pin(async move {
+            // The rows found through the key index as in `PG_READ_ROWS`, then deleted by their
+            // physical address: a join could be planned as a scan of the whole table.
             sqlx::query(
-                "DELETE FROM resources r USING UNNEST($1::text[], $2::text[], $3::text[]) AS k (kind, namespace, name) \
-                 WHERE r.kind = k.kind AND r.namespace = k.namespace AND r.name = k.name",
+                "DELETE FROM resources WHERE ctid = ANY (ARRAY(SELECT r.ctid \
+                 FROM UNNEST($1::text[], $2::text[], $3::text[]) AS k (kind, namespace, name) \
+                 CROSS JOIN LATERAL (SELECT ctid FROM resources \
+                 WHERE kind = k.kind AND namespace = k.namespace AND name = k.name LIMIT 1) AS r))",
             )
             .bind(column(keys, |k| k.kind.as_str()))
             .bind(column(keys, |k| k.namespace.as_str()))
