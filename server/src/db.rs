@@ -4,7 +4,7 @@ use std::{str::FromStr, time::Duration};
 
 use anyhow::Context;
 use sqlx::{
-    ConnectOptions, PgPool, SqlitePool,
+    ConnectOptions, Connection, PgPool, SqlitePool,
     postgres::{PgConnectOptions, PgPoolOptions},
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
@@ -22,6 +22,9 @@ macro_rules! on_pool {
     };
 }
 pub(crate) use on_pool;
+
+/// How long a PostgreSQL connection may sit idle in the pool before it is tested again.
+const PING_WHEN_IDLE_FOR: Duration = Duration::from_millis(250);
 
 #[derive(Clone, Debug)]
 pub enum Database {
@@ -57,6 +60,20 @@ impl Database {
                 let pool = PgPoolOptions::new()
                     .max_connections(16)
                     .acquire_timeout(Duration::from_secs(10))
+                    // An idle connection is tested before it is handed out only when it has been
+                    // idle a while (by default sqlx tests every one: a round trip before every
+                    // query, on top of the one sqlx makes when the connection comes back).
+                    // A busy pool hands each connection out again within milliseconds of its
+                    // return, which tested it; a server restart takes longer than this.
+                    .test_before_acquire(false)
+                    .before_acquire(|conn, meta| {
+                        Box::pin(async move {
+                            if meta.idle_for >= PING_WHEN_IDLE_FOR {
+                                conn.ping().await?;
+                            }
+                            Ok(true)
+                        })
+                    })
                     .connect_with(options)
                     .await
                     .with_context(|| format!("connecting to PostgreSQL at {}", redact_url(url)))?;

@@ -83,6 +83,7 @@ contract!(
         secrets_merge_string_data_and_refuse_bad_base64,
         concurrent_writers_never_lose_an_update,
         another_process_writes_reach_this_ones_watch,
+        both_processes_writes_at_once_reach_a_watch_once_each_in_order,
     ],
     sql_only: [watch_from_a_compacted_version_is_gone, secrets_are_encrypted_at_rest],
 );
@@ -598,4 +599,43 @@ async fn another_process_writes_reach_this_ones_watch(b: &Backend) {
     changed["metadata"]["labels"]["moved"] = json!("yes");
     other.update(Kind::ServiceInstance, changed).await.unwrap();
     assert_eq!(next_event(&mut stream).await.event_type, EventType::Modified);
+}
+
+/// This store's writes and another process's, made at the same time: a watch on this store gets
+/// every one of them exactly once, in version order — its own through the writer's broadcast,
+/// the other's through the database (NOTIFY or polling), the gaps between read from the log.
+async fn both_processes_writes_at_once_reach_a_watch_once_each_in_order(b: &Backend) {
+    let other = (b.other)().await;
+    let start = b.store.resource_version().await.unwrap();
+    let mut stream = b
+        .store
+        .watch(WatchQuery { kind: Some(Kind::ServiceInstance), resource_version: Some(start), ..Default::default() })
+        .await
+        .unwrap();
+    let namespace = b.ns("team-a");
+    let writes = |store: Arc<dyn ResourceStore>, prefix: &'static str| {
+        let namespace = namespace.clone();
+        tokio::spawn(async move {
+            let mut versions = Vec::new();
+            for i in 0..40 {
+                let created = store.create(Kind::ServiceInstance, instance(&namespace, &format!("{prefix}-{i}"))).await;
+                versions.push(rv(&created.unwrap()));
+            }
+            versions
+        })
+    };
+    let (here, there) = tokio::join!(writes(b.store.clone(), "here"), writes(other.clone(), "there"));
+    let mut written: Vec<u64> = here.unwrap().into_iter().chain(there.unwrap()).collect();
+    written.sort_unstable();
+    // The last write comes from the other process alone: nothing of this one's follows it.
+    let last = other.create(Kind::ServiceInstance, instance(&namespace, "there-last")).await.unwrap();
+    written.push(rv(&last));
+    let mut seen = Vec::new();
+    while seen.len() < written.len() {
+        let event = next_event(&mut stream).await;
+        assert_eq!(event.event_type, EventType::Added);
+        assert!(seen.last().is_none_or(|previous| event.resource_version > *previous), "versions strictly increase");
+        seen.push(event.resource_version);
+    }
+    assert_eq!(seen, written, "every write seen once, in order");
 }

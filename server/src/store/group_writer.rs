@@ -8,12 +8,14 @@
 //! are written in one statement each. A refused write (its `decide` says no) writes nothing and
 //! never undoes another; a failing statement fails the whole group, and nothing of it is kept.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::Arc};
 
 use app::model::Kind;
+use futures::future::BoxFuture;
 use serde_json::Value;
 use sqlx::{
-    ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Postgres, QueryBuilder, Row, Sqlite, Type,
+    Database, Decode, Encode, Executor, IntoArguments, PgConnection, Pool, Postgres, QueryBuilder, Sqlite,
+    SqliteConnection, Type,
 };
 use tokio::sync::{broadcast, mpsc, oneshot};
 
@@ -21,6 +23,7 @@ use crate::db;
 
 use super::{
     EventType, Result, SecretCipher, StoreError, WatchEvent,
+    changes::OwnWrites,
     object::{self, Key},
     sql::{Change, decode, encode},
 };
@@ -48,6 +51,8 @@ pub(super) struct Written {
 pub(super) struct Codec {
     pub cipher: SecretCipher,
     pub events: broadcast::Sender<WatchEvent>,
+    /// Tells the follower of other processes' writes which versions are this writer's own.
+    pub own: Arc<OwnWrites>,
 }
 
 pub(super) async fn run(db: db::Database, codec: Codec, jobs: mpsc::Receiver<Job>) {
@@ -57,14 +62,32 @@ pub(super) async fn run(db: db::Database, codec: Codec, jobs: mpsc::Receiver<Job
     }
 }
 
+/// A log entry the group appends: (version, object, event, stored body).
+type LogEntry = (i64, Key, EventType, String);
+/// A row the group leaves in place: (object, uid, version, stored body).
+type KeptRow = (Key, String, i64, String);
+/// A stored row read back: (kind, namespace, name, body).
+type StoredRow = (String, String, String, String);
+
 /// What differs between the two databases for the writer.
 pub(super) trait Dialect: Database {
     /// Opens the group's transaction.
     const BEGIN: &'static str;
     /// Reads the counter, locking it for the transaction where other processes may write.
     const READ_VERSION: &'static str;
-    /// Tells other processes the newest version when the group commits (`$1`: the version).
-    const NOTIFY: Option<&'static str>;
+    /// Sets the counter (`$1`: the group's newest version), on PostgreSQL also telling other
+    /// processes (delivered when, and only if, the group commits).
+    const BUMP_VERSION: &'static str;
+
+    /// The stored rows of `keys` (sorted, without duplicates).
+    fn read_rows<'c>(conn: &'c mut Self::Connection, keys: &'c [Key]) -> BoxFuture<'c, sqlx::Result<Vec<StoredRow>>>;
+    /// Appends the group's changes to the log, in version order.
+    fn write_log<'c>(conn: &'c mut Self::Connection, log: &'c [LogEntry], now: i64) -> BoxFuture<'c, sqlx::Result<()>>;
+    /// Removes the rows of objects the group deleted.
+    fn delete_rows<'c>(conn: &'c mut Self::Connection, keys: &'c [Key]) -> BoxFuture<'c, sqlx::Result<()>>;
+    /// Inserts or replaces the rows the group leaves in place (an object deleted and made anew
+    /// within the group replaces its row, new uid and all).
+    fn upsert_rows<'c>(conn: &'c mut Self::Connection, rows: &'c [KeptRow]) -> BoxFuture<'c, sqlx::Result<()>>;
 }
 
 impl Dialect for Sqlite {
@@ -72,14 +95,179 @@ impl Dialect for Sqlite {
     const BEGIN: &'static str = "BEGIN IMMEDIATE";
     const READ_VERSION: &'static str = "SELECT rv FROM resource_version WHERE id = 1";
     // Other processes poll the counter (see `changes`).
-    const NOTIFY: Option<&'static str> = None;
+    const BUMP_VERSION: &'static str = "UPDATE resource_version SET rv = $1 WHERE id = 1";
+
+    // SQLite has no arrays to bind: one `VALUES` list per chunk (a statement per group size,
+    // which SQLite prepares in microseconds, in process).
+    fn read_rows<'c>(conn: &'c mut SqliteConnection, keys: &'c [Key]) -> BoxFuture<'c, sqlx::Result<Vec<StoredRow>>> {
+        Box::pin(async move {
+            let mut rows = Vec::new();
+            for chunk in keys.chunks(MAX_PARAMS / 3) {
+                let mut query = QueryBuilder::<Sqlite>::new(
+                    "SELECT kind, namespace, name, body FROM resources WHERE (kind, namespace, name) IN (",
+                );
+                query.push_values(chunk, |mut row, key| {
+                    row.push_bind(key.kind.as_str()).push_bind(&key.namespace).push_bind(&key.name);
+                });
+                query.push(")");
+                rows.extend(query.build_query_as::<StoredRow>().fetch_all(&mut *conn).await?);
+            }
+            Ok(rows)
+        })
+    }
+
+    fn write_log<'c>(conn: &'c mut SqliteConnection, log: &'c [LogEntry], now: i64) -> BoxFuture<'c, sqlx::Result<()>> {
+        Box::pin(async move {
+            for chunk in log.chunks(MAX_PARAMS / 7) {
+                let mut query = QueryBuilder::<Sqlite>::new(
+                    "INSERT INTO resource_log (rv, kind, namespace, name, event_type, body, created_at) ",
+                );
+                query.push_values(chunk, |mut row, (rv, key, event_type, body)| {
+                    row.push_bind(*rv)
+                        .push_bind(key.kind.as_str())
+                        .push_bind(&key.namespace)
+                        .push_bind(&key.name)
+                        .push_bind(event_type.as_str())
+                        .push_bind(body)
+                        .push_bind(now);
+                });
+                query.build().execute(&mut *conn).await?;
+            }
+            Ok(())
+        })
+    }
+
+    fn delete_rows<'c>(conn: &'c mut SqliteConnection, keys: &'c [Key]) -> BoxFuture<'c, sqlx::Result<()>> {
+        Box::pin(async move {
+            for chunk in keys.chunks(MAX_PARAMS / 3) {
+                let mut query = QueryBuilder::<Sqlite>::new("DELETE FROM resources WHERE (kind, namespace, name) IN (");
+                query.push_values(chunk, |mut row, key| {
+                    row.push_bind(key.kind.as_str()).push_bind(&key.namespace).push_bind(&key.name);
+                });
+                query.push(")");
+                query.build().execute(&mut *conn).await?;
+            }
+            Ok(())
+        })
+    }
+
+    fn upsert_rows<'c>(conn: &'c mut SqliteConnection, rows: &'c [KeptRow]) -> BoxFuture<'c, sqlx::Result<()>> {
+        Box::pin(async move {
+            for chunk in rows.chunks(MAX_PARAMS / 6) {
+                let mut query =
+                    QueryBuilder::<Sqlite>::new("INSERT INTO resources (kind, namespace, name, uid, rv, body) ");
+                query.push_values(chunk, |mut row, (key, uid, rv, body)| {
+                    row.push_bind(key.kind.as_str())
+                        .push_bind(&key.namespace)
+                        .push_bind(&key.name)
+                        .push_bind(uid)
+                        .push_bind(*rv)
+                        .push_bind(body);
+                });
+                query.push(UPSERT);
+                query.build().execute(&mut *conn).await?;
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Keeps the newest state of a row the group writes.
+const UPSERT: &str =
+    " ON CONFLICT (kind, namespace, name) DO UPDATE SET uid = excluded.uid, rv = excluded.rv, body = excluded.body";
+
+/// The stored rows of the keys bound as three arrays (kind, namespace, name): each looked up in
+/// the key's index. (A join of the arrays with the table is planned by what the table held when
+/// the connection first prepared it: a plan made over a nearly empty table — a scan of every
+/// row — stays with the connection as the table grows, and each group then reads all of it.)
+pub(super) const PG_READ_ROWS: &str = "SELECT k.kind, k.namespace, k.name, r.body \
+     FROM UNNEST($1::text[], $2::text[], $3::text[]) AS k (kind, namespace, name) \
+     CROSS JOIN LATERAL (SELECT body FROM resources \
+     WHERE kind = k.kind AND namespace = k.namespace AND name = k.name LIMIT 1) AS r";
+
+/// Each column of `items` as an array to bind.
+fn column<'a, T, C>(items: &'a [T], f: impl Fn(&'a T) -> C) -> Vec<C> {
+    items.iter().map(f).collect()
 }
 
 impl Dialect for Postgres {
     const BEGIN: &'static str = "BEGIN";
     const READ_VERSION: &'static str = "SELECT rv FROM resource_version WHERE id = 1 FOR UPDATE";
-    // Delivered to listeners in other processes when (and only if) the group commits.
-    const NOTIFY: Option<&'static str> = Some("SELECT pg_notify('qm_resources', $1)");
+    const BUMP_VERSION: &'static str = "WITH bumped AS (UPDATE resource_version SET rv = $1 WHERE id = 1 RETURNING rv) \
+         SELECT pg_notify('qm_resources', rv::text) FROM bumped";
+
+    // Columns travel as arrays (`UNNEST`): one statement text whatever the group's size, so each
+    // connection prepares it once and PostgreSQL plans it once, instead of parsing and planning
+    // a new `VALUES` list of hundreds of parameters for every group size it meets.
+    fn read_rows<'c>(conn: &'c mut PgConnection, keys: &'c [Key]) -> BoxFuture<'c, sqlx::Result<Vec<StoredRow>>> {
+        Box::pin(async move {
+            sqlx::query_as(PG_READ_ROWS)
+                .bind(column(keys, |k| k.kind.as_str()))
+                .bind(column(keys, |k| k.namespace.as_str()))
+                .bind(column(keys, |k| k.name.as_str()))
+                .fetch_all(conn)
+                .await
+        })
+    }
+
+    fn write_log<'c>(conn: &'c mut PgConnection, log: &'c [LogEntry], now: i64) -> BoxFuture<'c, sqlx::Result<()>> {
+        Box::pin(async move {
+            sqlx::query(
+                "INSERT INTO resource_log (rv, kind, namespace, name, event_type, body, created_at) \
+                 SELECT rv, kind, namespace, name, event_type, body, $7 \
+                 FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) \
+                 AS l (rv, kind, namespace, name, event_type, body)",
+            )
+            .bind(column(log, |l| l.0))
+            .bind(column(log, |l| l.1.kind.as_str()))
+            .bind(column(log, |l| l.1.namespace.as_str()))
+            .bind(column(log, |l| l.1.name.as_str()))
+            .bind(column(log, |l| l.2.as_str()))
+            .bind(column(log, |l| l.3.as_str()))
+            .bind(now)
+            .execute(conn)
+            .await
+            .map(drop)
+        })
+    }
+
+    fn delete_rows<'c>(conn: &'c mut PgConnection, keys: &'c [Key]) -> BoxFuture<'c, sqlx::Result<()>> {
+        Box::pin(async move {
+            // The rows found through the key index as in `PG_READ_ROWS`, then deleted by their
+            // physical address: a join could be planned as a scan of the whole table.
+            sqlx::query(
+                "DELETE FROM resources WHERE ctid = ANY (ARRAY(SELECT r.ctid \
+                 FROM UNNEST($1::text[], $2::text[], $3::text[]) AS k (kind, namespace, name) \
+                 CROSS JOIN LATERAL (SELECT ctid FROM resources \
+                 WHERE kind = k.kind AND namespace = k.namespace AND name = k.name LIMIT 1) AS r))",
+            )
+            .bind(column(keys, |k| k.kind.as_str()))
+            .bind(column(keys, |k| k.namespace.as_str()))
+            .bind(column(keys, |k| k.name.as_str()))
+            .execute(conn)
+            .await
+            .map(drop)
+        })
+    }
+
+    fn upsert_rows<'c>(conn: &'c mut PgConnection, rows: &'c [KeptRow]) -> BoxFuture<'c, sqlx::Result<()>> {
+        Box::pin(async move {
+            let sql = format!(
+                "INSERT INTO resources (kind, namespace, name, uid, rv, body) \
+                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[]){UPSERT}"
+            );
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(column(rows, |r| r.0.kind.as_str()))
+                .bind(column(rows, |r| r.0.namespace.as_str()))
+                .bind(column(rows, |r| r.0.name.as_str()))
+                .bind(column(rows, |r| r.1.as_str()))
+                .bind(column(rows, |r| r.2))
+                .bind(column(rows, |r| r.3.as_str()))
+                .execute(conn)
+                .await
+                .map(drop)
+        })
+    }
 }
 
 struct Writer<DB: Database> {
@@ -94,11 +282,8 @@ impl<DB: Dialect> Writer<DB>
 where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     DB::Arguments: Default + IntoArguments<DB>,
-    for<'a> &'a str: Encode<'a, DB> + Type<DB>,
-    for<'a> &'a String: Encode<'a, DB> + Type<DB>,
-    String: for<'r> Decode<'r, DB> + for<'a> Encode<'a, DB> + Type<DB>,
     i64: for<'r> Decode<'r, DB> + for<'a> Encode<'a, DB> + Type<DB>,
-    usize: ColumnIndex<DB::Row>,
+    (i64,): for<'r> sqlx::FromRow<'r, DB::Row>,
 {
     async fn run(self, mut jobs: mpsc::Receiver<Job>) {
         while let Some(first) = jobs.recv().await {
@@ -120,13 +305,15 @@ where
             Err(e) => return fail_all(group, &e.to_string()),
         };
         let mut outcomes = Vec::with_capacity(group.len());
+        // What `codec.own` said before this group's commit, when the group has one to make.
+        let mut announced: Option<u64> = None;
         let result: std::result::Result<(), sqlx::Error> = async {
             sqlx::query(DB::BEGIN).execute(&mut *conn).await?;
             let mut rv: i64 = sqlx::query_scalar(DB::READ_VERSION).fetch_one(&mut *conn).await?;
             let keys: Vec<Key> = group.iter().map(|j| j.key.clone()).collect();
             let mut view = Self::read_rows(&mut conn, codec, keys).await?;
             let now = jiff::Timestamp::now().as_millisecond();
-            let mut log: Vec<(i64, Key, EventType, String)> = Vec::new();
+            let mut log: Vec<LogEntry> = Vec::new();
             let mut rows: HashMap<Key, RowState> = HashMap::new();
             for job in group {
                 let outcome = decide_one(codec, &mut view, &job.key, job.decide, rv + 1).map(|(written, body)| {
@@ -141,13 +328,21 @@ where
                 });
                 outcomes.push((job.key.kind, job.reply, outcome));
             }
-            Self::write_log(&mut conn, &log, now).await?;
-            Self::write_rows(&mut conn, rows).await?;
-            sqlx::query("UPDATE resource_version SET rv = $1 WHERE id = 1").bind(rv).execute(&mut *conn).await?;
-            if let Some(notify) = DB::NOTIFY
-                && !log.is_empty()
-            {
-                sqlx::query(notify).bind(rv.to_string()).execute(&mut *conn).await?;
+            // A group that changed nothing (every write refused or a no-op) leaves the counter.
+            if !log.is_empty() {
+                DB::write_log(&mut conn, &log, now).await?;
+                let (kept, deleted): (Vec<_>, Vec<_>) = rows.into_iter().partition(|(_, row)| row.is_some());
+                let deleted: Vec<Key> = deleted.into_iter().map(|(key, _)| key).collect();
+                if !deleted.is_empty() {
+                    DB::delete_rows(&mut conn, &deleted).await?;
+                }
+                let kept: Vec<KeptRow> =
+                    kept.into_iter().filter_map(|(key, row)| row.map(|(uid, rv, body)| (key, uid, rv, body))).collect();
+                if !kept.is_empty() {
+                    DB::upsert_rows(&mut conn, &kept).await?;
+                }
+                sqlx::query(DB::BUMP_VERSION).bind(rv).execute(&mut *conn).await?;
+                announced = Some(codec.own.committing(rv as u64));
             }
             sqlx::query("COMMIT").execute(&mut *conn).await?;
             Ok(())
@@ -155,6 +350,9 @@ where
         .await;
         if let Err(e) = result {
             let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+            if let Some(before) = announced {
+                codec.own.failed(before);
+            }
             let message = e.to_string();
             for (_, reply, _) in outcomes {
                 let _ = reply.send(Err(StoreError::Backend(message.clone())));
@@ -179,80 +377,17 @@ where
         }
     }
 
-    /// Reads every row the group touches in one statement per chunk.
+    /// Reads every row the group touches, decoded.
     async fn read_rows(conn: &mut DB::Connection, codec: &Codec, mut keys: Vec<Key>) -> sqlx::Result<View> {
         keys.sort_by(|a, b| (a.kind.as_str(), &a.namespace, &a.name).cmp(&(b.kind.as_str(), &b.namespace, &b.name)));
         keys.dedup();
         let mut view: View = keys.iter().map(|k| (k.clone(), Ok(None))).collect();
-        for chunk in keys.chunks(MAX_PARAMS / 3) {
-            let mut query = QueryBuilder::<DB>::new(
-                "SELECT kind, namespace, name, body FROM resources WHERE (kind, namespace, name) IN (",
-            );
-            query.push_values(chunk, |mut row, key| {
-                row.push_bind(key.kind.as_str()).push_bind(&key.namespace).push_bind(&key.name);
-            });
-            query.push(")");
-            for row in query.build().fetch_all(&mut *conn).await? {
-                let kind: String = row.try_get(0)?;
-                let Some(kind) = Kind::parse(&kind) else { continue };
-                let key = Key { kind, namespace: row.try_get(1)?, name: row.try_get(2)? };
-                let body: String = row.try_get(3)?;
-                let decoded = decode(&codec.cipher, kind, &body).map(Some).map_err(|e| e.to_string());
-                view.insert(key, decoded);
-            }
+        for (kind, namespace, name, body) in DB::read_rows(conn, &keys).await? {
+            let Some(kind) = Kind::parse(&kind) else { continue };
+            let decoded = decode(&codec.cipher, kind, &body).map(Some).map_err(|e| e.to_string());
+            view.insert(Key { kind, namespace, name }, decoded);
         }
         Ok(view)
-    }
-
-    /// Appends the group's changes to the log, in version order.
-    async fn write_log(conn: &mut DB::Connection, log: &[(i64, Key, EventType, String)], now: i64) -> sqlx::Result<()> {
-        for chunk in log.chunks(MAX_PARAMS / 7) {
-            let mut query = QueryBuilder::<DB>::new(
-                "INSERT INTO resource_log (rv, kind, namespace, name, event_type, body, created_at) ",
-            );
-            query.push_values(chunk, |mut row, (rv, key, event_type, body)| {
-                row.push_bind(*rv)
-                    .push_bind(key.kind.as_str())
-                    .push_bind(&key.namespace)
-                    .push_bind(&key.name)
-                    .push_bind(event_type.as_str())
-                    .push_bind(body)
-                    .push_bind(now);
-            });
-            query.build().execute(&mut *conn).await?;
-        }
-        Ok(())
-    }
-
-    /// Leaves each touched row as the group's last write left it: deleted, or inserted/replaced.
-    async fn write_rows(conn: &mut DB::Connection, rows: HashMap<Key, RowState>) -> sqlx::Result<()> {
-        let (kept, deleted): (Vec<_>, Vec<_>) = rows.into_iter().partition(|(_, row)| row.is_some());
-        for chunk in deleted.chunks(MAX_PARAMS / 3) {
-            let mut query = QueryBuilder::<DB>::new("DELETE FROM resources WHERE (kind, namespace, name) IN (");
-            query.push_values(chunk, |mut row, (key, _)| {
-                row.push_bind(key.kind.as_str()).push_bind(&key.namespace).push_bind(&key.name);
-            });
-            query.push(")");
-            query.build().execute(&mut *conn).await?;
-        }
-        // An object deleted and made anew within the group replaces its row (new uid and all).
-        for chunk in kept.chunks(MAX_PARAMS / 6) {
-            let mut query = QueryBuilder::<DB>::new("INSERT INTO resources (kind, namespace, name, uid, rv, body) ");
-            query.push_values(chunk, |mut row, (key, state)| {
-                let (uid, rv, body) = state.as_ref().expect("kept rows have a state");
-                row.push_bind(key.kind.as_str())
-                    .push_bind(&key.namespace)
-                    .push_bind(&key.name)
-                    .push_bind(uid)
-                    .push_bind(*rv)
-                    .push_bind(body);
-            });
-            query.push(
-                " ON CONFLICT (kind, namespace, name) DO UPDATE SET uid = excluded.uid, rv = excluded.rv, body = excluded.body",
-            );
-            query.build().execute(&mut *conn).await?;
-        }
-        Ok(())
     }
 }
 

@@ -6,6 +6,7 @@
 
 mod changes;
 mod crypto;
+mod group_reader;
 mod group_writer;
 #[cfg(feature = "kubernetes")]
 pub mod kubernetes;

@@ -12,7 +12,7 @@ use tokio::sync::broadcast;
 
 use super::{
     Deleted, EventType, ListQuery, ObjectList, ResourceStore, Result, SecretCipher, StoreError, WatchEvent, WatchQuery,
-    group_writer,
+    group_reader, group_writer,
     object::{self, Key},
     watch,
 };
@@ -69,6 +69,8 @@ pub struct SqlStore {
     retention: u64,
     /// Writes go to one task that commits them in groups (see `group_writer`).
     writer: tokio::sync::mpsc::Sender<group_writer::Job>,
+    /// On PostgreSQL, reads of single objects are answered in groups too (see `group_reader`).
+    reader: Option<tokio::sync::mpsc::Sender<group_reader::Read>>,
 }
 
 impl SqlStore {
@@ -77,11 +79,20 @@ impl SqlStore {
     pub fn new(db: Database, cipher: SecretCipher) -> Self {
         let (events, _) = broadcast::channel(4096);
         let latest = Arc::new(tokio::sync::watch::channel(0).0);
-        tokio::spawn(super::changes::follow(db.clone(), Arc::downgrade(&latest)));
+        let own = Arc::new(super::changes::OwnWrites::default());
+        tokio::spawn(super::changes::follow(db.clone(), Arc::downgrade(&latest), own.clone()));
         let (writer, jobs) = tokio::sync::mpsc::channel(1024);
-        let codec = group_writer::Codec { cipher: cipher.clone(), events: events.clone() };
+        let codec = group_writer::Codec { cipher: cipher.clone(), events: events.clone(), own };
         tokio::spawn(group_writer::run(db.clone(), codec, jobs));
-        Self { db, cipher, events, latest, retention: super::DEFAULT_CHANGE_LOG_RETENTION, writer }
+        let reader = match &db {
+            Database::Postgres(pool) => {
+                let (reader, reads) = tokio::sync::mpsc::channel(1024);
+                tokio::spawn(group_reader::run(pool.clone(), reads));
+                Some(reader)
+            }
+            Database::Sqlite(_) => None,
+        };
+        Self { db, cipher, events, latest, retention: super::DEFAULT_CHANGE_LOG_RETENTION, writer, reader }
     }
 
     /// Keep only this many change-log entries (older resume points answer 410 Gone).
@@ -254,6 +265,13 @@ pub(super) fn matches(
 impl ResourceStore for SqlStore {
     async fn get(&self, kind: Kind, namespace: &str, name: &str) -> Result<Option<Value>> {
         let key = key_of(kind, namespace, name);
+        if let Some(reader) = &self.reader {
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            let stopped = || StoreError::Backend("the store's reader has stopped".into());
+            reader.send(group_reader::Read { key, reply }).await.map_err(|_| stopped())?;
+            let body = answer.await.map_err(|_| stopped())??;
+            return body.map(|b| self.decode(kind, &b)).transpose();
+        }
         let body: Option<String> = dispatch!(&self.db, pool, _W, _R => {
             sqlx::query_scalar("SELECT body FROM resources WHERE kind = $1 AND namespace = $2 AND name = $3")
                 .bind(kind.as_str())
