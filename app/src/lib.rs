@@ -40,8 +40,8 @@ use pages::{
 };
 
 /// A screen whose code is split out of the main wasm bundle (`cargo leptos build --split`): the
-/// browser fetches it when the screen is first shown (the server names the current screen's part
-/// in the page's preload links, so a first visit does not wait for it). The shell, router and
+/// browser fetches it when the screen is first shown (on a first visit the server usually names the
+/// screen's parts in preload links; see the README's performance notes). The shell, router and
 /// shared components stay in the main bundle.
 macro_rules! lazy_screens {
     ($($route:ident => $page:ident),* $(,)?) => {$(
