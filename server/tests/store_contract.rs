@@ -583,14 +583,20 @@ async fn concurrent_writers_never_lose_an_update(b: &Backend) {
     }
 }
 
-async fn another_process_writes_reach_this_ones_watch(b: &Backend) {
-    let other = (b.other)().await;
+/// A watch of every instance on this store, from its current version on.
+async fn watch_instances_from_now(
+    b: &Backend,
+) -> futures::stream::BoxStream<'static, Result<server::store::WatchEvent, StoreError>> {
     let start = b.store.resource_version().await.unwrap();
-    let mut stream = b
-        .store
+    b.store
         .watch(WatchQuery { kind: Some(Kind::ServiceInstance), resource_version: Some(start), ..Default::default() })
         .await
-        .unwrap();
+        .unwrap()
+}
+
+async fn another_process_writes_reach_this_ones_watch(b: &Backend) {
+    let other = (b.other)().await;
+    let mut stream = watch_instances_from_now(b).await;
     let created = other.create(Kind::ServiceInstance, instance(&b.ns("team-a"), "from-elsewhere")).await.unwrap();
     let event = next_event(&mut stream).await;
     assert_eq!(event.event_type, EventType::Added);
@@ -606,12 +612,7 @@ async fn another_process_writes_reach_this_ones_watch(b: &Backend) {
 /// the other's through the database (NOTIFY or polling), the gaps between read from the log.
 async fn both_processes_writes_at_once_reach_a_watch_once_each_in_order(b: &Backend) {
     let other = (b.other)().await;
-    let start = b.store.resource_version().await.unwrap();
-    let mut stream = b
-        .store
-        .watch(WatchQuery { kind: Some(Kind::ServiceInstance), resource_version: Some(start), ..Default::default() })
-        .await
-        .unwrap();
+    let mut stream = watch_instances_from_now(b).await;
     let namespace = b.ns("team-a");
     let writes = |store: Arc<dyn ResourceStore>, prefix: &'static str| {
         let namespace = namespace.clone();
