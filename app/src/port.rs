@@ -59,7 +59,12 @@ pub use crate::pages::forbidden::FORBIDDEN;
 pub trait Portal: Send + Sync + 'static {
     async fn status(&self) -> PortResult<PortalStatus>;
     /// The user's name and the navigation's counts.
-    async fn shell_info(&self, caller: &Caller) -> PortResult<ShellInfo>;
+    async fn shell_info(&self, caller: &Caller) -> PortResult<ShellInfo> {
+        Ok(self.shell_and_catalog(caller).await?.0)
+    }
+    /// The frame's data and the catalog this caller sees, read together (the catalog page's data;
+    /// see [`PageData`]).
+    async fn shell_and_catalog(&self, caller: &Caller) -> PortResult<(ShellInfo, Arc<CatalogView>)>;
 
     // Catalog
     /// The whole catalog (shared: it is cached between requests).
@@ -148,6 +153,21 @@ pub fn caller_of(request: Option<&http::request::Parts>) -> Option<Caller> {
     let mut caller = request?.extensions.get::<Caller>().cloned()?;
     caller.source = source_of(request);
     Some(caller)
+}
+
+/// What a page's server-side render would ask the portal for, asked already by the server before
+/// rendering (its page cache compares it with what a kept page was rendered from). Server
+/// functions answer from it during that render, so a page is exactly a function of this data,
+/// the URL and the caller; the browser's own calls never carry it.
+#[derive(Clone)]
+pub struct PageData {
+    pub shell: ShellInfo,
+    pub catalog: Arc<CatalogView>,
+}
+
+/// The [`PageData`] of the page being rendered, if the server read it beforehand.
+pub fn page_data() -> Option<PageData> {
+    leptos::prelude::use_context::<http::request::Parts>()?.extensions.get::<PageData>().cloned()
 }
 
 /// The port and the caller, as every server function starts.

@@ -102,6 +102,10 @@ pub struct ServeArgs {
     /// [default: 100000].
     #[arg(long, env = "QM_CHANGE_LOG_RETENTION")]
     pub change_log_retention: Option<u64>,
+    /// Megabytes of rendered catalog pages kept for reuse while what they show is unchanged
+    /// (per user and URL; 0 renders every request) [default: 16].
+    #[arg(long, env = "QM_PAGE_CACHE_MB")]
+    pub page_cache_mb: Option<u64>,
 }
 
 /// Where the catalog's objects live.
@@ -157,6 +161,7 @@ struct FileConfig {
     leader_election_namespace: Option<String>,
     leader_lease_seconds: Option<u64>,
     change_log_retention: Option<u64>,
+    page_cache_mb: Option<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -221,6 +226,8 @@ pub struct Config {
     pub cluster: Cluster,
     /// Changes the embedded store's change log keeps (see `--change-log-retention`).
     pub change_log_retention: u64,
+    /// Bytes of rendered catalog pages kept for reuse (see `--page-cache-mb`).
+    pub page_cache_bytes: usize,
 }
 
 impl Config {
@@ -285,6 +292,9 @@ impl Config {
                 Some(n) => n,
                 None => crate::store::DEFAULT_CHANGE_LOG_RETENTION,
             },
+            page_cache_bytes: usize::try_from(args.page_cache_mb.or(file.page_cache_mb).unwrap_or(16))
+                .unwrap_or(usize::MAX)
+                .saturating_mul(1024 * 1024),
         })
     }
 

@@ -15,6 +15,8 @@ pub struct Metrics {
     pub broker_rate_limited: IntCounterVec,
     /// 1 while this process holds the controller's leader lease (or runs without election).
     pub leader: IntGauge,
+    /// Catalog pages answered from a kept render or rendered (see `http::page_cache`).
+    pub page_cache: IntCounterVec,
 }
 
 fn build() -> Result<Metrics, prometheus::Error> {
@@ -45,7 +47,21 @@ fn build() -> Result<Metrics, prometheus::Error> {
         IntGauge::new("controller_leader", "1 while this process runs the controller (holds the leader lease)")?;
     registry.register(Box::new(broker_calls.clone()))?;
     registry.register(Box::new(leader.clone()))?;
-    Ok(Metrics { registry, reconciles, reconcile_errors, queue_depth, broker_calls, broker_rate_limited, leader })
+    let page_cache = IntCounterVec::new(
+        Opts::new("page_cache_total", "Catalog pages answered from a kept render (kept) or rendered (rendered)"),
+        &["result"],
+    )?;
+    registry.register(Box::new(page_cache.clone()))?;
+    Ok(Metrics {
+        registry,
+        reconciles,
+        reconcile_errors,
+        queue_depth,
+        broker_calls,
+        broker_rate_limited,
+        leader,
+        page_cache,
+    })
 }
 
 /// The process's metrics (one registry per process, like Prometheus clients usually have).

@@ -210,3 +210,107 @@ async fn the_cached_catalog_follows_relists_and_visibility_changes() {
     .await;
     app.stop().await.unwrap();
 }
+
+/// The page's CSP nonce, from its header, and the body with that nonce blanked out.
+fn nonce_and_rest(response_csp: &str, html: &str) -> (String, String) {
+    let nonce = response_csp.split("'nonce-").nth(1).and_then(|s| s.split('\'').next()).expect("a nonce in the CSP");
+    assert!(html.contains(&format!("nonce=\"{nonce}\"")), "the scripts do not carry the header's nonce");
+    (nonce.to_string(), html.replace(nonce, "NONCE"))
+}
+
+/// The catalog page is kept per user and URL and reused only while what it shows is unchanged:
+/// each answer carries a nonce of its own (header and scripts agree), and a change the page
+/// would show (a new service, an instance in the navigation's count, another user) is rendered
+/// afresh at once.
+#[tokio::test]
+async fn a_kept_catalog_page_is_reused_only_while_what_it_shows_is_unchanged() {
+    let app = quiet_app().await;
+    seed::catalog(app.store.as_ref()).await;
+    let get = |client: reqwest::Client, path: &'static str| {
+        let url = app.url(path);
+        async move {
+            let response = client.get(url).send().await.unwrap();
+            assert_eq!(response.status(), 200);
+            let csp = response.headers()["content-security-policy"].to_str().unwrap().to_string();
+            let html = response.text().await.unwrap();
+            nonce_and_rest(&csp, &html)
+        }
+    };
+    let counted = |result: &'static str| {
+        let client = app.client.clone();
+        let url = app.url("/metrics");
+        async move {
+            let text = client.get(url).send().await.unwrap().text().await.unwrap();
+            common::metric_value(&text, &format!("quartermaster_page_cache_total{{result=\"{result}\"}}"))
+                .unwrap_or(0.0)
+        }
+    };
+
+    let (first_nonce, first) = get(app.client.clone(), "/catalog").await;
+    let (kept, rendered) = (counted("kept").await, counted("rendered").await);
+    let (second_nonce, second) = get(app.client.clone(), "/catalog").await;
+    assert_ne!(first_nonce, second_nonce, "two answers shared a nonce");
+    assert_eq!(first, second, "the same page, apart from its nonce");
+    assert_eq!(counted("kept").await, kept + 1.0, "the second request was not answered from the kept page");
+    assert_eq!(counted("rendered").await, rendered);
+
+    // A new service: rendered afresh, and shown.
+    seed::class(app.store.as_ref(), seed::BROKER, "svc-zk", "zookeeper", "Coordination", &[], json!({})).await;
+    let (_, third) = get(app.client.clone(), "/catalog").await;
+    assert!(third.contains("data-class=\"zookeeper\""), "the new service is missing");
+    assert_eq!(counted("rendered").await, rendered + 1.0);
+
+    // An instance in the caller's team changes the navigation's count.
+    let count = |html: &str| {
+        let badge = html.split("data-count=\"/instances\"").nth(1)?;
+        Some(badge.split_once('>')?.1.chars().take_while(char::is_ascii_digit).collect::<String>())
+    };
+    let before = count(&third);
+    assert_eq!(before.as_deref(), Some("0"));
+    app.store
+        .create(
+            app::model::Kind::ServiceInstance,
+            json!({"metadata": {"name": "logs", "namespace": "team-a"},
+                   "spec": {"clusterServiceClassExternalName": "hdfs", "clusterServicePlanExternalName": "shared"}}),
+        )
+        .await
+        .unwrap();
+    let (_, fourth) = get(app.client.clone(), "/catalog").await;
+    assert_ne!(count(&fourth), before, "the navigation's instance count did not follow");
+    assert_eq!(count(&fourth).as_deref(), Some("1"));
+
+    // Another user gets their own page, with their own name.
+    let member = app.accounts.create_user("member", "A member", None, false, false).await.unwrap();
+    app.accounts.set_membership(member.id, "team-a", server::auth::Role::Member).await.unwrap();
+    let (token, _) = app.accounts.create_token(member.id, "t").await.unwrap();
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(reqwest::header::AUTHORIZATION, format!("Bearer {token}").parse().unwrap());
+    let as_member = reqwest::Client::builder().default_headers(headers).build().unwrap();
+    let (_, theirs) = get(as_member, "/catalog").await;
+    assert!(theirs.contains("Account menu of member"), "the member got someone else's page");
+    let (_, mine) = get(app.client.clone(), "/catalog").await;
+    assert!(mine.contains("Account menu of admin") && mine == fourth, "the admin's kept page changed");
+    app.stop().await.unwrap();
+}
+
+/// `--page-cache-mb 0` renders every request.
+#[tokio::test]
+async fn the_page_cache_can_be_turned_off() {
+    let app = common::TestApp::spawn_with(tempfile::tempdir().unwrap(), |c| {
+        c.controller = None;
+        c.builtin_broker = false;
+        c.page_cache_bytes = 0;
+    })
+    .await;
+    seed::catalog(app.store.as_ref()).await;
+    let metrics = || async {
+        let text = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        common::metric_value(&text, "quartermaster_page_cache_total{result=\"kept\"}").unwrap_or(0.0)
+    };
+    let kept = metrics().await;
+    for _ in 0..3 {
+        assert_eq!(app.page("/catalog").await.0, 200);
+    }
+    assert_eq!(metrics().await, kept);
+    app.stop().await.unwrap();
+}

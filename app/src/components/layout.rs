@@ -8,6 +8,9 @@ use crate::api::ShellInfo;
 /// The user's name and the navigation's counts.
 #[server(endpoint = "shell_info")]
 pub async fn load_shell_info() -> Result<ShellInfo, ServerFnError> {
+    if let Some(data) = crate::port::page_data() {
+        return Ok(data.shell);
+    }
     let (portal, caller) = crate::port::portal_and_caller()?;
     Ok(portal.shell_info(&caller).await?)
 }

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod bodies;
 mod health;
 pub mod live;
+pub mod page_cache;
 pub mod source;
 
 use std::sync::Arc;
@@ -35,6 +36,7 @@ pub fn router(state: AppState) -> Router {
         Arc::new(PortalService::new(state.db.clone(), state.store.clone(), state.governance.clone()));
     let people: PeopleHandle = Arc::new(PeopleService::new(state.accounts.clone(), state.db.clone()));
     let leptos_options = state.leptos_options.clone();
+    let pages = page_cache::PageCache::new(portal.clone(), state.config.page_cache_bytes);
     let guard = auth::guard(&state);
     let sessions = SqlSessionStore::new(state.db.clone());
     auth::spawn_session_cleanup(sessions.clone(), state.shutdown.clone());
@@ -60,8 +62,10 @@ pub fn router(state: AppState) -> Router {
             move || shell(leptos_options.clone()),
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        // The catalog page, answered from a kept render while what it shows is unchanged.
+        .layer(middleware::from_fn_with_state(pages, page_cache::serve))
         // Layers run from the last added inwards: headers on every answer, where the request came
-        // from, then the session, who is calling, the CSRF check, the sign-in gate.
+        // from, then the session, who is calling, the CSRF check, the sign-in gate, the page cache.
         .layer(middleware::from_fn(auth::require_login))
         .layer(middleware::from_fn_with_state(guard.clone(), guard::same_origin))
         .layer(middleware::from_fn_with_state(guard, guard::identify))

@@ -87,14 +87,15 @@ impl Portal for PortalService {
         })
     }
 
-    async fn shell_info(&self, caller: &Caller) -> PortResult<ShellInfo> {
+    async fn shell_and_catalog(&self, caller: &Caller) -> PortResult<(ShellInfo, Arc<CatalogView>)> {
         let catalog = self.visible_catalog(caller).await?;
-        Ok(ShellInfo {
+        let shell = ShellInfo {
             username: caller.username.clone(),
             services: catalog.tiles.iter().filter(|t| !t.removed).count(),
             instances: instances::count(self.store.as_ref(), self.instances.as_ref(), caller).await?,
             approvals: governance::decidable_count(&self.gov, caller).await?,
-        })
+        };
+        Ok((shell, catalog))
     }
 
     async fn catalog(&self, caller: &Caller) -> PortResult<Arc<CatalogView>> {
