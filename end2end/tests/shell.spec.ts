@@ -1,5 +1,5 @@
 import { test, expect } from '@playwright/test';
-import { openHydrated } from './helpers';
+import { ADMIN_STATE, baseURL, openHydrated } from './helpers';
 
 test('the admin page hydrates and the connection check round-trips a server function', async ({ page }) => {
   const errors = await openHydrated(page, '/admin');
@@ -30,6 +30,28 @@ test('navigation moves between pages without a full reload and back works', asyn
   await page.goBack();
   await expect(page).toHaveURL(/\/instances$/);
   expect(await page.evaluate(() => (window as any).__qmMarker)).toBe('still-here');
+});
+
+test('the top bar searches the catalog, in the page once hydrated and as a plain form before', async ({ page, browser }) => {
+  await openHydrated(page, '/instances');
+  await page.evaluate(() => ((window as any).__qmMarker = 'still-here'));
+  await page.getByLabel('Search the catalog').fill('kafka');
+  await page.getByLabel('Search the catalog').press('Enter');
+  await expect(page).toHaveURL(/\/catalog\?q=kafka$/);
+  await expect(page.getByTestId('catalog-tile')).toHaveCount(1);
+  await expect(page.getByTestId('catalog-tile').first()).toHaveAttribute('data-class', 'kafka');
+  await expect(page.getByLabel('Search services')).toHaveValue('kafka');
+  expect(await page.evaluate(() => (window as any).__qmMarker)).toBe('still-here');
+
+  // Without the wasm (scripts off) the same form is an ordinary GET the server answers.
+  const context = await browser.newContext({ javaScriptEnabled: false, storageState: ADMIN_STATE, baseURL });
+  const plain = await context.newPage();
+  await plain.goto('/instances');
+  await plain.getByLabel('Search the catalog').fill('kafka');
+  await plain.getByLabel('Search the catalog').press('Enter');
+  await expect(plain).toHaveURL(/\/catalog\?q=kafka$/);
+  await expect(plain.getByTestId('catalog-tile')).toHaveCount(1);
+  await context.close();
 });
 
 test('dark mode follows the system setting', async ({ browser }) => {

@@ -1,7 +1,6 @@
 //! The frame around every page: top bar, left navigation, content area.
 
 use leptos::prelude::*;
-use leptos_router::components::{A, Form};
 
 use crate::api::ShellInfo;
 
@@ -45,6 +44,16 @@ pub fn Shell(children: Children) -> impl IntoView {
 
 #[component]
 fn TopBar(info: Resource<Result<ShellInfo, ServerFnError>>) -> impl IntoView {
+    // A plain GET form (it works before hydration); once hydrated, the search navigates within
+    // the page. Not the router's `<Form>`: its generality costs the first download about 6 KB.
+    let search = NodeRef::<leptos::html::Input>::new();
+    let navigate = leptos_router::hooks::use_navigate();
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let q = search.get_untracked().map(|input| input.value()).unwrap_or_default();
+        let query = crate::api::catalog::CatalogQuery { q: q.trim().to_string(), ..Default::default() };
+        navigate(&query.url(), Default::default());
+    };
     view! {
         <header class="sticky top-0 z-10 flex h-14 items-center gap-4 border-b border-zinc-200 bg-white/90 px-4 backdrop-blur dark:border-zinc-800 dark:bg-zinc-900/90">
             <a href="/" class="flex items-center gap-2 font-semibold tracking-tight">
@@ -52,16 +61,17 @@ fn TopBar(info: Resource<Result<ShellInfo, ServerFnError>>) -> impl IntoView {
                 <span>"Quartermaster"</span>
             </a>
             <span class="hidden text-sm text-zinc-500 lg:inline dark:text-zinc-400">"Self-service for platform services"</span>
-            <Form action="/catalog" method="get" attr:class="ml-auto hidden md:block" attr:role="search">
+            <form action="/catalog" method="get" class="ml-auto hidden md:block" role="search" on:submit=on_submit>
                 <label for="top-search" class="sr-only">"Search the catalog"</label>
                 <input
                     id="top-search"
+                    node_ref=search
                     name="q"
                     type="search"
                     placeholder="Search services…"
                     class="w-64 rounded-md border border-zinc-300 bg-white px-3 py-1 text-sm placeholder:text-zinc-400 focus:border-indigo-500 focus:ring-1 focus:ring-indigo-500 focus:outline-none dark:border-zinc-700 dark:bg-zinc-900"
                 />
-            </Form>
+            </form>
             <Transition fallback=|| ()>
                 {move || Suspend::new(async move {
                     info.await.ok().map(|i| view! { <UserMenu username=i.username /> })
@@ -136,9 +146,12 @@ fn SideNav(info: Resource<Result<ShellInfo, ServerFnError>>) -> impl IntoView {
                         };
                         view! {
                             <li>
-                                <A
+                                // A plain link (the router still handles the click): the router's `<A>`
+                                // would only add `aria-current`, which this sets itself.
+                                <a
                                     href=item.href
-                                    attr:class=move || {
+                                    aria-current=move || active().then_some("page")
+                                    class=move || {
                                         if active() {
                                             "block rounded-md px-3 py-2 text-sm font-medium bg-indigo-50 text-indigo-700 dark:bg-indigo-500/15 dark:text-indigo-300"
                                         } else {
@@ -164,7 +177,7 @@ fn SideNav(info: Resource<Result<ShellInfo, ServerFnError>>) -> impl IntoView {
                                             })}
                                         </Transition>
                                     </span>
-                                </A>
+                                </a>
                             </li>
                         }
                     })
