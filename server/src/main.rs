@@ -101,16 +101,50 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
+/// Tells whoever started the portal the first admin's one-time password, never through the log:
+/// on a terminal it is printed once; with `--log-format json` (log collectors keep what they read)
+/// it goes to `<data-dir>/initial-admin-password`, readable by its owner only, and the log names
+/// that file.
+fn announce_first_admin(config: &Config, password: &str) -> anyhow::Result<()> {
+    match config.log_format {
+        LogFormat::Pretty => eprintln!(
+            "\n  First start: created the platform admin.\n\n    username:  admin\n    password:  {password}   (one-time: you choose a new one at the first sign-in)\n\n  Sign in at {}/login\n",
+            config.public_url
+        ),
+        LogFormat::Json => {
+            let path = config.data_dir.join(INITIAL_ADMIN_PASSWORD_FILE);
+            write_private(&path, password).with_context(|| format!("writing {}", path.display()))?;
+            tracing::warn!(
+                username = "admin",
+                password_file = %path.display(),
+                sign_in = %format!("{}/login", config.public_url),
+                "First start: created the platform admin; its one-time password is in the file named here \
+                 (readable by this user only; the first sign-in replaces the password, then delete the file)"
+            );
+        }
+    }
+    Ok(())
+}
+
+const INITIAL_ADMIN_PASSWORD_FILE: &str = "initial-admin-password";
+
+fn write_private(path: &std::path::Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    writeln!(file, "{contents}")?;
+    file.sync_all()
+}
+
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = Config::resolve(args)?;
     telemetry::init(config.log_format);
     let mut app = Application::build(config.clone()).await?;
     if let Some(password) = app.take_bootstrap_password() {
-        // Printed to the terminal once and never logged: the first sign-in replaces it.
-        eprintln!(
-            "\n  First start: created the platform admin.\n\n    username:  admin\n    password:  {password}   (one-time: you choose a new one at the first sign-in)\n\n  Sign in at {}/login\n",
-            config.public_url
-        );
+        announce_first_admin(&config, &password)?;
     }
     tracing::info!(
         address = %app.local_addr(),

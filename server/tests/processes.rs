@@ -149,6 +149,51 @@ async fn sigterm_and_sigint_stop_the_portal_at_once_even_with_a_live_stream_open
     }
 }
 
+/// With JSON logs the first admin's one-time password never reaches the output (log collectors
+/// keep it): it is in `<data-dir>/initial-admin-password`, readable by its owner only, and it
+/// signs in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_log_format_json_the_first_admin_password_goes_to_a_private_file_not_the_log() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let launch = Launch {
+        flags: ["--log-format", "json"].map(Into::into).to_vec(),
+        env: vec![("RUST_LOG", "info")],
+        env_remove: vec!["QM_ADMIN_PASSWORD"],
+        capture_output: true,
+        ..Launch::default()
+    };
+    let mut portal = Portal::launch(dir.path(), &sqlite_url(dir.path()), launch).await;
+    let file = dir.path().join("initial-admin-password");
+    let password = std::fs::read_to_string(&file).expect("the password file").trim().to_string();
+    assert!(password.len() >= 16, "a generated password: {password:?}");
+    assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let url = portal.url.clone();
+    let signed_in = http
+        .post(format!("{url}/auth/login"))
+        .header("origin", &url)
+        .form(&[("username", "admin"), ("password", password.as_str())])
+        .send()
+        .await
+        .unwrap();
+    let session = signed_in.headers().get("set-cookie").map(|c| c.to_str().unwrap().to_string());
+    assert!(
+        session.is_some_and(|c| c.contains("qm_session=")),
+        "the one-time password did not sign in: {}",
+        signed_in.status()
+    );
+    portal.signal("TERM");
+    portal.exited_within(20).await.expect("exits after SIGTERM");
+    let lines = portal.finish();
+    assert!(lines.iter().all(|(_, line)| !line.contains(&password)), "the password reached the output");
+    let named = lines.iter().any(|(_, line)| {
+        serde_json::from_str::<serde_json::Value>(line)
+            .is_ok_and(|r| r["password_file"].as_str() == Some(file.to_str().unwrap()))
+    });
+    assert!(named, "the log does not name the password file: {lines:#?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_log_format_json_every_line_the_process_writes_is_a_json_log_record() {
     let dir = tempfile::tempdir().unwrap();
