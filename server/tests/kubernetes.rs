@@ -13,7 +13,7 @@ use std::time::Duration;
 use app::model::Kind;
 use common::{TestApp, eventually, kubelite};
 use serde_json::Value;
-use server::config::{Cluster, DatabaseUrl, KubernetesConfig};
+use server::config::DatabaseUrl;
 
 fn instance_yaml(namespace: &str) -> String {
     format!(
@@ -42,13 +42,7 @@ async fn kubectl_objects_are_provisioned_bound_and_cleaned_up_through_finalizers
     let namespaces = cluster.namespaces(&client, &["team-a"]).await;
     let ns = namespaces.name("team-a");
     let app = TestApp::spawn_with(tempfile::tempdir().unwrap(), |config| {
-        config.cluster = Cluster::Kubernetes(KubernetesConfig {
-            kubeconfig: Some(cluster.kubeconfig.clone()),
-            team_namespaces: Some(namespaces.selector()),
-            leader_election_namespace: Some(ns.clone()),
-            lease_name: "quartermaster-controller".into(),
-            lease_duration: Duration::from_secs(3),
-        });
+        config.cluster = cluster.portal_settings(&namespaces, &ns);
     })
     .await;
 
@@ -217,13 +211,7 @@ async fn with_kubernetes_the_portal_records_live_in_postgres_and_the_catalog_in_
         // A namespaced broker of the test's own, so no cluster-scoped object is shared with
         // other tests on the same API server.
         config.builtin_broker = false;
-        config.cluster = Cluster::Kubernetes(KubernetesConfig {
-            kubeconfig: Some(cluster.kubeconfig.clone()),
-            team_namespaces: Some(namespaces.selector()),
-            leader_election_namespace: Some(ns.clone()),
-            lease_name: "quartermaster-controller".into(),
-            lease_duration: Duration::from_secs(3),
-        });
+        config.cluster = cluster.portal_settings(&namespaces, &ns);
     };
     let app = TestApp::spawn_with(tempfile::tempdir().unwrap(), adjust).await;
     let broker_dir = tempfile::tempdir().unwrap();

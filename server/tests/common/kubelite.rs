@@ -226,6 +226,18 @@ impl Cluster {
         namespaces
     }
 
+    /// The portal's `--cluster kubernetes` settings for a test: this cluster, the test's team
+    /// namespaces, its Lease in `lease_namespace`, a short lease.
+    pub fn portal_settings(&self, namespaces: &TestNamespaces, lease_namespace: &str) -> server::config::Cluster {
+        server::config::Cluster::Kubernetes(server::config::KubernetesConfig {
+            kubeconfig: Some(self.kubeconfig.clone()),
+            team_namespaces: Some(namespaces.selector()),
+            leader_election_namespace: Some(lease_namespace.to_string()),
+            lease_name: "quartermaster-controller".into(),
+            lease_duration: Duration::from_secs(3),
+        })
+    }
+
     /// Runs kubectl against this cluster; returns stdout, panics with stderr on failure.
     pub fn kubectl(&self, args: &[&str], stdin: Option<&str>) -> String {
         let (ok, stdout, stderr) = self.try_kubectl(args, stdin);
