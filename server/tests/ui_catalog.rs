@@ -293,6 +293,43 @@ async fn a_kept_catalog_page_is_reused_only_while_what_it_shows_is_unchanged() {
     app.stop().await.unwrap();
 }
 
+/// A page too large for the cache (over a quarter of its budget) is passed on whole, not kept.
+#[tokio::test]
+async fn a_page_too_large_to_keep_is_passed_on_whole() {
+    let app = common::TestApp::spawn_with(tempfile::tempdir().unwrap(), |c| {
+        c.controller = None;
+        c.builtin_broker = false;
+        c.page_cache_bytes = 16 * 1024;
+    })
+    .await;
+    seed::catalog(app.store.as_ref()).await;
+    let kept = || async {
+        let text = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        common::metric_value(&text, "quartermaster_page_cache_total{result=\"kept\"}").unwrap_or(0.0)
+    };
+    let before = kept().await;
+    let mut pages = Vec::new();
+    for _ in 0..2 {
+        let (status, html) = app.page("/catalog").await;
+        assert_eq!(status, 200);
+        assert!(
+            html.len() > 4 * 1024 && html.len() < 16 * 1024,
+            "the page is {} bytes: not between a quarter of the budget and all of it",
+            html.len()
+        );
+        assert!(
+            html.contains("data-class=\"hdfs\"")
+                && html.contains("</html>")
+                && html.trim_end().ends_with("__INCOMPLETE_CHUNKS=[];</script>"),
+            "a cut page: …{}",
+            &html[html.len() - 200..]
+        );
+        pages.push(html);
+    }
+    assert_eq!(kept().await, before, "a page over the limit was kept");
+    app.stop().await.unwrap();
+}
+
 /// `--page-cache-mb 0` renders every request.
 #[tokio::test]
 async fn the_page_cache_can_be_turned_off() {

@@ -30,6 +30,7 @@ use axum::{
     middleware::Next,
     response::Response,
 };
+use futures::StreamExt as _;
 use hashlink::LruCache;
 
 use crate::metrics::METRICS;
@@ -37,19 +38,21 @@ use crate::metrics::METRICS;
 /// The pages this layer keeps: only the catalog, the page every visit starts from.
 const CACHED_PATH: &str = "/catalog";
 
-/// A rendered page larger than this is not kept (the whole catalog at `?all=1` stays well under).
-const MAX_PAGE_BYTES: usize = 8 * 1024 * 1024;
+/// A rendered page larger than this, or than a quarter of the budget, is passed on as it comes,
+/// not kept (500 tiles at `?all=1` are about 550 KB).
+const MAX_PAGE_BYTES: usize = 4 * 1024 * 1024;
 
 #[derive(Clone)]
 pub struct PageCache {
     portal: PortalHandle,
+    /// Bytes of pages kept at most; 0 keeps none.
+    budget: usize,
     kept: Arc<Mutex<Kept>>,
 }
 
 struct Kept {
     pages: LruCache<(String, String), Arc<Page>>,
     bytes: usize,
-    budget: usize,
 }
 
 /// A rendered page and the data it was rendered from.
@@ -81,10 +84,8 @@ impl Page {
 
 impl PageCache {
     pub fn new(portal: PortalHandle, budget_bytes: usize) -> Self {
-        Self {
-            portal,
-            kept: Arc::new(Mutex::new(Kept { pages: LruCache::new_unbounded(), bytes: 0, budget: budget_bytes })),
-        }
+        let kept = Kept { pages: LruCache::new_unbounded(), bytes: 0 };
+        Self { portal, budget: budget_bytes, kept: Arc::new(Mutex::new(kept)) }
     }
 
     fn lookup(&self, key: &(String, String), shell: &ShellInfo, catalog: &Arc<CatalogView>) -> Option<Arc<Page>> {
@@ -95,31 +96,27 @@ impl PageCache {
 
     fn keep(&self, key: (String, String), page: Page) {
         let size = page.len();
-        let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
-        if size > kept.budget {
+        if size > self.budget {
             return;
         }
+        let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(old) = kept.pages.insert(key, Arc::new(page)) {
             kept.bytes -= old.len();
         }
         kept.bytes += size;
-        while kept.bytes > kept.budget {
+        while kept.bytes > self.budget {
             match kept.pages.remove_lru() {
                 Some((_, old)) => kept.bytes -= old.len(),
                 None => break,
             }
         }
     }
-
-    fn enabled(&self) -> bool {
-        self.kept.lock().unwrap_or_else(|e| e.into_inner()).budget > 0
-    }
 }
 
 /// The middleware: answers a signed-in `GET /catalog` from a kept page when its data is
 /// unchanged, renders (and keeps) it otherwise. Every other request passes through untouched.
 pub async fn serve(State(cache): State<PageCache>, mut request: Request, next: Next) -> Response {
-    if request.method() != Method::GET || request.uri().path() != CACHED_PATH || !cache.enabled() {
+    if request.method() != Method::GET || request.uri().path() != CACHED_PATH || cache.budget == 0 {
         return next.run(request).await;
     }
     let (Some(caller), Some(PageNonce(nonce))) =
@@ -146,15 +143,29 @@ pub async fn serve(State(cache): State<PageCache>, mut request: Request, next: N
     if !is_page {
         return Response::from_parts(parts, body);
     }
-    let bytes = match axum::body::to_bytes(body, MAX_PAGE_BYTES).await {
-        Ok(bytes) => bytes,
-        Err(e) => {
-            tracing::warn!(error = %e, "the rendered catalog page could not be read whole");
-            let mut failed = Response::new(Body::from("the page could not be rendered; reload to try again"));
-            *failed.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-            return failed;
+    // Read whole to be kept; a page too large to keep is passed on as it comes.
+    let mut chunks = Vec::new();
+    let mut size = 0;
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        match chunk {
+            Ok(chunk) => {
+                size += chunk.len();
+                chunks.push(chunk);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "rendering the catalog page failed midway");
+                let mut failed = Response::new(Body::from("the page could not be rendered; reload to try again"));
+                *failed.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+                return failed;
+            }
         }
-    };
+        if size > (cache.budget / 4).min(MAX_PAGE_BYTES) {
+            let head = futures::stream::iter(chunks.into_iter().map(Ok::<_, axum::Error>));
+            return Response::from_parts(parts, Body::from_stream(head.chain(stream)));
+        }
+    }
+    let bytes = Bytes::from(chunks.concat());
     let page =
         Page { shell, catalog, status: parts.status, headers: parts.headers.clone(), pieces: split(&bytes, &nonce) };
     cache.keep(key, page);
