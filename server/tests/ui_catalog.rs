@@ -211,6 +211,24 @@ async fn the_cached_catalog_follows_relists_and_visibility_changes() {
     app.stop().await.unwrap();
 }
 
+/// A quiet portal with the seeded catalog and a page cache of `bytes`.
+async fn catalog_with_page_cache(bytes: usize) -> common::TestApp {
+    let app = common::TestApp::spawn_with(tempfile::tempdir().unwrap(), |c| {
+        c.controller = None;
+        c.builtin_broker = false;
+        c.page_cache_bytes = bytes;
+    })
+    .await;
+    seed::catalog(app.store.as_ref()).await;
+    app
+}
+
+/// `quartermaster_page_cache_total{result}` as `/metrics` shows it now.
+async fn page_cache_count(app: &common::TestApp, result: &str) -> f64 {
+    let text = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    common::metric_value(&text, &format!("quartermaster_page_cache_total{{result=\"{result}\"}}")).unwrap_or(0.0)
+}
+
 /// The page's CSP nonce, from its header, and the body with that nonce blanked out.
 fn nonce_and_rest(response_csp: &str, html: &str) -> (String, String) {
     let nonce = response_csp.split("'nonce-").nth(1).and_then(|s| s.split('\'').next()).expect("a nonce in the CSP");
@@ -236,15 +254,7 @@ async fn a_kept_catalog_page_is_reused_only_while_what_it_shows_is_unchanged() {
             nonce_and_rest(&csp, &html)
         }
     };
-    let counted = |result: &'static str| {
-        let client = app.client.clone();
-        let url = app.url("/metrics");
-        async move {
-            let text = client.get(url).send().await.unwrap().text().await.unwrap();
-            common::metric_value(&text, &format!("quartermaster_page_cache_total{{result=\"{result}\"}}"))
-                .unwrap_or(0.0)
-        }
-    };
+    let counted = |result: &'static str| page_cache_count(&app, result);
 
     let (first_nonce, first) = get(app.client.clone(), "/catalog").await;
     let (kept, rendered) = (counted("kept").await, counted("rendered").await);
@@ -296,17 +306,8 @@ async fn a_kept_catalog_page_is_reused_only_while_what_it_shows_is_unchanged() {
 /// A page too large for the cache (over a quarter of its budget) is passed on whole, not kept.
 #[tokio::test]
 async fn a_page_too_large_to_keep_is_passed_on_whole() {
-    let app = common::TestApp::spawn_with(tempfile::tempdir().unwrap(), |c| {
-        c.controller = None;
-        c.builtin_broker = false;
-        c.page_cache_bytes = 16 * 1024;
-    })
-    .await;
-    seed::catalog(app.store.as_ref()).await;
-    let kept = || async {
-        let text = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
-        common::metric_value(&text, "quartermaster_page_cache_total{result=\"kept\"}").unwrap_or(0.0)
-    };
+    let app = catalog_with_page_cache(16 * 1024).await;
+    let kept = || page_cache_count(&app, "kept");
     let before = kept().await;
     let mut pages = Vec::new();
     for _ in 0..2 {
@@ -333,17 +334,8 @@ async fn a_page_too_large_to_keep_is_passed_on_whole() {
 /// `--page-cache-mb 0` renders every request.
 #[tokio::test]
 async fn the_page_cache_can_be_turned_off() {
-    let app = common::TestApp::spawn_with(tempfile::tempdir().unwrap(), |c| {
-        c.controller = None;
-        c.builtin_broker = false;
-        c.page_cache_bytes = 0;
-    })
-    .await;
-    seed::catalog(app.store.as_ref()).await;
-    let metrics = || async {
-        let text = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
-        common::metric_value(&text, "quartermaster_page_cache_total{result=\"kept\"}").unwrap_or(0.0)
-    };
+    let app = catalog_with_page_cache(0).await;
+    let metrics = || page_cache_count(&app, "kept");
     let kept = metrics().await;
     for _ in 0..3 {
         assert_eq!(app.page("/catalog").await.0, 200);
