@@ -105,25 +105,39 @@ async fn main() -> std::process::ExitCode {
 /// on a terminal it is printed once; with `--log-format json` (log collectors keep what they read)
 /// it goes to `<data-dir>/initial-admin-password`, readable by its owner only, and the log names
 /// that file.
-fn announce_first_admin(config: &Config, password: &str) -> anyhow::Result<()> {
-    match config.log_format {
-        LogFormat::Pretty => eprintln!(
+fn announce_first_admin(config: &Config, password: &str) {
+    let print = || {
+        eprintln!(
             "\n  First start: created the platform admin.\n\n    username:  admin\n    password:  {password}   (one-time: you choose a new one at the first sign-in)\n\n  Sign in at {}/login\n",
             config.public_url
-        ),
+        )
+    };
+    match config.log_format {
+        LogFormat::Pretty => print(),
         LogFormat::Json => {
             let path = config.data_dir.join(INITIAL_ADMIN_PASSWORD_FILE);
-            write_private(&path, password).with_context(|| format!("writing {}", path.display()))?;
-            tracing::warn!(
-                username = "admin",
-                password_file = %path.display(),
-                sign_in = %format!("{}/login", config.public_url),
-                "First start: created the platform admin; its one-time password is in the file named here \
-                 (readable by this user only; the first sign-in replaces the password, then delete the file)"
-            );
+            match write_private(&path, password) {
+                Ok(()) => tracing::warn!(
+                    username = "admin",
+                    password_file = %path.display(),
+                    sign_in = %format!("{}/login", config.public_url),
+                    "First start: created the platform admin; its one-time password is in the file named here \
+                     (readable by this user only; the first sign-in replaces the password, then delete the file)"
+                ),
+                // The account exists from now on and no later start makes another: losing its
+                // password would lock everyone out, so it is printed after all.
+                Err(e) => {
+                    tracing::error!(
+                        password_file = %path.display(),
+                        error = %e,
+                        "First start: created the platform admin, but its one-time password could not be written \
+                         to the file named here; it is printed once on stderr instead"
+                    );
+                    print();
+                }
+            }
         }
     }
-    Ok(())
 }
 
 const INITIAL_ADMIN_PASSWORD_FILE: &str = "initial-admin-password";
@@ -144,7 +158,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     telemetry::init(config.log_format);
     let mut app = Application::build(config.clone()).await?;
     if let Some(password) = app.take_bootstrap_password() {
-        announce_first_admin(&config, &password)?;
+        announce_first_admin(&config, &password);
     }
     tracing::info!(
         address = %app.local_addr(),

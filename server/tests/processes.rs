@@ -194,6 +194,37 @@ async fn with_log_format_json_the_first_admin_password_goes_to_a_private_file_no
     assert!(named, "the log does not name the password file: {lines:#?}");
 }
 
+/// When the password file cannot be written, the one-time password is printed after all: the
+/// account exists from then on, and no later start would make another.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_log_format_json_an_unwritable_password_file_prints_the_password_instead() {
+    let dir = tempfile::tempdir().unwrap();
+    // A directory where the file would go: the write fails.
+    std::fs::create_dir(dir.path().join("initial-admin-password")).unwrap();
+    let launch = Launch {
+        flags: ["--log-format", "json"].map(Into::into).to_vec(),
+        env: vec![("RUST_LOG", "info")],
+        env_remove: vec!["QM_ADMIN_PASSWORD"],
+        capture_output: true,
+        ..Launch::default()
+    };
+    let mut portal = Portal::launch(dir.path(), &sqlite_url(dir.path()), launch).await;
+    portal.signal("TERM");
+    portal.exited_within(20).await.expect("exits after SIGTERM");
+    let lines = portal.finish();
+    let password = lines
+        .iter()
+        .find_map(|(_, line)| {
+            line.trim().strip_prefix("password:").map(|rest| rest.split_whitespace().next().unwrap().to_string())
+        })
+        .unwrap_or_else(|| panic!("the password was not printed: {lines:#?}"));
+    assert!(password.len() >= 16, "{password:?}");
+    assert!(
+        lines.iter().any(|(_, line)| line.contains("could not be written")),
+        "the failure is not logged: {lines:#?}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_log_format_json_every_line_the_process_writes_is_a_json_log_record() {
     let dir = tempfile::tempdir().unwrap();
