@@ -164,7 +164,9 @@ test('an update held for approval shows its parameter diff, previous → new, in
     await box.fill('20480');
     await page.getByTestId('submit-update').click();
     const panel = page.getByTestId('approval-panel');
-    await expect(panel).toHaveAttribute('data-state', 'pending');
+    // Seen once taking longer than the default 15 s in Kubernetes mode (cause not found; the panel
+    // was there when the test gave up).
+    await expect(panel).toHaveAttribute('data-state', 'pending', { timeout: 60_000 });
     await expect(panel).toContainText('20,480 is above 15,000');
     await expect(page.getByTestId('parameters')).toContainText('4,096 GB');
 
