@@ -165,7 +165,7 @@ test('an update held for approval shows its parameter diff, previous → new, in
     await page.getByTestId('submit-update').click();
     const panel = page.getByTestId('approval-panel');
     // Seen once taking longer than the default 15 s in Kubernetes mode (cause not found; the panel
-    // was there when the test gave up).
+    // was on the page by the end of that test).
     await expect(panel).toHaveAttribute('data-state', 'pending', { timeout: 60_000 });
     await expect(panel).toContainText('20,480 is above 15,000');
     await expect(page.getByTestId('parameters')).toContainText('4,096 GB');
