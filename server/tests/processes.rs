@@ -149,13 +149,8 @@ async fn sigterm_and_sigint_stop_the_portal_at_once_even_with_a_live_stream_open
     }
 }
 
-/// With JSON logs the first admin's one-time password never reaches the output (log collectors
-/// keep it): it is in `<data-dir>/initial-admin-password`, readable by its owner only, and it
-/// signs in.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn with_log_format_json_the_first_admin_password_goes_to_a_private_file_not_the_log() {
-    use std::os::unix::fs::PermissionsExt;
-    let dir = tempfile::tempdir().unwrap();
+/// A first start (no admin password given) with JSON logs and the output captured.
+async fn first_start_with_json_logs(dir: &std::path::Path) -> Portal {
     let launch = Launch {
         flags: ["--log-format", "json"].map(Into::into).to_vec(),
         env: vec![("RUST_LOG", "info")],
@@ -163,7 +158,17 @@ async fn with_log_format_json_the_first_admin_password_goes_to_a_private_file_no
         capture_output: true,
         ..Launch::default()
     };
-    let mut portal = Portal::launch(dir.path(), &sqlite_url(dir.path()), launch).await;
+    Portal::launch(dir, &sqlite_url(dir), launch).await
+}
+
+/// With JSON logs the first admin's one-time password never reaches the output (log collectors
+/// keep it): it is in `<data-dir>/initial-admin-password`, readable by its owner only, and it
+/// signs in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_log_format_json_the_first_admin_password_goes_to_a_private_file_not_the_log() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let mut portal = first_start_with_json_logs(dir.path()).await;
     let file = dir.path().join("initial-admin-password");
     let password = std::fs::read_to_string(&file).expect("the password file").trim().to_string();
     assert!(password.len() >= 16, "a generated password: {password:?}");
@@ -201,14 +206,7 @@ async fn with_log_format_json_an_unwritable_password_file_prints_the_password_in
     let dir = tempfile::tempdir().unwrap();
     // A directory where the file would go: the write fails.
     std::fs::create_dir(dir.path().join("initial-admin-password")).unwrap();
-    let launch = Launch {
-        flags: ["--log-format", "json"].map(Into::into).to_vec(),
-        env: vec![("RUST_LOG", "info")],
-        env_remove: vec!["QM_ADMIN_PASSWORD"],
-        capture_output: true,
-        ..Launch::default()
-    };
-    let mut portal = Portal::launch(dir.path(), &sqlite_url(dir.path()), launch).await;
+    let mut portal = first_start_with_json_logs(dir.path()).await;
     portal.signal("TERM");
     portal.exited_within(20).await.expect("exits after SIGTERM");
     let lines = portal.finish();
