@@ -21,11 +21,14 @@ pub async fn check_portal() -> Result<PortalStatus, ServerFnError> {
 /// Filtering happens here, so a page carries what it shows, not the whole catalog.
 #[server(endpoint = "catalog", input = Json)]
 pub async fn load_catalog(query: CatalogQuery) -> Result<CatalogPage, ServerFnError> {
-    if let Some(data) = crate::port::page_data() {
-        return Ok(data.catalog.page(&query, FIRST_TILES));
-    }
-    let (portal, caller) = crate::port::portal_and_caller()?;
-    Ok(portal.catalog(&caller).await?.page(&query, FIRST_TILES))
+    let catalog = match crate::port::page_data() {
+        Some(data) => data.catalog,
+        None => {
+            let (portal, caller) = crate::port::portal_and_caller()?;
+            portal.catalog(&caller).await?
+        }
+    };
+    Ok(catalog.page(&query, FIRST_TILES))
 }
 
 /// One class with its plans; `None` when there is no such class.
