@@ -73,6 +73,8 @@ async fn the_session_cookie_is_http_only_lax_and_renewed_at_sign_in() {
         .unwrap();
     assert_eq!(response.status(), 303);
     assert_eq!(response.headers()["location"], "/login?signed_out=1");
+    let cleared = set_cookie(&response).expect("signing out clears the cookie");
+    assert!(cleared.starts_with("qm_session=;") && cleared.contains("Max-Age=0"), "{cleared}");
     assert_eq!(with(&second).send().await.unwrap().status(), 401);
 
     // A wrong password goes back to the form with a reason, and no session.
@@ -174,6 +176,17 @@ async fn a_one_time_password_must_be_changed_first() {
     assert_eq!(location(&r), "/instances?password_changed=1");
     let renewed = session_cookie(&r).expect("the session gets a new id");
     assert_ne!(renewed, cookie);
+    // Requests the password page sent just before (a page, a server function, its scripts),
+    // answered after the change, must not delete the new cookie in the browser: they are turned
+    // away, and leave the cookie alone.
+    let late = get("/instances").send().await.unwrap();
+    assert_eq!(late.status(), 303, "the old id signs no one in");
+    assert_eq!(set_cookie(&late), None, "a late answer leaves the browser's (new) cookie alone");
+    let late = post("/api/shell_info").send().await.unwrap();
+    assert_eq!(late.status(), 401);
+    assert_eq!(set_cookie(&late), None);
+    let late = get("/pkg/quartermaster.css").send().await.unwrap();
+    assert_eq!(set_cookie(&late), None);
     let r = app.anonymous.get(app.url("/instances")).header(COOKIE, renewed).send().await.unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(app.login("olga", "a brand new password").await.headers()["location"], "/instances");

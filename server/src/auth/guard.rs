@@ -60,6 +60,12 @@ pub struct Guard {
 /// Who is calling. Puts `Option<Principal>` into the request's extensions for handlers and
 /// server functions; never rejects (pages decide what anonymous callers see).
 pub async fn identify(State(guard): State<Arc<Guard>>, session: Session, mut request: Request, next: Next) -> Response {
+    // The site's scripts, styles and icon are the same for everyone: no session or user to read.
+    let path = request.uri().path();
+    if path.starts_with("/pkg/") || path == "/favicon.svg" {
+        request.extensions_mut().insert(None::<Principal>);
+        return next.run(request).await;
+    }
     let principal = match bearer(&request) {
         Some(token) => match guard.accounts.token_principal(&token).await {
             Ok(Some((user, teams))) => Some(Principal { user, teams, via_token: true }),

@@ -56,12 +56,45 @@ pub const SESSION_IDLE: Duration = Duration::from_secs(12 * 3600);
 /// expiring after [`SESSION_IDLE`] of inactivity; sessions kept in the portal's database.
 pub fn session_layer(store: SqlSessionStore, public_url: &str) -> SessionManagerLayer<SqlSessionStore> {
     SessionManagerLayer::new(store)
-        .with_name("qm_session")
+        .with_name(SESSION_COOKIE)
         .with_http_only(true)
         .with_same_site(tower_sessions::cookie::SameSite::Lax)
         .with_secure(public_url.starts_with("https://"))
         .with_path("/")
         .with_expiry(Expiry::OnInactivity(time::Duration::seconds(SESSION_IDLE.as_secs() as i64)))
+}
+
+/// The session cookie's name (see [`session_layer`]).
+pub const SESSION_COOKIE: &str = "qm_session";
+
+/// Only signing out clears the session cookie in the browser.
+///
+/// tower-sessions answers a request whose session is no longer in the store with a cookie that
+/// deletes it. After a sign-in or a password change gives the session a new id, requests the page
+/// sent just before (its scripts, styles, a server function) still carry the old id; when one of
+/// them is answered after the new cookie, that deletion removes the new cookie and the person
+/// finds themselves signed out. A stale id in the browser does no harm (it signs no one in, and
+/// the next sign-in replaces it), so the deletion is kept only where the session really ends.
+pub async fn only_sign_out_clears_the_cookie(request: Request, next: Next) -> Response {
+    let signing_out = request.uri().path() == "/auth/logout";
+    let mut response = next.run(request).await;
+    if signing_out || !response.headers().contains_key(header::SET_COOKIE) {
+        return response;
+    }
+    let clears = |value: &HeaderValue| {
+        value
+            .to_str()
+            .ok()
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|pair| pair.trim() == format!("{SESSION_COOKIE}="))
+    };
+    let headers = response.headers_mut();
+    let kept: Vec<HeaderValue> = headers.get_all(header::SET_COOKIE).iter().filter(|v| !clears(v)).cloned().collect();
+    headers.remove(header::SET_COOKIE);
+    for value in kept {
+        headers.append(header::SET_COOKIE, value);
+    }
+    response
 }
 
 /// Removes expired sessions every ten minutes until the portal stops.

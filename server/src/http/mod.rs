@@ -65,11 +65,13 @@ pub fn router(state: AppState) -> Router {
         // The catalog page, answered from a kept render while what it shows is unchanged.
         .layer(middleware::from_fn_with_state(pages, page_cache::serve))
         // Layers run from the last added inwards: headers on every answer, where the request came
-        // from, then the session, who is calling, the CSRF check, the sign-in gate, the page cache.
+        // from, then the session (whose cookie only signing out clears), who is calling, the CSRF
+        // check, the sign-in gate, the page cache.
         .layer(middleware::from_fn(auth::require_login))
         .layer(middleware::from_fn_with_state(guard.clone(), guard::same_origin))
         .layer(middleware::from_fn_with_state(guard, guard::identify))
         .layer(auth::session_layer(sessions, &state.config.public_url))
+        .layer(middleware::from_fn(auth::only_sign_out_clears_the_cookie))
         .layer(middleware::from_fn_with_state(state.clone(), source::record_source))
         .layer(middleware::from_fn(guard::security_headers));
 
