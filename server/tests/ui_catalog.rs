@@ -264,6 +264,22 @@ async fn a_kept_catalog_page_is_reused_only_while_what_it_shows_is_unchanged() {
     assert_eq!(counted("kept").await, kept + 1.0, "the second request was not answered from the kept page");
     assert_eq!(counted("rendered").await, rendered);
 
+    // A browser taking gzip gets the kept page compressed, with a nonce of its own, decoding to
+    // the same page.
+    let response =
+        app.client.get(app.url("/catalog")).header("accept-encoding", "gzip, deflate, br").send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-encoding"], "gzip");
+    let csp = response.headers()["content-security-policy"].to_str().unwrap().to_string();
+    let compressed = response.bytes().await.unwrap();
+    let mut html = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&compressed[..]), &mut html).unwrap();
+    let (gzip_nonce, gzipped) = nonce_and_rest(&csp, &html);
+    assert!(gzip_nonce != first_nonce && gzip_nonce != second_nonce, "a nonce reused");
+    assert_eq!(gzipped, first, "the compressed page is not the same page");
+    assert!(compressed.len() * 2 < html.len(), "{} bytes compressed of {}", compressed.len(), html.len());
+    assert_eq!(counted("kept").await, kept + 2.0);
+
     // A new service: rendered afresh, and shown.
     seed::class(app.store.as_ref(), seed::BROKER, "svc-zk", "zookeeper", "Coordination", &[], json!({})).await;
     let (_, third) = get(app.client.clone(), "/catalog").await;

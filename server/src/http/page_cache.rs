@@ -12,11 +12,17 @@
 //! across a change the page would show, so this never shows stale data.
 //!
 //! Each answer carries its own CSP nonce: the kept copy is stored split at the nonce it was
-//! rendered with, and joined with the new request's nonce.
+//! rendered with, and joined with the new request's nonce. For browsers that take gzip, each
+//! piece is also kept compressed, once, at the best level: a gzip answer is those pieces with the
+//! nonce between them as uncompressed deflate blocks, and a checksum combined from the pieces'
+//! own — no compression per request.
 //!
 //! Bounded by bytes (`--page-cache-mb`, 0 turns it off); least recently used pages go first.
 
-use std::sync::{Arc, Mutex};
+use std::{
+    io::Write as _,
+    sync::{Arc, Mutex, OnceLock},
+};
 
 use app::{
     PageNonce,
@@ -26,7 +32,7 @@ use app::{
 use axum::{
     body::{Body, Bytes},
     extract::{Request, State},
-    http::{HeaderMap, Method, StatusCode, header},
+    http::{HeaderMap, HeaderValue, Method, StatusCode, header},
     middleware::Next,
     response::Response,
 };
@@ -63,6 +69,17 @@ struct Page {
     headers: HeaderMap,
     /// The body, split where the render's nonce stood.
     pieces: Vec<Bytes>,
+    /// The pieces compressed, made at the first answer that asks for gzip.
+    gzip: OnceLock<Option<Gzipped>>,
+}
+
+/// A kept page's pieces as raw deflate: every piece but the last ends on a byte boundary (a sync
+/// flush) without ending the stream, so that a stored block holding the nonce can follow it; the
+/// last one ends the stream.
+struct Gzipped {
+    deflated: Vec<Vec<u8>>,
+    /// Each piece's CRC-32 and length, combined around the nonce's for the gzip trailer.
+    checksums: Vec<flate2::Crc>,
 }
 
 impl Page {
@@ -80,6 +97,74 @@ impl Page {
         }
         body
     }
+
+    fn gzipped(&self) -> Option<&Gzipped> {
+        self.gzip.get_or_init(|| Gzipped::new(&self.pieces).ok()).as_ref()
+    }
+}
+
+impl Gzipped {
+    fn new(pieces: &[Bytes]) -> std::io::Result<Self> {
+        let mut deflated = Vec::with_capacity(pieces.len());
+        let mut checksums = Vec::with_capacity(pieces.len());
+        for (i, piece) in pieces.iter().enumerate() {
+            let mut encoder = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+            encoder.write_all(piece)?;
+            let raw = if i + 1 == pieces.len() {
+                encoder.finish()?
+            } else {
+                // A sync flush: everything so far, byte-aligned, the stream left open.
+                encoder.flush()?;
+                std::mem::take(encoder.get_mut())
+            };
+            deflated.push(raw);
+            let mut crc = flate2::Crc::new();
+            crc.update(piece);
+            checksums.push(crc);
+        }
+        Ok(Self { deflated, checksums })
+    }
+
+    /// A gzip member (RFC 1952) of the page joined with `nonce`.
+    fn body(&self, nonce: &str) -> Vec<u8> {
+        let nonce = nonce.as_bytes();
+        let size = self.deflated.iter().map(Vec::len).sum::<usize>() + (nonce.len() + 5) * self.deflated.len() + 18;
+        let mut body = Vec::with_capacity(size);
+        // ID1 ID2, deflate, no flags, no time, no extra flags, unknown OS.
+        body.extend_from_slice(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff]);
+        let mut nonce_crc = flate2::Crc::new();
+        nonce_crc.update(nonce);
+        let mut crc = flate2::Crc::new();
+        for (i, (raw, piece_crc)) in self.deflated.iter().zip(&self.checksums).enumerate() {
+            if i > 0 {
+                // A stored block, not the last (RFC 1951 3.2.4): header byte, LEN, NLEN, bytes.
+                let len = nonce.len() as u16;
+                body.push(0);
+                body.extend_from_slice(&len.to_le_bytes());
+                body.extend_from_slice(&(!len).to_le_bytes());
+                body.extend_from_slice(nonce);
+                crc.combine(&nonce_crc);
+            }
+            body.extend_from_slice(raw);
+            crc.combine(piece_crc);
+        }
+        body.extend_from_slice(&crc.sum().to_le_bytes());
+        body.extend_from_slice(&crc.amount().to_le_bytes());
+        body
+    }
+}
+
+/// Whether the request's `Accept-Encoding` takes gzip (named, with a weight above zero).
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers.get_all(header::ACCEPT_ENCODING).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(
+        |coding| {
+            let mut parts = coding.split(';');
+            let named = parts.next().is_some_and(|name| name.trim().eq_ignore_ascii_case("gzip"));
+            let refused = parts
+                .any(|p| p.trim().strip_prefix("q=").is_some_and(|q| q.trim().parse::<f32>().is_ok_and(|q| q <= 0.0)));
+            named && !refused
+        },
+    )
 }
 
 impl PageCache {
@@ -131,7 +216,7 @@ pub async fn serve(State(cache): State<PageCache>, mut request: Request, next: N
     let key = (identity(&caller), request.uri().to_string());
     if let Some(page) = cache.lookup(&key, &shell, &catalog) {
         METRICS.page_cache.with_label_values(&["kept"]).inc();
-        return answer(&page, &nonce);
+        return answer(&page, &nonce, accepts_gzip(request.headers()));
     }
     METRICS.page_cache.with_label_values(&["rendered"]).inc();
     request.extensions_mut().insert(PageData { shell: shell.clone(), catalog: catalog.clone() });
@@ -166,9 +251,19 @@ pub async fn serve(State(cache): State<PageCache>, mut request: Request, next: N
         }
     }
     let bytes = Bytes::from(chunks.concat());
-    let page =
-        Page { shell, catalog, status: parts.status, headers: parts.headers.clone(), pieces: split(&bytes, &nonce) };
-    cache.keep(key, page);
+    let pieces = split(&bytes, &nonce);
+    // Stored blocks carry at most 65,535 bytes: a nonce is 22.
+    let page = (nonce.len() <= usize::from(u16::MAX)).then(|| Page {
+        shell,
+        catalog,
+        status: parts.status,
+        headers: parts.headers.clone(),
+        pieces,
+        gzip: OnceLock::new(),
+    });
+    if let Some(page) = page {
+        cache.keep(key, page);
+    }
     Response::from_parts(parts, Body::from(bytes))
 }
 
@@ -180,11 +275,22 @@ fn identity(caller: &Caller) -> String {
     )
 }
 
-fn answer(page: &Page, nonce: &str) -> Response {
-    let mut response = Response::new(Body::from(page.body(nonce)));
+fn answer(page: &Page, nonce: &str, gzip: bool) -> Response {
+    let gzipped = if gzip { page.gzipped() } else { None };
+    let body = match gzipped {
+        Some(gzipped) => gzipped.body(nonce),
+        None => page.body(nonce),
+    };
+    let mut response = Response::new(Body::from(body));
     *response.status_mut() = page.status;
-    *response.headers_mut() = page.headers.clone();
-    response.headers_mut().remove(header::CONTENT_LENGTH);
+    let headers = response.headers_mut();
+    *headers = page.headers.clone();
+    headers.remove(header::CONTENT_LENGTH);
+    // Already encoded: the compression layer passes it on as it is.
+    if gzipped.is_some() {
+        headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
+    headers.append(header::VARY, HeaderValue::from_static("accept-encoding"));
     response
 }
 
@@ -215,11 +321,54 @@ mod tests {
             status: StatusCode::OK,
             headers: HeaderMap::new(),
             pieces,
+            gzip: OnceLock::new(),
         };
         assert_eq!(
             String::from_utf8(page.body("other")).unwrap(),
             "<script nonce=\"other\">a</script><p>N0nc</p><script nonce=\"other\">"
         );
         assert_eq!(split(&Bytes::from_static(b"plain"), "N0nce").len(), 1);
+
+        // Kept compressed, joined with a nonce: a gzip stream a decoder reads back to the same
+        // page, checksum and length included.
+        for nonce in ["other", "a-longer-nonce-value-0123456789"] {
+            let gzip = page.gzipped().expect("compressed").body(nonce);
+            let mut plain = String::new();
+            std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gzip[..]), &mut plain).unwrap();
+            assert_eq!(plain, String::from_utf8(page.body(nonce)).unwrap());
+        }
+    }
+
+    #[test]
+    fn a_large_page_compresses_around_its_nonces() {
+        let nonce = "AbCdEfGhIjKlMnOpQrStUv";
+        let tile = |i: usize| format!("<li class=\"tile\"><h3>service {i}</h3><p>a description of it</p></li>");
+        let html = format!(
+            "<html><script nonce=\"{nonce}\">x</script>{}<script nonce=\"{nonce}\">y</script></html>",
+            (0..5000).map(tile).collect::<String>()
+        );
+        let pieces = split(&Bytes::from(html.clone()), nonce);
+        let gzipped = Gzipped::new(&pieces).unwrap();
+        let gzip = gzipped.body("ZyXwVuTsRqPoNmLkJiHgFe");
+        assert!(gzip.len() < html.len() / 10, "{} of {}", gzip.len(), html.len());
+        let mut plain = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gzip[..]), &mut plain).unwrap();
+        assert_eq!(plain, html.replace(nonce, "ZyXwVuTsRqPoNmLkJiHgFe"));
+    }
+
+    #[test]
+    fn gzip_is_taken_when_named_without_a_zero_weight() {
+        let with = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::ACCEPT_ENCODING, HeaderValue::from_str(value).unwrap());
+            accepts_gzip(&headers)
+        };
+        assert!(with("gzip, deflate, br, zstd"));
+        assert!(with("br;q=1.0, GZIP;q=0.5"));
+        assert!(!with("gzip;q=0"));
+        assert!(!with("gzip; q=0.000, br"));
+        assert!(!with("identity"));
+        assert!(!with("x-gzip-ish"));
+        assert!(!accepts_gzip(&HeaderMap::new()));
     }
 }
