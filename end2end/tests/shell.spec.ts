@@ -63,3 +63,23 @@ test('dark mode follows the system setting', async ({ browser }) => {
   expect(dark).not.toEqual(light);
   await page.close();
 });
+
+test('pages asked for at once are each their own page: no preload links gathered from other answers', async ({ page }) => {
+  // Leptos 0.8 registered a screen's preload links outside the request (see `without_split_preloads`
+  // in app/src/lib.rs): answers made at the same time collected each other's, up to 400 KB a page.
+  const bodies = await Promise.all(
+    Array.from({ length: 24 }, async () => {
+      const res = await page.request.get('/instances');
+      expect(res.status()).toBe(200);
+      return await res.text();
+    }),
+  );
+  const sizes = bodies.map((b) => b.length).sort((a, b) => a - b);
+  const median = sizes[sizes.length >> 1];
+  for (const body of bodies) {
+    expect(body.length, `sizes ${sizes.join(', ')}`).toBeLessThan(median * 1.05);
+    expect(body.length, `sizes ${sizes.join(', ')}`).toBeGreaterThan(median * 0.95);
+    // The main bundle's own preload only; no parts, no second copy.
+    expect(body.match(/type="application\/wasm"/g)?.length ?? 0).toBe(1);
+  }
+});
