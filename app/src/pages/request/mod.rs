@@ -33,8 +33,11 @@ pub fn RequestPage() -> impl IntoView {
     // inside the `Suspend` below (after its awaits), the hydrating browser never fetched it for
     // a member whose team was preselected (no hint beside the governed fields) — resources made
     // after an await do not line up with the server's serialized data.
+    // `try_get`: when the page goes away while the team's first value is being set, the resource's
+    // task can still run once after the signal is gone (seen on the server, as a panic in a
+    // spawned task); an empty team asks the server nothing.
     let quota = Resource::new(
-        move || namespace.get(),
+        move || namespace.try_get().unwrap_or_default(),
         |ns| async move {
             if form::name_message(&ns, true).is_some() { Ok(QuotaView::default()) } else { load_quota(ns).await }
         },
