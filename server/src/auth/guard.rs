@@ -57,12 +57,16 @@ pub struct Guard {
     pub origin: String,
 }
 
+/// The site's own files (scripts, styles, wasm, the icon): the same for everyone.
+pub fn is_site_file(path: &str) -> bool {
+    path.starts_with("/pkg/") || path == "/favicon.svg"
+}
+
 /// Who is calling. Puts `Option<Principal>` into the request's extensions for handlers and
 /// server functions; never rejects (pages decide what anonymous callers see).
 pub async fn identify(State(guard): State<Arc<Guard>>, session: Session, mut request: Request, next: Next) -> Response {
     // The site's scripts, styles and icon are the same for everyone: no session or user to read.
-    let path = request.uri().path();
-    if path.starts_with("/pkg/") || path == "/favicon.svg" {
+    if is_site_file(request.uri().path()) {
         request.extensions_mut().insert(None::<Principal>);
         return next.run(request).await;
     }

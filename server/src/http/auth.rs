@@ -86,7 +86,7 @@ pub async fn only_sign_out_clears_the_cookie(request: Request, next: Next) -> Re
             .to_str()
             .ok()
             .and_then(|v| v.split(';').next())
-            .is_some_and(|pair| pair.trim() == format!("{SESSION_COOKIE}="))
+            .is_some_and(|pair| pair.trim().strip_prefix(SESSION_COOKIE) == Some("="))
     };
     let headers = response.headers_mut();
     let kept: Vec<HeaderValue> = headers.get_all(header::SET_COOKIE).iter().filter(|v| !clears(v)).cloned().collect();
@@ -118,8 +118,7 @@ pub fn spawn_session_cleanup(store: SqlSessionStore, mut shutdown: tokio::sync::
 fn is_public(path: &str) -> bool {
     path == LOGIN_PAGE
         || path == "/auth/login"
-        || path.starts_with("/pkg/")
-        || path == "/favicon.svg"
+        || crate::auth::guard::is_site_file(path)
         // The REST API's description is no secret (tools fetch it before they hold a token).
         || path == "/rest/v1/openapi.json"
         || path == "/rest/v1/docs"
