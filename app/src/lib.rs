@@ -40,9 +40,9 @@ use pages::{
 };
 
 /// A screen whose code is split out of the main wasm bundle (`cargo leptos build --split`): the
-/// browser fetches it when the screen is first shown (on a first visit the server usually names the
-/// screen's parts in preload links; see the README's performance notes). The shell, router and
-/// shared components stay in the main bundle.
+/// browser fetches it when the screen is first shown (no preload links name the parts, see
+/// [`without_split_preloads`]). The shell, router and shared components stay in the main bundle;
+/// forms opened by a click within a screen are `#[lazy]` parts of their own.
 macro_rules! lazy_screens {
     ($($route:ident => $page:ident),* $(,)?) => {$(
         #[doc = concat!("The lazily loaded route of [`", stringify!($page), "`].")]

@@ -21,7 +21,10 @@
 
 use std::{
     io::Write as _,
-    sync::{Arc, Mutex, OnceLock},
+    sync::{
+        Arc, Mutex, OnceLock,
+        atomic::{AtomicUsize, Ordering},
+    },
 };
 
 use app::{
@@ -58,8 +61,11 @@ pub struct PageCache {
 
 struct Kept {
     pages: LruCache<(String, String), Arc<Page>>,
+    /// What the kept pages count against the budget: each page's [`Page::counted`].
     bytes: usize,
 }
+
+type Key = (String, String);
 
 /// A rendered page and the data it was rendered from.
 struct Page {
@@ -71,6 +77,9 @@ struct Page {
     pieces: Vec<Bytes>,
     /// The pieces compressed, made at the first answer that asks for gzip.
     gzip: OnceLock<Option<Gzipped>>,
+    /// Bytes this page counts against the budget: its pieces, and its compressed copy once made.
+    /// Changed only under the lock of the [`Kept`] that holds the page.
+    counted: AtomicUsize,
 }
 
 /// A kept page's pieces as raw deflate: every piece but the last ends on a byte boundary (a sync
@@ -98,12 +107,26 @@ impl Page {
         body
     }
 
-    fn gzipped(&self) -> Option<&Gzipped> {
-        self.gzip.get_or_init(|| Gzipped::new(&self.pieces).ok()).as_ref()
+    /// The compressed copy, and its size when this call made it (to be counted by its keeper).
+    fn gzipped(&self) -> (Option<&Gzipped>, Option<usize>) {
+        let mut made = None;
+        let gzipped = self
+            .gzip
+            .get_or_init(|| {
+                let gzipped = Gzipped::new(&self.pieces).ok();
+                made = gzipped.as_ref().map(Gzipped::len);
+                gzipped
+            })
+            .as_ref();
+        (gzipped, made)
     }
 }
 
 impl Gzipped {
+    fn len(&self) -> usize {
+        self.deflated.iter().map(Vec::len).sum::<usize>() + self.checksums.len() * size_of::<flate2::Crc>()
+    }
+
     fn new(pieces: &[Bytes]) -> std::io::Result<Self> {
         let mut deflated = Vec::with_capacity(pieces.len());
         let mut checksums = Vec::with_capacity(pieces.len());
@@ -167,34 +190,73 @@ fn accepts_gzip(headers: &HeaderMap) -> bool {
     )
 }
 
+impl Kept {
+    /// Keeps `page` under `key`, then drops least recently used pages until `budget` holds.
+    fn insert(&mut self, key: Key, page: Arc<Page>, budget: usize) {
+        let size = page.len();
+        page.counted.store(size, Ordering::Relaxed);
+        if let Some(old) = self.pages.insert(key, page) {
+            self.bytes -= old.counted.load(Ordering::Relaxed);
+        }
+        self.bytes += size;
+        self.trim(budget);
+    }
+
+    /// Counts `more` bytes made for `page` after it was kept (its compressed copy), if it is still
+    /// the page kept under `key`.
+    fn grow(&mut self, key: &Key, page: &Arc<Page>, more: usize, budget: usize) {
+        if self.pages.peek(key).is_some_and(|kept| Arc::ptr_eq(kept, page)) {
+            page.counted.fetch_add(more, Ordering::Relaxed);
+            self.bytes += more;
+            self.trim(budget);
+        }
+    }
+
+    fn trim(&mut self, budget: usize) {
+        while self.bytes > budget {
+            match self.pages.remove_lru() {
+                Some((_, old)) => self.bytes -= old.counted.load(Ordering::Relaxed),
+                None => break,
+            }
+        }
+    }
+}
+
 impl PageCache {
     pub fn new(portal: PortalHandle, budget_bytes: usize) -> Self {
         let kept = Kept { pages: LruCache::new_unbounded(), bytes: 0 };
         Self { portal, budget: budget_bytes, kept: Arc::new(Mutex::new(kept)) }
     }
 
-    fn lookup(&self, key: &(String, String), shell: &ShellInfo, catalog: &Arc<CatalogView>) -> Option<Arc<Page>> {
-        let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
+    fn kept(&self) -> std::sync::MutexGuard<'_, Kept> {
+        self.kept.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn lookup(&self, key: &Key, shell: &ShellInfo, catalog: &Arc<CatalogView>) -> Option<Arc<Page>> {
+        let mut kept = self.kept();
         let page = kept.pages.get(key)?;
         (page.shell == *shell && Arc::ptr_eq(&page.catalog, catalog)).then(|| page.clone())
     }
 
-    fn keep(&self, key: (String, String), page: Page) {
-        let size = page.len();
-        if size > self.budget {
-            return;
+    fn keep(&self, key: Key, page: Page) {
+        if page.len() <= self.budget {
+            self.kept().insert(key, Arc::new(page), self.budget);
         }
-        let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(old) = kept.pages.insert(key, Arc::new(page)) {
-            kept.bytes -= old.len();
-        }
-        kept.bytes += size;
-        while kept.bytes > self.budget {
-            match kept.pages.remove_lru() {
-                Some((_, old)) => kept.bytes -= old.len(),
-                None => break,
+    }
+
+    /// The kept page as an answer, compressed when the browser takes gzip; a compressed copy made
+    /// for it is counted against the budget too.
+    fn answer(&self, key: &Key, page: &Arc<Page>, nonce: &str, gzip: bool) -> Response {
+        let gzipped = if gzip {
+            let (gzipped, made) = page.gzipped();
+            if let Some(more) = made {
+                self.kept().grow(key, page, more, self.budget);
             }
-        }
+            gzipped
+        } else {
+            None
+        };
+        answer(page, gzipped, nonce)
     }
 }
 
@@ -216,7 +278,7 @@ pub async fn serve(State(cache): State<PageCache>, mut request: Request, next: N
     let key = (identity(&caller), request.uri().to_string());
     if let Some(page) = cache.lookup(&key, &shell, &catalog) {
         METRICS.page_cache.with_label_values(&["kept"]).inc();
-        return answer(&page, &nonce, accepts_gzip(request.headers()));
+        return cache.answer(&key, &page, &nonce, accepts_gzip(request.headers()));
     }
     METRICS.page_cache.with_label_values(&["rendered"]).inc();
     request.extensions_mut().insert(PageData { shell: shell.clone(), catalog: catalog.clone() });
@@ -260,6 +322,7 @@ pub async fn serve(State(cache): State<PageCache>, mut request: Request, next: N
         headers: parts.headers.clone(),
         pieces,
         gzip: OnceLock::new(),
+        counted: AtomicUsize::new(0),
     });
     if let Some(page) = page {
         cache.keep(key, page);
@@ -275,8 +338,7 @@ fn identity(caller: &Caller) -> String {
     )
 }
 
-fn answer(page: &Page, nonce: &str, gzip: bool) -> Response {
-    let gzipped = if gzip { page.gzipped() } else { None };
+fn answer(page: &Page, gzipped: Option<&Gzipped>, nonce: &str) -> Response {
     let body = match gzipped {
         Some(gzipped) => gzipped.body(nonce),
         None => page.body(nonce),
@@ -322,6 +384,7 @@ mod tests {
             headers: HeaderMap::new(),
             pieces,
             gzip: OnceLock::new(),
+            counted: AtomicUsize::new(0),
         };
         assert_eq!(
             String::from_utf8(page.body("other")).unwrap(),
@@ -332,11 +395,53 @@ mod tests {
         // Kept compressed, joined with a nonce: a gzip stream a decoder reads back to the same
         // page, checksum and length included.
         for nonce in ["other", "a-longer-nonce-value-0123456789"] {
-            let gzip = page.gzipped().expect("compressed").body(nonce);
+            let gzip = page.gzipped().0.expect("compressed").body(nonce);
             let mut plain = String::new();
             std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gzip[..]), &mut plain).unwrap();
             assert_eq!(plain, String::from_utf8(page.body(nonce)).unwrap());
         }
+    }
+
+    fn page(html: String) -> Arc<Page> {
+        Arc::new(Page {
+            shell: ShellInfo::default(),
+            catalog: Arc::new(CatalogView::new(vec![], vec![])),
+            status: StatusCode::OK,
+            headers: HeaderMap::new(),
+            pieces: split(&Bytes::from(html), "N0nce"),
+            gzip: OnceLock::new(),
+            counted: AtomicUsize::new(0),
+        })
+    }
+
+    #[test]
+    fn a_compressed_copy_counts_against_the_budget() {
+        let html = |seed: usize| {
+            let items = (0..400).map(|i| format!("<li>{}</li>", i * 7919 + seed)).collect::<String>();
+            format!("<script nonce=\"N0nce\"></script><ul>{items}</ul><script nonce=\"N0nce\"></script>")
+        };
+        let key = |name: &str| (name.to_owned(), "/catalog".to_owned());
+        let mut kept = Kept { pages: LruCache::new_unbounded(), bytes: 0 };
+        let (a, b) = (page(html(1)), page(html(2)));
+        let budget = a.len() + b.len() + 64;
+        kept.insert(key("a"), a.clone(), budget);
+        kept.insert(key("b"), b.clone(), budget);
+        assert_eq!(kept.bytes, a.len() + b.len());
+
+        // b's compressed copy is made once, and counted: over the budget, a (used least recently) goes.
+        let more = b.gzipped().1.expect("made by this call");
+        assert!(more > 64, "{more}");
+        assert_eq!(b.gzipped().1, None, "made once");
+        kept.grow(&key("b"), &b, more, budget);
+        assert_eq!(kept.bytes, b.len() + more);
+        assert!(kept.pages.peek(&key("a")).is_none());
+
+        // A page replaced gives back all it counted; a page no longer kept counts nothing.
+        let c = page(html(3));
+        kept.insert(key("b"), c.clone(), budget);
+        assert_eq!(kept.bytes, c.len());
+        kept.grow(&key("b"), &b, 10, budget);
+        assert_eq!(kept.bytes, c.len());
     }
 
     #[test]

@@ -11,8 +11,8 @@ use crate::api::instances::{BindingRequest, InstancePage};
 use crate::api::{Rejection, Submitted};
 use crate::components::status::StatusBadge;
 use crate::components::ui::{
-    BUTTON_PRIMARY, BUTTON_SECONDARY, CARD, ErrorBox, FIELD_ERROR, INPUT, LABEL, MUTED, focus_when_mounted, on_escape,
-    readable_time,
+    BUTTON_PRIMARY, BUTTON_SECONDARY, CARD, ErrorBox, FIELD_ERROR, INPUT, LABEL, MUTED, Spinner, focus_when_mounted,
+    on_escape, readable_time,
 };
 use crate::model::{Phase, ServiceBinding, binding_status, instance_status};
 use crate::pages::request::name_message;
@@ -52,10 +52,12 @@ pub fn Bindings(page: StoredValue<InstancePage>) -> impl IntoView {
                 }
             }}
             <Show when=move || creating.get()>
-                {
-                    let schema = page.with_value(|p| p.class.as_ref().and_then(|c| c.plan(&plan())).and_then(|p| p.binding_schema.clone()));
-                    view! { <NewBinding schema on_done=move || creating.set(false) /> }
-                }
+                <Suspense fallback=|| view! { <Spinner label="Opening the binding form" /> }>
+                    {move || {
+                        let schema = page.with_value(|p| p.class.as_ref().and_then(|c| c.plan(&plan())).and_then(|p| p.binding_schema.clone()));
+                        Suspend::new(new_binding(schema, Callback::new(move |()| creating.set(false))))
+                    }}
+                </Suspense>
             </Show>
             {move || {
                 let list = live.bindings.get();
@@ -73,6 +75,12 @@ pub fn Bindings(page: StoredValue<InstancePage>) -> impl IntoView {
             }}
         </section>
     }
+}
+
+/// The binding form, a part of the wasm bundle of its own (`#[lazy]`), fetched when it is opened.
+#[lazy(instance_binding_form)]
+fn new_binding(schema: Option<Value>, on_done: Callback<()>) -> AnyView {
+    view! { <NewBinding schema on_done=move || on_done.run(()) /> }.into_any()
 }
 
 #[component]

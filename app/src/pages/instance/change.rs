@@ -79,10 +79,19 @@ pub fn Changes(page: StoredValue<InstancePage>) -> impl IntoView {
                 }
             </Show>
             <Show when=move || editing.get()>
-                <UpdatePanel page on_done=move || editing.set(false) />
+                <Suspense fallback=|| view! { <Spinner label="Opening the change form" /> }>
+                    {move || Suspend::new(update_panel(page, Callback::new(move |()| editing.set(false))))}
+                </Suspense>
             </Show>
         </Show>
     }
+}
+
+/// The change form, a part of the wasm bundle of its own (`#[lazy]`): the browser fetches the
+/// schema form's code when someone opens it, not with every instance page.
+#[lazy(instance_update_form)]
+fn update_panel(page: StoredValue<InstancePage>, on_done: Callback<()>) -> AnyView {
+    view! { <UpdatePanel page on_done=move || on_done.run(()) /> }.into_any()
 }
 
 #[component]
