@@ -279,7 +279,8 @@ cmd_test() {
   # A port of its own, so a portal served on 3000 does not get in the way; the first start makes
   # the platform admin with this password, and the browser tests sign in with it.
   QM_DATA_DIR="$e2e_data" LEPTOS_SITE_ADDR=127.0.0.1:3137 QM_E2E_BASE_URL=http://127.0.0.1:3137 \
-    QM_ADMIN_PASSWORD=${QM_E2E_ADMIN_PASSWORD:-e2e-admin-password} cargo leptos end-to-end --split
+    QM_ADMIN_PASSWORD=${QM_E2E_ADMIN_PASSWORD:-e2e-admin-password} QM_BUILTIN_BROKER_PASSWORD=e2e-broker-password \
+    cargo leptos end-to-end --split
   rm -rf "$e2e_data"
   e2e_kubernetes
   run_fuzz "${QM_FUZZ_SECONDS:-20}"
@@ -308,7 +309,8 @@ e2e_kubernetes() {
   local status=0
   QM_CLUSTER=kubernetes QM_KUBECONFIG="$state/kubeconfig-ca" QM_DATA_DIR="$data" \
     LEPTOS_SITE_ADDR=127.0.0.1:3138 QM_E2E_BASE_URL=http://127.0.0.1:3138 \
-    QM_ADMIN_PASSWORD=${QM_E2E_ADMIN_PASSWORD:-e2e-admin-password} cargo leptos end-to-end --split || status=$?
+    QM_ADMIN_PASSWORD=${QM_E2E_ADMIN_PASSWORD:-e2e-admin-password} QM_BUILTIN_BROKER_PASSWORD=e2e-broker-password \
+    cargo leptos end-to-end --split || status=$?
   "$KUBELITE_TOOL/stop" "$state" --rm >/dev/null 2>&1 || true
   rm -rf "$data"
   [ $status -eq 0 ] || die "browser tests in Kubernetes mode failed"

@@ -1,5 +1,5 @@
 import { test, expect } from '@playwright/test';
-import { openHydrated, snap, uniqueName } from './helpers';
+import { BROKER_PASSWORD, BROKER_USERNAME, openHydrated, snap, uniqueName } from './helpers';
 
 test('admin tests a broker connection, sees a broken registration explained, relists and removes', async ({ page, baseURL }, testInfo) => {
   test.setTimeout(120_000);
@@ -15,6 +15,12 @@ test('admin tests a broker connection, sees a broken registration explained, rel
   await page.getByTestId('open-register').click();
   await page.locator('#broker-name').fill(broken);
   await page.locator('#broker-url').fill(`${baseURL}/broker`);
+  // The built-in broker answers only with its credentials.
+  await page.getByTestId('test-connection').click();
+  await expect(page.getByTestId('connection-test')).toContainText('The broker refused the credentials (401/403).');
+  await page.locator('#auth-basic').check();
+  await page.locator('#broker-username').fill(BROKER_USERNAME);
+  await page.locator('#broker-password').fill(BROKER_PASSWORD);
   await page.getByTestId('test-connection').click();
   await expect(page.getByTestId('connection-test')).toContainText(/Connected: the catalog lists \d+ services/);
   await snap(page, testInfo, 'connection test ok');

@@ -2,6 +2,10 @@ import { expect, request, type APIRequestContext, type Page, type TestInfo } fro
 
 /** The platform admin every browser test acts as (dev.sh gives the portal this password). */
 export const ADMIN = { username: 'admin', password: process.env.QM_ADMIN_PASSWORD ?? 'e2e-admin-password' };
+/** The built-in broker's basic auth (`./dev.sh test` starts the portal with this password). */
+export const BROKER_USERNAME = 'quartermaster';
+export const BROKER_PASSWORD = process.env.QM_BUILTIN_BROKER_PASSWORD ?? 'e2e-broker-password';
+export const BROKER_AUTH = { Authorization: `Basic ${btoa(`${BROKER_USERNAME}:${BROKER_PASSWORD}`)}` };
 /** Where global setup keeps the admin's signed-in browser state, which every spec starts from. */
 export const ADMIN_STATE = 'test-results/.auth/admin.json';
 export const baseURL = process.env.QM_E2E_BASE_URL ?? 'http://127.0.0.1:3000';

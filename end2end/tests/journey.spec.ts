@@ -1,5 +1,5 @@
 import { test, expect, type Page } from '@playwright/test';
-import { catalogWith, openHydrated, snap, uniqueName } from './helpers';
+import { BROKER_AUTH, catalogWith, openHydrated, snap, uniqueName } from './helpers';
 
 // The whole life of an HDFS namespace on the built-in broker, in one browser tab: no reloads.
 test.describe.configure({ mode: 'serial' });
@@ -146,7 +146,10 @@ test('request, watch, bind, reveal, raise the quota, delete', async ({ page, con
 test('a broker fault ends in a readable message on the instance page', async ({ page, request }, testInfo) => {
   test.setTimeout(120_000);
   // The built-in broker refuses the next provision with a 400 and a description.
-  const fault = await request.put('/broker/admin/fault', { data: { fault: 'bad-request', on: 'provision', times: 1 } });
+  // Its fault switch takes the broker's own credentials, and nothing else.
+  const data = { fault: 'bad-request', on: 'provision', times: 1 };
+  expect((await request.put('/broker/admin/fault', { data })).status()).toBe(401);
+  const fault = await request.put('/broker/admin/fault', { data, headers: BROKER_AUTH });
   expect(fault.ok()).toBeTruthy();
   try {
     const name = uniqueName('broken');
@@ -169,6 +172,6 @@ test('a broker fault ends in a readable message on the instance page', async ({ 
     await page.getByTestId('confirm-delete-button').click();
     await expect(page.getByText('This instance has been deleted')).toBeVisible({ timeout: 60_000 });
   } finally {
-    await request.delete('/broker/admin/fault');
+    await request.delete('/broker/admin/fault', { headers: BROKER_AUTH });
   }
 });

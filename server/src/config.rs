@@ -58,6 +58,11 @@ pub struct ServeArgs {
     /// Serve the built-in demo OSB broker under `/broker` (default true).
     #[arg(long, env = "QM_BUILTIN_BROKER")]
     pub builtin_broker: Option<bool>,
+    /// The password the built-in broker demands (user `quartermaster`) on its OSB API and its
+    /// `/broker/admin` switches. Default: a new random one at every start, handed to the portal
+    /// through the broker's auth Secret.
+    #[arg(long, env = "QM_BUILTIN_BROKER_PASSWORD", hide_env_values = true)]
+    pub builtin_broker_password: Option<String>,
     /// Behind a reverse proxy: take the client's address (for the audit log) from the first
     /// `X-Forwarded-For` entry rather than the connection's peer (default false).
     #[arg(long, env = "QM_TRUST_FORWARDED_FOR")]
@@ -151,6 +156,7 @@ struct FileConfig {
     admin_password: Option<String>,
     site_root: Option<PathBuf>,
     builtin_broker: Option<bool>,
+    builtin_broker_password: Option<String>,
     trust_forwarded_for: Option<bool>,
     controller_workers: Option<usize>,
     broker_timeout: Option<u64>,
@@ -220,6 +226,8 @@ pub struct Config {
     pub site_root: PathBuf,
     /// Whether the portal hosts the built-in broker under [`crate::broker::MOUNT_PATH`].
     pub builtin_broker: bool,
+    /// The password the built-in broker demands (see `--builtin-broker-password`).
+    pub builtin_broker_password: Redacted,
     /// Client addresses from `X-Forwarded-For` (behind a trusted proxy).
     pub trust_forwarded_for: bool,
     /// Where the catalog's objects live.
@@ -286,6 +294,12 @@ impl Config {
             )?),
             site_root: args.site_root.or(file.site_root).unwrap_or_else(default_site_root),
             builtin_broker: args.builtin_broker.or(file.builtin_broker).unwrap_or(true),
+            builtin_broker_password: Redacted(
+                args.builtin_broker_password
+                    .or(file.builtin_broker_password)
+                    .filter(|p| !p.is_empty())
+                    .unwrap_or_else(crate::auth::password::generate),
+            ),
             trust_forwarded_for: args.trust_forwarded_for.or(file.trust_forwarded_for).unwrap_or(false),
             change_log_retention: match args.change_log_retention.or(file.change_log_retention) {
                 Some(0) => bail!("--change-log-retention must be at least 1"),
@@ -304,7 +318,16 @@ impl Config {
     pub fn builtin_broker_config(&self) -> crate::broker::BrokerConfig {
         crate::broker::BrokerConfig {
             public_url: crate::broker::builtin_broker_url(&self.public_url),
+            basic_auth: Some(self.builtin_broker_credentials()),
             ..crate::broker::BrokerConfig::default()
+        }
+    }
+
+    /// What the built-in broker demands, and what the portal registers it with.
+    pub fn builtin_broker_credentials(&self) -> crate::broker::BasicCredentials {
+        crate::broker::BasicCredentials {
+            username: crate::broker::BUILTIN_USERNAME.into(),
+            password: self.builtin_broker_password.0.clone().into(),
         }
     }
 

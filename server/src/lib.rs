@@ -145,7 +145,8 @@ impl Application {
         #[cfg_attr(not(feature = "kubernetes"), allow(unused_variables))]
         let (store, election) = open_store(&config, &db).await?;
         if config.builtin_broker {
-            demo::register_builtin_broker(&db, store.as_ref(), &broker::builtin_broker_url_for(local_addr)).await?;
+            let url = broker::builtin_broker_url_for(local_addr);
+            demo::register_builtin_broker(&db, store.as_ref(), &url, &config.builtin_broker_credentials()).await?;
         }
         let accounts = auth::Accounts::new(db.clone());
         let bootstrap_password = accounts

@@ -30,6 +30,8 @@ enum Reads {
 enum Caller {
     Admin,
     Anonymous,
+    /// The built-in broker's own basic auth.
+    Broker,
 }
 
 struct Route {
@@ -179,7 +181,7 @@ async fn routes(app: &TestApp) -> Vec<Route> {
             method,
             path: path.into(),
             reads: Reads::Parsed,
-            caller: Caller::Anonymous,
+            caller: Caller::Broker,
             media: "application/json",
             server_fn: false,
         });
@@ -190,10 +192,14 @@ async fn routes(app: &TestApp) -> Vec<Route> {
 fn request(app: &TestApp, route: &Route, media: &str, body: Vec<u8>) -> reqwest::RequestBuilder {
     let client = match route.caller {
         Caller::Admin => &app.client,
-        Caller::Anonymous => &app.anonymous,
+        Caller::Anonymous | Caller::Broker => &app.anonymous,
     };
-    client
-        .request(route.method.clone(), app.url(&route.path))
+    let request = client.request(route.method.clone(), app.url(&route.path));
+    let request = match route.caller {
+        Caller::Broker => request.basic_auth(server::broker::BUILTIN_USERNAME, Some(&app.broker_password)),
+        _ => request,
+    };
+    request
         .header("content-type", media)
         .header("origin", app.url(""))
         .header("x-broker-api-version", "2.17")
@@ -228,6 +234,11 @@ async fn raw(app: &TestApp, route: &Route, media: &str, body: &[u8], chunked: bo
     let auth = match route.caller {
         Caller::Admin => format!("Authorization: Bearer {}\r\n", app.admin_token),
         Caller::Anonymous => String::new(),
+        Caller::Broker => {
+            use base64::Engine as _;
+            let pair = format!("{}:{}", server::broker::BUILTIN_USERNAME, app.broker_password);
+            format!("Authorization: Basic {}\r\n", base64::engine::general_purpose::STANDARD.encode(pair))
+        }
     };
     let length = if chunked {
         "Transfer-Encoding: chunked\r\n".to_string()

@@ -75,13 +75,7 @@ fn ready_reason(i: &ServiceInstance) -> (bool, String) {
 
 /// What the built-in broker holds for an instance id.
 async fn broker_instance(app: &TestApp, id: &str) -> reqwest::StatusCode {
-    app.client
-        .get(app.url(&format!("/broker/v2/service_instances/{id}")))
-        .header("X-Broker-API-Version", "2.17")
-        .send()
-        .await
-        .unwrap()
-        .status()
+    app.broker_get(&format!("/v2/service_instances/{id}")).send().await.unwrap().status()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -205,13 +205,7 @@ spec:
 
 /// What the built-in broker answers for an instance id.
 async fn broker_instance(app: &TestApp, id: &str) -> (u16, Value) {
-    let response = app
-        .client
-        .get(app.url(&format!("/broker/v2/service_instances/{id}")))
-        .header("X-Broker-API-Version", "2.17")
-        .send()
-        .await
-        .unwrap();
+    let response = app.broker_get(&format!("/v2/service_instances/{id}")).send().await.unwrap();
     let status = response.status().as_u16();
     (status, response.json().await.unwrap_or(Value::Null))
 }

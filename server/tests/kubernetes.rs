@@ -129,14 +129,7 @@ async fn kubectl_objects_are_provisioned_bound_and_cleaned_up_through_finalizers
         (!cluster.try_kubectl(&["get", "serviceinstance", "analytics", "-n", &ns], None).0).then_some(())
     })
     .await;
-    let at_broker = app
-        .client
-        .get(app.url(&format!("/broker/v2/service_instances/{external_id}")))
-        .header("X-Broker-API-Version", "2.17")
-        .send()
-        .await
-        .unwrap()
-        .status();
+    let at_broker = app.broker_get(&format!("/v2/service_instances/{external_id}")).send().await.unwrap().status();
     assert!(at_broker.is_client_error(), "deprovisioned at the broker: {at_broker}");
     app.stop().await.unwrap();
 }

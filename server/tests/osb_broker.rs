@@ -346,7 +346,37 @@ async fn older_clients_are_served_and_unknown_versions_refused() {
 async fn the_portal_hosts_the_builtin_broker() {
     // Without the controller: this is about the broker the portal hosts, not what calls it.
     let app = common::TestApp::spawn_with(tempfile::tempdir().expect("temp dir"), |c| c.controller = None).await;
-    let client = client(&app.url("/broker"));
+    // Only with this start's credentials: the OSB API and the fault switch alike.
+    let anonymous = client(&app.url("/broker"));
+    assert!(matches!(anonymous.catalog().await.outcome, Outcome::BadRequest { status: 401, .. }));
+    let wrong = authenticated(&app.url("/broker"), server::broker::BUILTIN_USERNAME, "not-the-password");
+    assert!(matches!(wrong.catalog().await.outcome, Outcome::BadRequest { status: 401, .. }));
+    let switch = |password: Option<&str>| {
+        let request =
+            app.anonymous.put(app.url("/broker/admin/fault")).body(r#"{"fault": "server-error", "times": 1}"#);
+        match password {
+            Some(p) => request.basic_auth(server::broker::BUILTIN_USERNAME, Some(p)),
+            None => request,
+        }
+    };
+    assert_eq!(switch(None).send().await.unwrap().status(), 401);
+    assert_eq!(switch(Some("not-the-password")).send().await.unwrap().status(), 401);
+    assert_eq!(app.broker_get("/admin/fault").send().await.unwrap().status(), 200);
+    assert_eq!(app.broker_get("/v2/catalog").send().await.unwrap().status(), 200);
+    // The registration names a Secret holding exactly those credentials.
+    let registered =
+        app.store.get(app::model::Kind::ClusterServiceBroker, "", "builtin-broker").await.unwrap().unwrap();
+    let secret_ref = &registered["spec"]["authInfo"]["basic"]["secretRef"];
+    let (namespace, name) = (secret_ref["namespace"].as_str().unwrap(), secret_ref["name"].as_str().unwrap());
+    let secret_value = |secret: &Value, key: &str| {
+        use base64::Engine as _;
+        let encoded = secret["data"][key].as_str().unwrap_or_else(|| panic!("{key} in {secret}"));
+        String::from_utf8(base64::engine::general_purpose::STANDARD.decode(encoded).unwrap()).unwrap()
+    };
+    let secret = app.store.get(app::model::Kind::Secret, namespace, name).await.unwrap().expect("the auth Secret");
+    assert_eq!(secret_value(&secret, "username"), server::broker::BUILTIN_USERNAME);
+    assert_eq!(secret_value(&secret, "password"), app.broker_password);
+    let client = authenticated(&app.url("/broker"), server::broker::BUILTIN_USERNAME, &app.broker_password);
     let reply = client.catalog().await;
     let Outcome::Done { body, .. } = &reply.outcome else { panic!("{:?}", reply.outcome.kind()) };
     assert!(body.catalog.services.len() >= 9);
@@ -366,6 +396,16 @@ async fn the_portal_hosts_the_builtin_broker() {
     let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM instances").fetch_all(&pool).await.expect("instances");
     assert_eq!(ids, ["portal-i"]);
     pool.close().await;
+
+    // A restart makes new credentials and writes them into the same Secret: the old ones stop working.
+    let old_password = app.broker_password.clone();
+    let app = app.restart_with(|c| c.controller = None).await;
+    assert_ne!(app.broker_password, old_password);
+    let secret = app.store.get(app::model::Kind::Secret, namespace, name).await.unwrap().expect("the auth Secret");
+    assert_eq!(secret_value(&secret, "password"), app.broker_password);
+    let stale = authenticated(&app.url("/broker"), server::broker::BUILTIN_USERNAME, &old_password);
+    assert!(matches!(stale.catalog().await.outcome, Outcome::BadRequest { status: 401, .. }));
+    assert_eq!(app.broker_get("/v2/catalog").send().await.unwrap().status(), 200);
     app.stop().await.expect("stops");
 }
 

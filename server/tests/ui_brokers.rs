@@ -22,7 +22,12 @@ fn form(name: &str, url: &str, auth: Value) -> Value {
 async fn a_connection_test_fetches_the_catalog_or_says_why_not() {
     let app = app().await;
     let builtin = server::broker::builtin_broker_url_for(app.addr);
+    // The built-in broker demands its credentials: without them the test says so.
     let (status, test) = app.call_json("test_broker", form("t", &builtin, json!("None"))).await;
+    assert_eq!(status, 200, "{test}");
+    assert_eq!(test["ok"], false, "{test}");
+    let auth = json!({"Basic": {"username": server::broker::BUILTIN_USERNAME, "password": app.broker_password}});
+    let (status, test) = app.call_json("test_broker", form("t", &builtin, auth)).await;
     assert_eq!(status, 200, "{test}");
     assert_eq!(test["ok"], true, "{test}");
     assert!(test["services"].as_u64().unwrap() >= 9);

@@ -63,6 +63,9 @@ use crate::osb::{
 /// Where the portal mounts the built-in broker.
 pub const MOUNT_PATH: &str = "/broker";
 
+/// The user name the built-in broker demands (the password is `--builtin-broker-password`).
+pub const BUILTIN_USERNAME: &str = "quartermaster";
+
 /// The URL of the built-in broker inside a portal reachable at `portal_base`
 /// (e.g. `http://127.0.0.1:3000` → `http://127.0.0.1:3000/broker`).
 pub fn builtin_broker_url(portal_base: &str) -> String {

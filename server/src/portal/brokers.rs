@@ -165,26 +165,39 @@ async fn write_auth_secret(
         AuthChoice::Basic { username, password } => vec![("username", username), ("password", password)],
         AuthChoice::Bearer { token } => vec![("token", token)],
     };
-    let name = auth_secret_name(&form.name);
-    let mut secret = Secret::new_named(Some(SYSTEM_NAMESPACE), &name);
-    secret.type_ = "Opaque".into();
-    secret.metadata.labels.insert(AUTH_SECRET_LABEL.into(), form.name.clone());
-    secret.data = data.into_iter().map(|(k, v)| (k.to_string(), B64.encode(v))).collect();
-    match crate::portal::access::store_create(store, &secret).await {
-        Ok(_) => {}
-        Err(StoreError::AlreadyExists { .. }) => {
-            let existing = get::<Secret>(store, SYSTEM_NAMESPACE, &name).await?;
-            secret.metadata.resource_version = existing.and_then(|s| s.metadata.resource_version);
-            store_update(store, &secret).await.map_err(store_error)?;
-        }
-        Err(e) => return Err(store_error(e)),
-    }
-    let reference =
-        ClusterBasicAuthConfig { secret_ref: ObjectReference { namespace: Some(SYSTEM_NAMESPACE.into()), name } };
+    let reference = put_auth_secret(store, &form.name, &data).await.map_err(store_error)?;
     Ok(Some(match form.auth {
         AuthChoice::Basic { .. } => ClusterServiceBrokerAuthInfo { basic: Some(reference), bearer: None },
         _ => ClusterServiceBrokerAuthInfo { basic: None, bearer: Some(reference) },
     }))
+}
+
+/// Writes (creates or replaces) the auth Secret of broker `broker` with `data` (`username` and
+/// `password`, or `token`) and returns the reference its `spec.authInfo` names.
+pub async fn put_auth_secret(
+    store: &dyn ResourceStore,
+    broker: &str,
+    data: &[(&str, &str)],
+) -> Result<ClusterBasicAuthConfig, StoreError> {
+    let name = auth_secret_name(broker);
+    let mut secret = Secret::new_named(Some(SYSTEM_NAMESPACE), &name);
+    secret.type_ = "Opaque".into();
+    secret.metadata.labels.insert(AUTH_SECRET_LABEL.into(), broker.to_string());
+    secret.data = data.iter().map(|(k, v)| (k.to_string(), B64.encode(v))).collect();
+    match crate::portal::access::store_create(store, &secret).await {
+        Ok(_) => {}
+        Err(StoreError::AlreadyExists { .. }) => {
+            let existing = store.get(app::model::Kind::Secret, SYSTEM_NAMESPACE, &name).await?;
+            secret.metadata.resource_version = existing
+                .as_ref()
+                .and_then(|s| s.pointer("/metadata/resourceVersion"))
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_string);
+            store_update(store, &secret).await?;
+        }
+        Err(e) => return Err(e),
+    }
+    Ok(ClusterBasicAuthConfig { secret_ref: ObjectReference { namespace: Some(SYSTEM_NAMESPACE.into()), name } })
 }
 
 pub async fn register(store: &dyn ResourceStore, caller: &Caller, form: BrokerForm) -> PortResult<String> {

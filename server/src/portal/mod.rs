@@ -3,6 +3,7 @@
 
 mod access;
 mod brokers;
+pub(crate) use brokers::put_auth_secret;
 mod catalog;
 pub mod governance;
 mod instances;

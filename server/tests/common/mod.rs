@@ -20,6 +20,8 @@ pub struct TestApp {
     /// The admin's API token.
     pub admin_token: String,
     pub data_dir: tempfile::TempDir,
+    /// The password of the built-in broker (user `quartermaster`), for tests that ask it directly.
+    pub broker_password: String,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
@@ -35,6 +37,7 @@ impl TestApp {
         let mut config = Config::for_tests(data_dir.path());
         config.admin_password = Some(server::config::Redacted(ADMIN_PASSWORD.into()));
         adjust(&mut config);
+        let broker_password = config.builtin_broker_password.0.clone();
         let app = Application::build(config).await.expect("application builds");
         let addr = app.local_addr();
         let store = app.store();
@@ -57,11 +60,30 @@ impl TestApp {
             .build()
             .expect("client");
         let anonymous = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
-        Self { addr, store, client, anonymous, accounts, admin_token, data_dir, shutdown: Some(tx), task: Some(task) }
+        Self {
+            addr,
+            store,
+            client,
+            anonymous,
+            accounts,
+            admin_token,
+            data_dir,
+            broker_password,
+            shutdown: Some(tx),
+            task: Some(task),
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
+    }
+
+    /// A GET of the built-in broker's `path` (under `/broker`) with its credentials.
+    pub fn broker_get(&self, path: &str) -> reqwest::RequestBuilder {
+        self.anonymous
+            .get(self.url(&format!("{}{path}", server::broker::MOUNT_PATH)))
+            .basic_auth(server::broker::BUILTIN_USERNAME, Some(&self.broker_password))
+            .header("X-Broker-API-Version", "2.17")
     }
 
     /// Stops the server and starts a new one on the same data directory (a restart), with the
