@@ -52,12 +52,16 @@ pub fn Bindings(page: StoredValue<InstancePage>) -> impl IntoView {
                 }
             }}
             <Show when=move || creating.get()>
-                <Suspense fallback=|| view! { <Spinner label="Opening the binding form" /> }>
-                    {move || {
-                        let schema = page.with_value(|p| p.class.as_ref().and_then(|c| c.plan(&plan())).and_then(|p| p.binding_schema.clone()));
-                        Suspend::new(new_binding(schema, Callback::new(move |()| creating.set(false))))
-                    }}
-                </Suspense>
+                {
+                    // Read once, when the form opens: a live change of the instance must not
+                    // reopen it (and lose what was typed).
+                    let schema = untrack(|| page.with_value(|p| p.class.as_ref().and_then(|c| c.plan(&plan())).and_then(|p| p.binding_schema.clone())));
+                    view! {
+                        <Suspense fallback=|| view! { <Spinner label="Opening the binding form" /> }>
+                            {move || Suspend::new(new_binding(schema.clone(), Callback::new(move |()| creating.set(false))))}
+                        </Suspense>
+                    }
+                }
             </Show>
             {move || {
                 let list = live.bindings.get();
