@@ -59,13 +59,14 @@ pub struct PageCache {
     kept: Arc<Mutex<Kept>>,
 }
 
+/// (who, URL): the caller's identity and the page's path and query.
+type Key = (String, String);
+
 struct Kept {
-    pages: LruCache<(String, String), Arc<Page>>,
+    pages: LruCache<Key, Arc<Page>>,
     /// What the kept pages count against the budget: each page's [`Page::counted`].
     bytes: usize,
 }
-
-type Key = (String, String);
 
 /// A rendered page and the data it was rendered from.
 struct Page {
