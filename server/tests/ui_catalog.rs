@@ -82,10 +82,15 @@ async fn the_class_page_shows_plans_side_by_side_with_what_their_forms_ask() {
     }
     // Free plans first.
     assert!(html.find("data-plan=\"shared\"").unwrap() < html.find("data-plan=\"dedicated\"").unwrap());
-    // mailto: is not a link; javascript: neither.
-    assert!(!html.contains("href=\"mailto:"));
+    // A mailto: support address is a link that shows the address; javascript: is never a link.
+    assert!(html.contains("href=\"mailto:team@example.com\"") && html.contains("Support: team@example.com"), "{html}");
     let (_, evil) = app.page("/catalog/evil").await;
     assert!(!evil.contains("href=\"javascript:"), "a javascript: link reached the page");
+    // A mailto: that would break out of an attribute is shown as text only.
+    assert!(
+        !evil.contains("href=\"mailto:") && evil.contains("Support: mailto:x@example.com"),
+        "a broken mailto: became a link"
+    );
     assert!(!evil.contains("<script>alert('long')"));
     // Reachable by object name too; a removed class cannot be requested.
     let (status, old) = app.page("/catalog/svc-old").await;

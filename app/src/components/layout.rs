@@ -86,7 +86,7 @@ fn TopBar(info: Resource<Result<ShellInfo, ServerFnError>>) -> impl IntoView {
 fn UserMenu(username: String) -> impl IntoView {
     let initial = username.chars().next().unwrap_or('?').to_uppercase().to_string();
     view! {
-        <details class="relative" data-testid="user-menu">
+        <details class="relative ml-auto md:ml-0" data-testid="user-menu">
             <summary class="flex cursor-pointer list-none items-center gap-2 rounded-md px-1 py-1 text-sm text-zinc-700 hover:bg-zinc-100 dark:text-zinc-300 dark:hover:bg-zinc-800" data-testid="user" aria-label=format!("Account menu of {username}")>
                 <span class="inline-flex h-7 w-7 items-center justify-center rounded-full bg-indigo-100 text-xs font-semibold text-indigo-700 dark:bg-indigo-500/20 dark:text-indigo-300" aria-hidden="true">
                     {initial}

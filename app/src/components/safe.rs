@@ -1,6 +1,6 @@
 //! What of a broker's URLs may reach the page. Broker text is untrusted: an image source must be
-//! an http(s) URL or a `data:image/…` URL, a link must be http(s); anything else (`javascript:`,
-//! `data:text/html`, relative paths) is not used.
+//! an http(s) URL or a `data:image/…` URL, a link must be http(s) (or, for a support address,
+//! `mailto:`); anything else (`javascript:`, `data:text/html`, relative paths) is not used.
 
 /// The largest `data:` image accepted (a broker could send megabytes).
 const MAX_DATA_IMAGE: usize = 256 * 1024;
@@ -31,6 +31,13 @@ pub fn link_href(url: &str) -> Option<&str> {
     (clean(url) && (scheme_is(url, "https://") || scheme_is(url, "http://")) && url.len() < 4096).then_some(url)
 }
 
+/// The URL if it is a `mailto:` link with an address (a broker's support address).
+pub fn mailto_href(url: &str) -> Option<&str> {
+    let url = url.trim();
+    (clean(url) && scheme_is(url, "mailto:") && url.len() > "mailto:".len() && url.contains('@') && url.len() < 1024)
+        .then_some(url)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -57,5 +64,10 @@ mod tests {
         assert_eq!(link_href("mailto:team@example.com"), None);
         assert_eq!(link_href("data:image/png;base64,AA"), None);
         assert_eq!(link_href("javascript:alert(1)"), None);
+        assert_eq!(mailto_href(" mailto:team@example.com "), Some("mailto:team@example.com"));
+        assert_eq!(mailto_href("MAILTO:team@example.com?subject=HDFS"), Some("MAILTO:team@example.com?subject=HDFS"));
+        for bad in ["mailto:", "mailto:nobody", "mailto:a@b\"onclick=x", "https://example.com", "javascript:x@y"] {
+            assert_eq!(mailto_href(bad), None, "{bad}");
+        }
     }
 }

@@ -34,6 +34,11 @@ impl TestApp {
 
     /// Spawns with a configuration adjusted by `adjust` (controller off, other timings, …).
     pub async fn spawn_with(data_dir: tempfile::TempDir, adjust: impl FnOnce(&mut Config)) -> Self {
+        // `QM_TEST_LOG=<filter>` prints the portals' logs, each line named by its test's thread.
+        if let Ok(filter) = std::env::var("QM_TEST_LOG") {
+            let _ =
+                tracing_subscriber::fmt().with_env_filter(filter).with_thread_names(true).with_test_writer().try_init();
+        }
         let mut config = Config::for_tests(data_dir.path());
         config.admin_password = Some(server::config::Redacted(ADMIN_PASSWORD.into()));
         adjust(&mut config);

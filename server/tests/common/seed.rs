@@ -175,6 +175,7 @@ pub async fn catalog(store: &dyn ResourceStore) {
             "displayName": "Evil <img src=x onerror=alert(1)>",
             "imageUrl": "javascript:alert(1)",
             "documentationUrl": "javascript:alert(2)",
+            "supportUrl": "mailto:x@example.com\"onmouseover=\"alert(3)",
             "longDescription": "<script>alert('long')</script>"
         }),
     )

@@ -10,7 +10,7 @@ use leptos_router::hooks::use_params_map;
 use crate::api::catalog::ClassDetail;
 use crate::components::class_icon::ClassIcon;
 use crate::components::layout::{Breadcrumbs, EmptyState, PageHeader};
-use crate::components::safe::link_href;
+use crate::components::safe::{link_href, mailto_href};
 use crate::components::ui::{CARD, ErrorBox, LINK, Loading, MUTED};
 use crate::pages::catalog::load_class;
 use crate::pages::not_found::NotFound;
@@ -43,7 +43,15 @@ fn outbound(label: &'static str, url: &str) -> Option<AnyView> {
             <a class=LINK href=href.to_string() rel="noopener noreferrer nofollow" target="_blank">{label}" ↗"</a>
         }
         .into_any(),
-        None => view! { <span class=MUTED>{format!("{label}: {url}")}</span> }.into_any(),
+        None => match mailto_href(url) {
+            // A support address: the address itself is what a person wants to see.
+            Some(href) => {
+                let address =
+                    href[href.find(':').map_or(0, |i| i + 1)..].split('?').next().unwrap_or_default().to_string();
+                view! { <a class=LINK href=href.to_string()>{format!("{label}: {address}")}</a> }.into_any()
+            }
+            None => view! { <span class=MUTED>{format!("{label}: {url}")}</span> }.into_any(),
+        },
     })
 }
 
