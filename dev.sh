@@ -270,9 +270,12 @@ cmd_test() {
   log "clippy (app, wasm/hydrate)"
   cargo clippy --quiet -p quartermaster-app --lib --target wasm32-unknown-unknown --no-default-features --features hydrate -- -D warnings
   log "unit and integration tests"
-  # One test at a time within each test binary: several in-process portals rendering pages at
-  # once in one binary hang now and then (seen in ui_catalog: ~1 run in 3 in parallel, 0 in 10
-  # one at a time; cause not found yet — see the closing note).
+  # One test at a time within each test binary: several in-process portals (one tokio runtime
+  # per test) rendering pages at once in one binary hang now and then. Seen in ui_catalog: about
+  # 1 run in 6 in parallel, 0 in 20 one at a time. With QM_TEST_LOG=debug, the hung request's last
+  # line is the page cache handing it to the render, whose Leptos render then never completes.
+  # One runtime is never seen to hang: the catalog bench renders thousands at 64 connections.
+  # Cause not found yet.
   RUST_TEST_THREADS=1 cargo test --workspace
   log "browser tests (cargo leptos end-to-end, headless Chromium)"
   local e2e_data; e2e_data=$(mktemp -d)
