@@ -136,7 +136,7 @@ fn SideNav(info: Resource<Result<ShellInfo, ServerFnError>>) -> impl IntoView {
     let location = leptos_router::hooks::use_location();
     view! {
         <nav aria-label="Main" class="shrink-0 border-b border-zinc-200 bg-white px-2 py-2 md:w-48 md:border-r md:border-b-0 md:py-4 dark:border-zinc-800 dark:bg-zinc-900">
-            <ul class="flex gap-1 overflow-x-auto md:block md:space-y-1">
+            <ul class="flex flex-wrap gap-1 md:block md:space-y-1">
                 {NAV
                     .iter()
                     .map(|item| {
@@ -153,9 +153,9 @@ fn SideNav(info: Resource<Result<ShellInfo, ServerFnError>>) -> impl IntoView {
                                     aria-current=move || active().then_some("page")
                                     class=move || {
                                         if active() {
-                                            "block rounded-md px-3 py-2 text-sm font-medium bg-indigo-50 text-indigo-700 dark:bg-indigo-500/15 dark:text-indigo-300"
+                                            "block rounded-md px-2.5 py-2 text-sm font-medium md:px-3 bg-indigo-50 text-indigo-700 dark:bg-indigo-500/15 dark:text-indigo-300"
                                         } else {
-                                            "block rounded-md px-3 py-2 text-sm font-medium text-zinc-700 hover:bg-zinc-100 dark:text-zinc-300 dark:hover:bg-zinc-800"
+                                            "block rounded-md px-2.5 py-2 text-sm font-medium md:px-3 text-zinc-700 hover:bg-zinc-100 dark:text-zinc-300 dark:hover:bg-zinc-800"
                                         }
                                     }
                                 >
