@@ -204,6 +204,10 @@ run_fuzz() {
   local seconds=$1 target shared=${QM_CORPUS_DIR:-$ROOT/../shared/corpus}
   local fuzz=(--fuzz-dir "$ROOT/server/fuzz" --sanitizer none --debug-assertions --codegen-units 16)
   [ -d "$shared/schemas" ] || log "no shared corpus at $shared: fuzzing from the committed seeds only"
+  # cargo-fuzz sets RUSTFLAGS itself (so `.cargo/config.toml`'s are not read) and appends any in
+  # the environment: the app's views are built erased here too, as everywhere else (much faster
+  # to compile than typed ones).
+  local -x RUSTFLAGS="${RUSTFLAGS:+$RUSTFLAGS }--cfg erase_components"
   log "building the fuzz targets (instrumented; the first build takes a while)"
   cargo fuzz build "${fuzz[@]}"
   for target in "${FUZZ_TARGETS[@]}"; do
@@ -231,7 +235,7 @@ run_fuzz() {
       tail -n 25 "$log_file" >&2
       local found; found=$(find "$ROOT/server/fuzz/artifacts/$target" -type f -newer "$before" 2>/dev/null | head -n 1)
       rm -f "$before"
-      die "fuzz target $target failed; reproducer: ${found:-see $log_file} (replay: cargo fuzz run ${fuzz[*]} $target ${found:-FILE})"
+      die "fuzz target $target failed; reproducer: ${found:-see $log_file} (replay: RUSTFLAGS='$RUSTFLAGS' cargo fuzz run ${fuzz[*]} $target ${found:-FILE})"
     fi
     rm -f "$before"
     awk -v t="$target" '/^Done [0-9]+ runs in/ { runs = $2; secs = $5 } /stat::peak_rss_mb/ { rss = $2 }

@@ -31,11 +31,14 @@ pub fn link_href(url: &str) -> Option<&str> {
     (clean(url) && (scheme_is(url, "https://") || scheme_is(url, "http://")) && url.len() < 4096).then_some(url)
 }
 
-/// The URL if it is a `mailto:` link with an address (a broker's support address).
-pub fn mailto_href(url: &str) -> Option<&str> {
+/// The URL and its address if it is a `mailto:` link to an address (a broker's support address).
+pub fn mailto(url: &str) -> Option<(&str, &str)> {
     let url = url.trim();
-    (clean(url) && scheme_is(url, "mailto:") && url.len() > "mailto:".len() && url.contains('@') && url.len() < 1024)
-        .then_some(url)
+    if !clean(url) || !scheme_is(url, "mailto:") || url.len() >= 1024 {
+        return None;
+    }
+    let address = url["mailto:".len()..].split('?').next().unwrap_or_default();
+    address.contains('@').then_some((url, address))
 }
 
 #[cfg(test)]
@@ -64,10 +67,20 @@ mod tests {
         assert_eq!(link_href("mailto:team@example.com"), None);
         assert_eq!(link_href("data:image/png;base64,AA"), None);
         assert_eq!(link_href("javascript:alert(1)"), None);
-        assert_eq!(mailto_href(" mailto:team@example.com "), Some("mailto:team@example.com"));
-        assert_eq!(mailto_href("MAILTO:team@example.com?subject=HDFS"), Some("MAILTO:team@example.com?subject=HDFS"));
-        for bad in ["mailto:", "mailto:nobody", "mailto:a@b\"onclick=x", "https://example.com", "javascript:x@y"] {
-            assert_eq!(mailto_href(bad), None, "{bad}");
+        assert_eq!(mailto(" mailto:team@example.com "), Some(("mailto:team@example.com", "team@example.com")));
+        assert_eq!(
+            mailto("MAILTO:team@example.com?subject=HDFS"),
+            Some(("MAILTO:team@example.com?subject=HDFS", "team@example.com"))
+        );
+        for bad in [
+            "mailto:",
+            "mailto:nobody",
+            "mailto:?cc=a@b",
+            "mailto:a@b\"onclick=x",
+            "https://example.com",
+            "javascript:x@y",
+        ] {
+            assert_eq!(mailto(bad), None, "{bad}");
         }
     }
 }

@@ -10,7 +10,7 @@ use leptos_router::hooks::use_params_map;
 use crate::api::catalog::ClassDetail;
 use crate::components::class_icon::ClassIcon;
 use crate::components::layout::{Breadcrumbs, EmptyState, PageHeader};
-use crate::components::safe::{link_href, mailto_href};
+use crate::components::safe::{link_href, mailto};
 use crate::components::ui::{CARD, ErrorBox, LINK, Loading, MUTED};
 use crate::pages::catalog::load_class;
 use crate::pages::not_found::NotFound;
@@ -33,7 +33,7 @@ pub fn ClassPage() -> impl IntoView {
     }
 }
 
-/// A link when the URL is http(s), else the text (a `mailto:` or worse is never a link).
+/// A link when the URL is http(s) or a `mailto:` address, else the text (`javascript:` or worse is never a link).
 fn outbound(label: &'static str, url: &str) -> Option<AnyView> {
     if url.is_empty() {
         return None;
@@ -43,11 +43,9 @@ fn outbound(label: &'static str, url: &str) -> Option<AnyView> {
             <a class=LINK href=href.to_string() rel="noopener noreferrer nofollow" target="_blank">{label}" ↗"</a>
         }
         .into_any(),
-        None => match mailto_href(url) {
+        None => match mailto(url) {
             // A support address: the address itself is what a person wants to see.
-            Some(href) => {
-                let address =
-                    href[href.find(':').map_or(0, |i| i + 1)..].split('?').next().unwrap_or_default().to_string();
+            Some((href, address)) => {
                 view! { <a class=LINK href=href.to_string()>{format!("{label}: {address}")}</a> }.into_any()
             }
             None => view! { <span class=MUTED>{format!("{label}: {url}")}</span> }.into_any(),
