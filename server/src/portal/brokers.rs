@@ -190,8 +190,7 @@ pub async fn put_auth_secret(
             let existing = store.get(app::model::Kind::Secret, SYSTEM_NAMESPACE, &name).await?;
             secret.metadata.resource_version = existing
                 .as_ref()
-                .and_then(|s| s.pointer("/metadata/resourceVersion"))
-                .and_then(serde_json::Value::as_str)
+                .and_then(|s| crate::store::object::meta_str(s, "resourceVersion"))
                 .map(str::to_string);
             store_update(store, &secret).await?;
         }

@@ -3,11 +3,12 @@
 
 mod access;
 mod brokers;
-pub(crate) use brokers::put_auth_secret;
 mod catalog;
 pub mod governance;
 mod instances;
 pub mod people;
+
+pub(crate) use brokers::put_auth_secret;
 
 use std::sync::Arc;
 
