@@ -324,6 +324,121 @@ async fn a_kept_catalog_page_is_reused_only_while_what_it_shows_is_unchanged() {
     app.stop().await.unwrap();
 }
 
+/// A client acting with an API token of a new member of `team` (created when missing).
+async fn member(app: &common::TestApp, username: &str, team: &str) -> reqwest::Client {
+    if app.accounts.list_teams().await.unwrap().iter().all(|(name, _)| name != team) {
+        app.accounts.create_team(team, team).await.unwrap();
+    }
+    let user = app.accounts.create_user(username, username, None, false, false).await.unwrap();
+    app.accounts.set_membership(user.id, team, server::auth::Role::Member).await.unwrap();
+    let (token, _) = app.accounts.create_token(user.id, "t").await.unwrap();
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(reqwest::header::AUTHORIZATION, format!("Bearer {token}").parse().unwrap());
+    reqwest::Client::builder().default_headers(headers).build().unwrap()
+}
+
+/// Whether `html` holds a page cache name marker (`qm` and 32 hex digits) that was not put in.
+fn has_marker(html: &str) -> bool {
+    html.match_indices("qm").any(|(at, _)| {
+        let rest = &html.as_bytes()[at + 2..];
+        rest.len() >= 32 && rest[..32].iter().all(|b| b.is_ascii_hexdigit())
+    })
+}
+
+/// Members who may see the same things share one rendered page, each answered with their own
+/// name (text, account menu label, initial, hydration data) and nonce; another initial, another
+/// team or another role is another audience, rendered for itself.
+#[tokio::test]
+async fn members_with_the_same_rights_share_a_page_that_shows_each_their_own_name() {
+    let app = quiet_app().await;
+    seed::catalog(app.store.as_ref()).await;
+    let (alice, amy, bob) = (
+        member(&app, "alice", "team-a").await,
+        member(&app, "amy", "team-a").await,
+        member(&app, "bob", "team-a").await,
+    );
+    let anna = member(&app, "anna", "team-b").await;
+    let page = |client: reqwest::Client, gzip: bool| {
+        let url = app.url("/catalog");
+        async move {
+            let mut request = client.get(url);
+            if gzip {
+                request = request.header("accept-encoding", "gzip");
+            }
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), 200);
+            let csp = response.headers()["content-security-policy"].to_str().unwrap().to_string();
+            let encoded = response.headers().get("content-encoding").map(|v| v.to_str().unwrap().to_string());
+            let bytes = response.bytes().await.unwrap();
+            let html = if encoded.as_deref() == Some("gzip") {
+                let mut html = String::new();
+                std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut html).unwrap();
+                html
+            } else {
+                assert!(!gzip, "a gzip answer was not compressed");
+                String::from_utf8(bytes.to_vec()).unwrap()
+            };
+            assert!(!has_marker(&html), "a name marker was left in the page");
+            nonce_and_rest(&csp, &html)
+        }
+    };
+    let counted = |result: &'static str| page_cache_count(&app, result);
+    let (kept, rendered) = (counted("kept").await, counted("rendered").await);
+
+    let (_, alices) = page(alice.clone(), false).await;
+    assert_eq!(counted("rendered").await, rendered + 1.0);
+    assert!(alices.contains("Account menu of alice") && alices.contains(">alice<!></span>"), "alice's name is missing");
+    // The text, the menu's label and the hydration data's frame.
+    assert_eq!(alices.matches("alice").count(), 3, "alice's name is not everywhere a render puts it");
+    let initial = |html: &str| {
+        let avatar = html.split("rounded-full bg-indigo-100").nth(1)?;
+        avatar.split_once('>')?.1.chars().next()
+    };
+    assert_eq!(initial(&alices), Some('A'));
+    assert!(alices.contains("data-class=\"hdfs\""));
+
+    // amy: the same team and rights, the same initial: alice's page, with amy's name.
+    let (amy_nonce, amys) = page(amy.clone(), false).await;
+    assert_eq!(counted("rendered").await, rendered + 1.0, "amy's page was rendered again");
+    assert_eq!(counted("kept").await, kept + 1.0);
+    assert!(!amys.contains("alice"), "amy was shown alice's name");
+    assert_eq!(amys, alices.replace("alice", "amy"), "amy's page is not alice's with amy's name");
+    // Compressed, with a nonce of its own.
+    let (gzip_nonce, amys_gzipped) = page(amy.clone(), true).await;
+    assert_ne!(gzip_nonce, amy_nonce);
+    assert_eq!(amys_gzipped, amys);
+    assert_eq!(counted("rendered").await, rendered + 1.0);
+
+    // bob: another initial (shown in the account menu), so another page; anna: another team.
+    let (_, bobs) = page(bob, false).await;
+    assert_eq!(counted("rendered").await, rendered + 2.0);
+    assert_eq!((initial(&bobs), bobs.contains("Account menu of bob")), (Some('B'), true));
+    let (_, annas) = page(anna.clone(), false).await;
+    assert_eq!(counted("rendered").await, rendered + 3.0, "a member of another team got team A's page");
+    assert!(annas.contains("Account menu of anna") && !annas.contains("alice") && !annas.contains("amy"));
+    // Each audience's page is kept apart: team A's is still there.
+    assert_eq!(page(amy.clone(), false).await.1, amys);
+    assert_eq!(counted("rendered").await, rendered + 3.0, "anna's page took the place of team A's");
+
+    // An instance in team A changes team A's count: rendered again for team A (once), not for B.
+    app.store
+        .create(
+            app::model::Kind::ServiceInstance,
+            json!({"metadata": {"name": "logs", "namespace": "team-a"},
+                   "spec": {"clusterServiceClassExternalName": "hdfs", "clusterServicePlanExternalName": "shared"}}),
+        )
+        .await
+        .unwrap();
+    let (_, amys_after) = page(amy, false).await;
+    let (_, alices_after) = page(alice, false).await;
+    assert_eq!(amys_after, alices_after.replace("alice", "amy"));
+    assert_ne!(alices_after, alices, "the new instance is not counted");
+    let (_, annas_after) = page(anna, false).await;
+    assert_eq!(annas_after, annas);
+    assert_eq!(counted("rendered").await, rendered + 4.0);
+    app.stop().await.unwrap();
+}
+
 /// A page too large for the cache (over a quarter of its budget) is passed on whole, not kept.
 #[tokio::test]
 async fn a_page_too_large_to_keep_is_passed_on_whole() {
@@ -346,6 +461,7 @@ async fn a_page_too_large_to_keep_is_passed_on_whole() {
             "a cut page: …{}",
             &html[html.len() - 200..]
         );
+        assert!(html.contains("Account menu of admin") && !has_marker(&html), "the caller's name is not in the page");
         pages.push(html);
     }
     assert_eq!(kept().await, before, "a page over the limit was kept");

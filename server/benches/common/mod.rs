@@ -22,7 +22,7 @@ pub struct Figures {
     pub errors: usize,
     pub seconds: f64,
     pub bytes_per_response: usize,
-    latencies_us: Vec<u64>,
+    pub latencies_us: Vec<u64>,
 }
 
 impl Figures {
@@ -48,13 +48,26 @@ impl Figures {
 /// `connections` tasks, each with its own keep-alive connection, requesting `url` in a loop with
 /// `headers`: 2 s of warm-up, then `secs` measured. A non-2xx answer counts as an error.
 pub async fn load(url: String, connections: usize, secs: u64, headers: &[(&'static str, String)]) -> Figures {
+    load_taking_turns(url, connections, secs, headers, None).await
+}
+
+/// As [`load`], every request also carrying the header `turns.0` with the next of `turns.1`'s
+/// values (one sequence for all connections: different callers, in turn).
+pub async fn load_taking_turns(
+    url: String,
+    connections: usize,
+    secs: u64,
+    headers: &[(&'static str, String)],
+    turns: Option<(&'static str, Arc<Vec<String>>)>,
+) -> Figures {
+    let next_turn = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let measuring = Arc::new(AtomicBool::new(false));
     let mut tasks = Vec::new();
     for _ in 0..connections {
         let client = reqwest::Client::builder().pool_max_idle_per_host(1).build().unwrap();
         let (url, stop, measuring) = (url.clone(), stop.clone(), measuring.clone());
-        let headers = headers.to_vec();
+        let (headers, turns, next_turn) = (headers.to_vec(), turns.clone(), next_turn.clone());
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             let (mut errors, mut bytes) = (0usize, 0usize);
@@ -63,6 +76,9 @@ pub async fn load(url: String, connections: usize, secs: u64, headers: &[(&'stat
                 let mut request = client.get(&url);
                 for (k, v) in &headers {
                     request = request.header(*k, v);
+                }
+                if let Some((name, values)) = &turns {
+                    request = request.header(*name, &values[next_turn.fetch_add(1, Ordering::Relaxed) % values.len()]);
                 }
                 let ok = match request.send().await {
                     Ok(response) if response.status().is_success() => {

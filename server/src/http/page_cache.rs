@@ -5,17 +5,30 @@
 //! `Arc<CatalogView>`, rebuilt when the catalog or the visibility rules change). This layer reads
 //! that data first, hands it to the render through the request's extensions ([`PageData`]: the
 //! render's server functions answer from it, so the page shows exactly it), and keeps the
-//! rendered page per (user, URL) together with the data it came from. The next request for the
-//! same page by the same user is answered from the kept copy only while the data it reads is
-//! still that data — the same catalog view (pointer-equal: the kept copy holds it, so the address
-//! cannot be reused) and equal navigation counts; any change renders afresh. Nothing is kept
-//! across a change the page would show, so this never shows stale data.
+//! rendered page together with the data it came from. The next request for the same page is
+//! answered from the kept copy only while the data it reads is still that data — the same catalog
+//! view (pointer-equal: the kept copy holds it, so the address cannot be reused) and equal
+//! navigation counts; any change renders afresh. Nothing is kept across a change the page would
+//! show, so this never shows stale data.
 //!
-//! Each answer carries its own CSP nonce: the kept copy is stored split at the nonce it was
-//! rendered with, and joined with the new request's nonce. For browsers that take gzip, each
-//! piece is also kept compressed, once, at the best level: a gzip answer is those pieces with the
-//! nonce between them as uncompressed deflate blocks, and a checksum combined from the pieces'
-//! own — no compression per request.
+//! **Shared by an audience.** Callers who may see the same things (the same groups, teams and
+//! roles) see the same page but for their name. Such a page is rendered once for the audience, as
+//! a caller who has nothing of anyone's but that (no user id, no session, no cookie or token, and
+//! a random marker for a name), kept under the audience, and answered to each member with their
+//! own name put where the marker stood. The render cannot show one member's data to another:
+//! it never had any. Names put in this way are the portal's usernames (letters, digits and
+//! `-_.@`), which read the same in HTML text, attributes and the hydration data's JSON; a caller
+//! with any other name, or a page where the marker also stood in another form, gets a page of
+//! their own, as below. The marker's first character is the name's initial (the account menu
+//! shows it), so the initial is part of the audience.
+//!
+//! **Kept per caller** otherwise: rendered as that caller and kept under everything about them.
+//!
+//! Each answer carries its own CSP nonce: the kept copy is stored split at the nonce (and the
+//! name's marker) it was rendered with, and joined with the new request's. For browsers that take
+//! gzip, each piece is also kept compressed, once, at the best level: a gzip answer is those
+//! pieces with the nonce and name between them as uncompressed deflate blocks, and a checksum
+//! combined from the pieces' own — no compression per request.
 //!
 //! Bounded by bytes (`--page-cache-mb`, 0 turns it off); least recently used pages go first.
 
@@ -35,7 +48,7 @@ use app::{
 use axum::{
     body::{Body, Bytes},
     extract::{Request, State},
-    http::{HeaderMap, HeaderValue, Method, StatusCode, header},
+    http::{HeaderMap, HeaderValue, Method, StatusCode, header, response},
     middleware::Next,
     response::Response,
 };
@@ -57,10 +70,37 @@ pub struct PageCache {
     /// Bytes of pages kept at most; 0 keeps none.
     budget: usize,
     kept: Arc<Mutex<Kept>>,
+    /// Stands for the name in pages rendered for an audience (after the name's initial): random
+    /// per process, lower-case hex, so it occurs in no page by chance.
+    marker: Arc<str>,
 }
 
-/// (who, URL): the caller's identity and the page's path and query.
+/// (whose, URL): an audience's or a caller's identity, and the page's path and query.
 type Key = (String, String);
+
+/// Where a kept page differs between answers: filled in for each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Hole {
+    /// The answer's CSP nonce.
+    Nonce,
+    /// The caller's name, in a page kept for an audience.
+    Name,
+}
+
+/// What an answer puts into a kept page's holes.
+struct Fill<'a> {
+    nonce: &'a str,
+    name: &'a str,
+}
+
+impl Fill<'_> {
+    fn get(&self, hole: Hole) -> &str {
+        match hole {
+            Hole::Nonce => self.nonce,
+            Hole::Name => self.name,
+        }
+    }
+}
 
 struct Kept {
     pages: LruCache<Key, Arc<Page>>,
@@ -74,8 +114,10 @@ struct Page {
     catalog: Arc<CatalogView>,
     status: StatusCode,
     headers: HeaderMap,
-    /// The body, split where the render's nonce stood.
+    /// The body, split where the render's nonce (and name marker) stood.
     pieces: Vec<Bytes>,
+    /// What stood between each piece and the next (one fewer than the pieces).
+    holes: Vec<Hole>,
     /// The pieces compressed, made at the first answer that asks for gzip.
     gzip: OnceLock<Option<Gzipped>>,
     /// Bytes this page counts against the budget: its pieces, and its compressed copy once made.
@@ -97,11 +139,12 @@ impl Page {
         self.pieces.iter().map(Bytes::len).sum()
     }
 
-    fn body(&self, nonce: &str) -> Vec<u8> {
-        let mut body = Vec::with_capacity(self.len() + nonce.len() * self.pieces.len());
+    fn body(&self, fill: &Fill) -> Vec<u8> {
+        let most = fill.nonce.len().max(fill.name.len());
+        let mut body = Vec::with_capacity(self.len() + most * self.holes.len());
         for (i, piece) in self.pieces.iter().enumerate() {
             if i > 0 {
-                body.extend_from_slice(nonce.as_bytes());
+                body.extend_from_slice(fill.get(self.holes[i - 1]).as_bytes());
             }
             body.extend_from_slice(piece);
         }
@@ -149,25 +192,35 @@ impl Gzipped {
         Ok(Self { deflated, checksums })
     }
 
-    /// A gzip member (RFC 1952) of the page joined with `nonce`.
-    fn body(&self, nonce: &str) -> Vec<u8> {
-        let nonce = nonce.as_bytes();
-        let size = self.deflated.iter().map(Vec::len).sum::<usize>() + (nonce.len() + 5) * self.deflated.len() + 18;
+    /// A gzip member (RFC 1952) of the page with its `holes` filled. Each fill must be shorter
+    /// than 65,536 bytes (a stored block's most).
+    fn body(&self, holes: &[Hole], fill: &Fill) -> Vec<u8> {
+        let most = fill.nonce.len().max(fill.name.len());
+        let size = self.deflated.iter().map(Vec::len).sum::<usize>() + (most + 5) * self.deflated.len() + 18;
         let mut body = Vec::with_capacity(size);
         // ID1 ID2, deflate, no flags, no time, no extra flags, unknown OS.
         body.extend_from_slice(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff]);
-        let mut nonce_crc = flate2::Crc::new();
-        nonce_crc.update(nonce);
+        let checksum = |text: &str| {
+            let mut crc = flate2::Crc::new();
+            crc.update(text.as_bytes());
+            crc
+        };
+        let (nonce_crc, name_crc) = (checksum(fill.nonce), checksum(fill.name));
         let mut crc = flate2::Crc::new();
         for (i, (raw, piece_crc)) in self.deflated.iter().zip(&self.checksums).enumerate() {
             if i > 0 {
+                let hole = holes[i - 1];
+                let text = fill.get(hole).as_bytes();
                 // A stored block, not the last (RFC 1951 3.2.4): header byte, LEN, NLEN, bytes.
-                let len = nonce.len() as u16;
+                let len = text.len() as u16;
                 body.push(0);
                 body.extend_from_slice(&len.to_le_bytes());
                 body.extend_from_slice(&(!len).to_le_bytes());
-                body.extend_from_slice(nonce);
-                crc.combine(&nonce_crc);
+                body.extend_from_slice(text);
+                crc.combine(match hole {
+                    Hole::Nonce => &nonce_crc,
+                    Hole::Name => &name_crc,
+                });
             }
             body.extend_from_slice(raw);
             crc.combine(piece_crc);
@@ -226,7 +279,8 @@ impl Kept {
 impl PageCache {
     pub fn new(portal: PortalHandle, budget_bytes: usize) -> Self {
         let kept = Kept { pages: LruCache::new_unbounded(), bytes: 0 };
-        Self { portal, budget: budget_bytes, kept: Arc::new(Mutex::new(kept)) }
+        let marker = format!("qm{:032x}", fastrand::u128(..)).into();
+        Self { portal, budget: budget_bytes, kept: Arc::new(Mutex::new(kept)), marker }
     }
 
     fn kept(&self) -> std::sync::MutexGuard<'_, Kept> {
@@ -239,15 +293,18 @@ impl PageCache {
         (page.shell == *shell && Arc::ptr_eq(&page.catalog, catalog)).then(|| page.clone())
     }
 
-    fn keep(&self, key: Key, page: Page) {
+    /// Keeps `page` when it fits the budget; the page, kept or not.
+    fn keep(&self, key: &Key, page: Page) -> Arc<Page> {
+        let page = Arc::new(page);
         if page.len() <= self.budget {
-            self.kept().insert(key, Arc::new(page), self.budget);
+            self.kept().insert(key.clone(), page.clone(), self.budget);
         }
+        page
     }
 
     /// The kept page as an answer, compressed when the browser takes gzip; a compressed copy made
     /// for it is counted against the budget too.
-    fn answer(&self, key: &Key, page: &Arc<Page>, nonce: &str, gzip: bool) -> Response {
+    fn answer(&self, key: &Key, page: &Arc<Page>, fill: &Fill, gzip: bool) -> Response {
         let gzipped = if gzip {
             let (gzipped, made) = page.gzipped();
             if let Some(more) = made {
@@ -257,41 +314,102 @@ impl PageCache {
         } else {
             None
         };
-        answer(page, gzipped, nonce)
+        answer(page, gzipped, fill)
+    }
+
+    /// The largest page this cache renders whole to keep.
+    fn page_limit(&self) -> usize {
+        (self.budget / 4).min(MAX_PAGE_BYTES)
     }
 }
 
-/// The middleware: answers a signed-in `GET /catalog` from a kept page when its data is
-/// unchanged, renders (and keeps) it otherwise. Every other request passes through untouched.
-pub async fn serve(State(cache): State<PageCache>, mut request: Request, next: Next) -> Response {
-    if request.method() != Method::GET || request.uri().path() != CACHED_PATH || cache.budget == 0 {
-        return next.run(request).await;
+/// How a page is rendered and kept for one caller: for their audience, or for them alone.
+struct Plan {
+    key: Key,
+    /// The frame's data as the render gets it (the audience's: the name is the marker).
+    shell: ShellInfo,
+    /// Who the render runs as.
+    caller: Caller,
+    /// Stands for the name in the render, when it is the audience's.
+    marker: Option<String>,
+}
+
+impl Plan {
+    /// For the caller's audience, when their name reads the same wherever a page shows it.
+    fn audience(caller: &Caller, shell: &ShellInfo, marker: &str, url: &str) -> Option<Self> {
+        let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '@');
+        let initial = caller.username.chars().next()?.to_ascii_uppercase();
+        if caller.username.len() > 255 || !caller.username.chars().all(plain) || shell.username != caller.username {
+            return None;
+        }
+        let marker = format!("{initial}{marker}");
+        let audience = format!(
+            "audience\u{0}{initial}\u{0}{:?}\u{0}{:?}\u{0}{}\u{0}{:?}",
+            caller.groups, caller.namespaces, caller.platform_admin, caller.admin_of
+        );
+        // Everything about a member but who they are; their source only reaches the audit log.
+        let as_audience = Caller {
+            username: marker.clone(),
+            uid: String::new(),
+            groups: caller.groups.clone(),
+            namespaces: caller.namespaces.clone(),
+            platform_admin: caller.platform_admin,
+            admin_of: caller.admin_of.clone(),
+            source: String::new(),
+        };
+        Some(Self {
+            key: (audience, url.to_owned()),
+            shell: ShellInfo { username: marker.clone(), ..shell.clone() },
+            caller: as_audience,
+            marker: Some(marker),
+        })
     }
-    let (Some(caller), Some(PageNonce(nonce))) =
-        (request.extensions().get::<Caller>().cloned(), request.extensions().get::<PageNonce>().cloned())
-    else {
-        return next.run(request).await;
-    };
-    // What the render would read; on an error the render itself reads (and reports) it.
-    let Ok((shell, catalog)) = cache.portal.shell_and_catalog(&caller).await else {
-        return next.run(request).await;
-    };
-    let key = (identity(&caller), request.uri().to_string());
-    if let Some(page) = cache.lookup(&key, &shell, &catalog) {
-        METRICS.page_cache.with_label_values(&["kept"]).inc();
-        return cache.answer(&key, &page, &nonce, accepts_gzip(request.headers()));
+
+    /// For the caller alone.
+    fn caller(caller: &Caller, shell: &ShellInfo, url: &str) -> Self {
+        let who = format!(
+            "caller\u{0}{}\u{0}{}\u{0}{:?}\u{0}{:?}\u{0}{}\u{0}{:?}",
+            caller.uid, caller.username, caller.groups, caller.namespaces, caller.platform_admin, caller.admin_of
+        );
+        Self { key: (who, url.to_owned()), shell: shell.clone(), caller: caller.clone(), marker: None }
     }
-    METRICS.page_cache.with_label_values(&["rendered"]).inc();
-    request.extensions_mut().insert(PageData { shell: shell.clone(), catalog: catalog.clone() });
+
+    /// The request the render gets: this plan's caller and data. A render for an audience also
+    /// loses everything that could identify a member: the cookie, the token, the session and the
+    /// principal the guard found.
+    fn request(&self, parts: &axum::http::request::Parts, catalog: &Arc<CatalogView>) -> Request {
+        let mut parts = parts.clone();
+        if self.marker.is_some() {
+            parts.headers.remove(header::COOKIE);
+            parts.headers.remove(header::AUTHORIZATION);
+            parts.extensions.remove::<tower_sessions::Session>();
+            parts.extensions.remove::<Option<crate::auth::guard::Principal>>();
+        }
+        parts.extensions.insert(self.caller.clone());
+        parts.extensions.insert(PageData { shell: self.shell.clone(), catalog: catalog.clone() });
+        Request::from_parts(parts, Body::empty())
+    }
+}
+
+/// What a render gave.
+enum Rendered {
+    /// A page, whole.
+    Page(response::Parts, Bytes),
+    /// Anything else (an error, a redirect, a page too large to keep, a failure midway), as it
+    /// comes.
+    Other(Response),
+}
+
+/// Runs the render and reads a page's body whole, up to `limit` bytes.
+async fn render(next: Next, request: Request, limit: usize) -> Rendered {
     let response = next.run(request).await;
     let (parts, body) = response.into_parts();
     let is_page = parts.status == StatusCode::OK
         && parts.headers.get(header::CONTENT_TYPE).is_some_and(|t| t.as_bytes().starts_with(b"text/html"))
         && !parts.headers.contains_key(header::SET_COOKIE);
     if !is_page {
-        return Response::from_parts(parts, body);
+        return Rendered::Other(Response::from_parts(parts, body));
     }
-    // Read whole to be kept; a page too large to keep is passed on as it comes.
     let mut chunks = Vec::new();
     let mut size = 0;
     let mut stream = body.into_data_stream();
@@ -305,44 +423,86 @@ pub async fn serve(State(cache): State<PageCache>, mut request: Request, next: N
                 tracing::warn!(error = %e, "rendering the catalog page failed midway");
                 let mut failed = Response::new(Body::from("the page could not be rendered; reload to try again"));
                 *failed.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-                return failed;
+                return Rendered::Other(failed);
             }
         }
-        if size > (cache.budget / 4).min(MAX_PAGE_BYTES) {
+        if size > limit {
+            // Too large to keep: passed on as it comes.
             let head = futures::stream::iter(chunks.into_iter().map(Ok::<_, axum::Error>));
-            return Response::from_parts(parts, Body::from_stream(head.chain(stream)));
+            return Rendered::Other(Response::from_parts(parts, Body::from_stream(head.chain(stream))));
         }
     }
-    let bytes = Bytes::from(chunks.concat());
-    let pieces = split(&bytes, &nonce);
-    // Stored blocks carry at most 65,535 bytes: a nonce is 22.
-    let page = (nonce.len() <= usize::from(u16::MAX)).then(|| Page {
-        shell,
-        catalog,
-        status: parts.status,
-        headers: parts.headers.clone(),
-        pieces,
-        gzip: OnceLock::new(),
-        counted: AtomicUsize::new(0),
-    });
-    if let Some(page) = page {
-        cache.keep(key, page);
+    Rendered::Page(parts, Bytes::from(chunks.concat()))
+}
+
+/// The middleware: answers a signed-in `GET /catalog` from a kept page when its data is
+/// unchanged, renders (and keeps) it otherwise. Every other request passes through untouched.
+pub async fn serve(State(cache): State<PageCache>, request: Request, next: Next) -> Response {
+    if request.method() != Method::GET || request.uri().path() != CACHED_PATH || cache.budget == 0 {
+        return next.run(request).await;
     }
-    Response::from_parts(parts, Body::from(bytes))
+    let (Some(caller), Some(PageNonce(nonce))) =
+        (request.extensions().get::<Caller>().cloned(), request.extensions().get::<PageNonce>().cloned())
+    else {
+        return next.run(request).await;
+    };
+    // Stored blocks carry at most 65,535 bytes (a nonce is 22; a name put in, at most 255).
+    if nonce.len() > usize::from(u16::MAX) {
+        return next.run(request).await;
+    }
+    // What the render would read; on an error the render itself reads (and reports) it.
+    let Ok((shell, catalog)) = cache.portal.shell_and_catalog(&caller).await else {
+        return next.run(request).await;
+    };
+    let url = request.uri().to_string();
+    let gzip = accepts_gzip(request.headers());
+    let fill = Fill { nonce: &nonce, name: &caller.username };
+    let (parts, _) = request.into_parts();
+    let plans =
+        Plan::audience(&caller, &shell, &cache.marker, &url).into_iter().chain([Plan::caller(&caller, &shell, &url)]);
+    for plan in plans {
+        if let Some(page) = cache.lookup(&plan.key, &plan.shell, &catalog) {
+            METRICS.page_cache.with_label_values(&["kept"]).inc();
+            return cache.answer(&plan.key, &page, &fill, gzip);
+        }
+        METRICS.page_cache.with_label_values(&["rendered"]).inc();
+        let (head, bytes) = match render(next.clone(), plan.request(&parts, &catalog), cache.page_limit()).await {
+            Rendered::Page(head, bytes) => (head, bytes),
+            // Made for a member, it goes out; made for an audience, it holds the marker.
+            Rendered::Other(response) if plan.marker.is_none() => return response,
+            Rendered::Other(_) => continue,
+        };
+        let mut holes = vec![(nonce.as_str(), Hole::Nonce)];
+        holes.extend(plan.marker.as_deref().map(|marker| (marker, Hole::Name)));
+        let (pieces, holes) = split(&bytes, &holes);
+        let marked =
+            |piece: &Bytes| memchr::memmem::find(&piece.to_ascii_lowercase(), cache.marker.as_bytes()).is_some();
+        if plan.marker.is_some() && pieces.iter().any(marked) {
+            // The name stood in the page in another form too (changed in case, cut): it cannot
+            // be put in, so this caller's page is rendered as theirs.
+            tracing::warn!("the catalog page shows the name in a form it cannot be put into: rendered per caller");
+            continue;
+        }
+        let page = Page {
+            shell: plan.shell,
+            catalog: catalog.clone(),
+            status: head.status,
+            headers: head.headers,
+            pieces,
+            holes,
+            gzip: OnceLock::new(),
+            counted: AtomicUsize::new(0),
+        };
+        let page = cache.keep(&plan.key, page);
+        return cache.answer(&plan.key, &page, &fill, gzip);
+    }
+    unreachable!("the last plan (for the caller alone) always answers")
 }
 
-/// Everything about the caller a page may depend on: who, and what they may see.
-fn identity(caller: &Caller) -> String {
-    format!(
-        "{}\u{0}{}\u{0}{:?}\u{0}{:?}\u{0}{}\u{0}{:?}",
-        caller.uid, caller.username, caller.groups, caller.namespaces, caller.platform_admin, caller.admin_of
-    )
-}
-
-fn answer(page: &Page, gzipped: Option<&Gzipped>, nonce: &str) -> Response {
+fn answer(page: &Page, gzipped: Option<&Gzipped>, fill: &Fill) -> Response {
     let body = match gzipped {
-        Some(gzipped) => gzipped.body(nonce),
-        None => page.body(nonce),
+        Some(gzipped) => gzipped.body(&page.holes, fill),
+        None => page.body(fill),
     };
     let mut response = Response::new(Body::from(body));
     *response.status_mut() = page.status;
@@ -357,50 +517,139 @@ fn answer(page: &Page, gzipped: Option<&Gzipped>, nonce: &str) -> Response {
     response
 }
 
-/// `body` split at every occurrence of `nonce` (a random 128-bit value: it occurs nowhere else).
-fn split(body: &Bytes, nonce: &str) -> Vec<Bytes> {
-    let mut pieces = Vec::new();
+/// `body` split at every occurrence of each marker (random values: they occur nowhere else), and
+/// which marker stood between each piece and the next.
+fn split(body: &Bytes, markers: &[(&str, Hole)]) -> (Vec<Bytes>, Vec<Hole>) {
+    let mut found: Vec<(usize, usize, Hole)> = markers
+        .iter()
+        .flat_map(|(marker, hole)| {
+            memchr::memmem::find_iter(body, marker.as_bytes()).map(|at| (at, marker.len(), *hole))
+        })
+        .collect();
+    found.sort_unstable_by_key(|(at, ..)| *at);
+    let mut pieces = Vec::with_capacity(found.len() + 1);
     let mut start = 0;
-    for at in memchr::memmem::find_iter(body, nonce.as_bytes()) {
+    for &(at, len, _) in &found {
         pieces.push(body.slice(start..at));
-        start = at + nonce.len();
+        start = at + len;
     }
     pieces.push(body.slice(start..));
-    pieces
+    (pieces, found.into_iter().map(|(.., hole)| hole).collect())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_page_is_split_at_its_nonce_and_joined_with_another() {
-        let body = Bytes::from_static(b"<script nonce=\"N0nce\">a</script><p>N0nc</p><script nonce=\"N0nce\">");
-        let pieces = split(&body, "N0nce");
-        assert_eq!(pieces.len(), 3);
-        let page = Page {
+    /// A page with two kinds of holes, as rendered for an audience.
+    fn kept_page(html: &'static str, markers: &[(&str, Hole)]) -> Page {
+        let (pieces, holes) = split(&Bytes::from_static(html.as_bytes()), markers);
+        Page {
             shell: ShellInfo::default(),
             catalog: Arc::new(CatalogView::new(vec![], vec![])),
             status: StatusCode::OK,
             headers: HeaderMap::new(),
             pieces,
+            holes,
             gzip: OnceLock::new(),
             counted: AtomicUsize::new(0),
-        };
+        }
+    }
+
+    #[test]
+    fn a_page_is_split_at_its_nonce_and_joined_with_another() {
+        let page = kept_page(
+            "<script nonce=\"N0nce\">a</script><p>N0nc</p><script nonce=\"N0nce\">",
+            &[("N0nce", Hole::Nonce)],
+        );
+        assert_eq!(page.pieces.len(), 3);
+        let fill = |nonce| Fill { nonce, name: "unused" };
         assert_eq!(
-            String::from_utf8(page.body("other")).unwrap(),
+            String::from_utf8(page.body(&fill("other"))).unwrap(),
             "<script nonce=\"other\">a</script><p>N0nc</p><script nonce=\"other\">"
         );
-        assert_eq!(split(&Bytes::from_static(b"plain"), "N0nce").len(), 1);
+        assert_eq!(split(&Bytes::from_static(b"plain"), &[("N0nce", Hole::Nonce)]).0.len(), 1);
 
         // Kept compressed, joined with a nonce: a gzip stream a decoder reads back to the same
         // page, checksum and length included.
         for nonce in ["other", "a-longer-nonce-value-0123456789"] {
-            let gzip = page.gzipped().0.expect("compressed").body(nonce);
+            let gzip = page.gzipped().0.expect("compressed").body(&page.holes, &fill(nonce));
             let mut plain = String::new();
             std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gzip[..]), &mut plain).unwrap();
-            assert_eq!(plain, String::from_utf8(page.body(nonce)).unwrap());
+            assert_eq!(plain, String::from_utf8(page.body(&fill(nonce))).unwrap());
         }
+    }
+
+    #[test]
+    fn a_page_for_an_audience_takes_each_members_name_and_nonce() {
+        let markers = [("N0nce", Hole::Nonce), ("Aqm00ff", Hole::Name)];
+        let page = kept_page(
+            concat!(
+                "<script nonce=\"N0nce\"></script><span>A</span><span>Aqm00ff</span>",
+                "<details aria-label=\"Account menu of Aqm00ff\"></details>",
+                "<script nonce=\"N0nce\">{\"username\":\"Aqm00ff\",\"services\":3}</script>"
+            ),
+            &markers,
+        );
+        assert_eq!(page.holes, [Hole::Nonce, Hole::Name, Hole::Name, Hole::Nonce, Hole::Name]);
+        let expected = |nonce: &str, name: &str| {
+            format!(
+                "<script nonce=\"{nonce}\"></script><span>A</span><span>{name}</span>\
+                 <details aria-label=\"Account menu of {name}\"></details>\
+                 <script nonce=\"{nonce}\">{{\"username\":\"{name}\",\"services\":3}}</script>"
+            )
+        };
+        for (nonce, name) in [("n1", "alice"), ("a-longer-nonce-value", "a.very-long_name@example.com")] {
+            let fill = Fill { nonce, name };
+            assert_eq!(String::from_utf8(page.body(&fill)).unwrap(), expected(nonce, name));
+            let gzip = page.gzipped().0.expect("compressed").body(&page.holes, &fill);
+            let mut plain = String::new();
+            std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gzip[..]), &mut plain).unwrap();
+            assert_eq!(plain, expected(nonce, name));
+        }
+    }
+
+    #[test]
+    fn only_a_plain_name_is_put_into_a_page_for_an_audience() {
+        let caller = |username: &str| Caller {
+            username: username.into(),
+            uid: "uid-1".into(),
+            groups: vec!["g".into()],
+            namespaces: Some(vec!["team-a".into()]),
+            platform_admin: false,
+            admin_of: vec![],
+            source: "127.0.0.1".into(),
+        };
+        let shell = |username: &str| ShellInfo { username: username.into(), services: 3, instances: 1, approvals: 0 };
+        let plan = |name: &str| Plan::audience(&caller(name), &shell(name), "qm00ff", "/catalog");
+
+        let alice = plan("alice").expect("a plain name");
+        let (amy, bob) = (plan("amy").unwrap(), plan("bob").unwrap());
+        assert_eq!(alice.key, amy.key, "two members with the same initial and rights share a page");
+        assert_ne!(alice.key, bob.key, "the initial is shown, so it is part of the audience");
+        assert_eq!(alice.marker.as_deref(), Some("Aqm00ff"));
+        assert_eq!(alice.shell.username, "Aqm00ff");
+        assert_eq!((alice.shell.services, alice.shell.instances), (3, 1));
+        assert_eq!((alice.caller.username.as_str(), alice.caller.uid.as_str()), ("Aqm00ff", ""));
+        assert!(!alice.key.0.contains("alice") && !alice.key.0.contains("uid-1"));
+        let mut admin = caller("alice");
+        admin.platform_admin = true;
+        assert_ne!(Plan::audience(&admin, &shell("alice"), "qm00ff", "/catalog").unwrap().key, alice.key);
+        let mut other_team = caller("alice");
+        other_team.namespaces = Some(vec!["team-b".into()]);
+        assert_ne!(Plan::audience(&other_team, &shell("alice"), "qm00ff", "/catalog").unwrap().key, alice.key);
+        assert_ne!(
+            plan("alice").unwrap().key,
+            Plan::audience(&caller("alice"), &shell("alice"), "qm00ff", "/catalog?q=x").unwrap().key
+        );
+
+        // Names that would read differently in HTML, attributes or JSON get pages of their own.
+        for name in ["", "a<b", "a\"b", "a&b", "a b", "ä", "a\\b", &"a".repeat(256)] {
+            assert!(plan(name).is_none(), "{name:?}");
+        }
+        assert!(Plan::audience(&caller("alice"), &shell("someone-else"), "qm00ff", "/catalog").is_none());
+        let own = Plan::caller(&caller("alice"), &shell("alice"), "/catalog");
+        assert!(own.marker.is_none() && own.key.0.contains("uid-1") && own.caller.username == "alice");
     }
 
     fn page(html: String) -> Arc<Page> {
@@ -409,7 +658,8 @@ mod tests {
             catalog: Arc::new(CatalogView::new(vec![], vec![])),
             status: StatusCode::OK,
             headers: HeaderMap::new(),
-            pieces: split(&Bytes::from(html), "N0nce"),
+            pieces: split(&Bytes::from(html), &[("N0nce", Hole::Nonce)]).0,
+            holes: vec![Hole::Nonce; 2],
             gzip: OnceLock::new(),
             counted: AtomicUsize::new(0),
         })
@@ -453,9 +703,9 @@ mod tests {
             "<html><script nonce=\"{nonce}\">x</script>{}<script nonce=\"{nonce}\">y</script></html>",
             (0..5000).map(tile).collect::<String>()
         );
-        let pieces = split(&Bytes::from(html.clone()), nonce);
+        let (pieces, holes) = split(&Bytes::from(html.clone()), &[(nonce, Hole::Nonce)]);
         let gzipped = Gzipped::new(&pieces).unwrap();
-        let gzip = gzipped.body("ZyXwVuTsRqPoNmLkJiHgFe");
+        let gzip = gzipped.body(&holes, &Fill { nonce: "ZyXwVuTsRqPoNmLkJiHgFe", name: "" });
         assert!(gzip.len() < html.len() / 10, "{} of {}", gzip.len(), html.len());
         let mut plain = String::new();
         std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gzip[..]), &mut plain).unwrap();
