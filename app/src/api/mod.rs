@@ -67,6 +67,9 @@ impl Caller {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShellInfo {
     pub username: String,
+    /// The name's first character in upper case, for the account menu's badge.
+    #[serde(default)]
+    pub initial: String,
     /// Services on offer in the catalog.
     pub services: usize,
     /// Instances in the caller's teams.
@@ -85,6 +88,13 @@ pub struct Rejection {
     pub fields: FieldErrors,
     /// Problems with the name field, the namespace field, the plan, … by input name.
     pub inputs: Vec<(String, String)>,
+}
+
+impl ShellInfo {
+    /// The badge letter of `username`: its first character in upper case (`?` when empty).
+    pub fn initial_of(username: &str) -> String {
+        username.chars().next().map_or_else(|| "?".to_string(), |c| c.to_uppercase().collect())
+    }
 }
 
 impl Rejection {

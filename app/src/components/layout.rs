@@ -74,17 +74,16 @@ fn TopBar(info: Resource<Result<ShellInfo, ServerFnError>>) -> impl IntoView {
             </form>
             <Transition fallback=|| ()>
                 {move || Suspend::new(async move {
-                    info.await.ok().map(|i| view! { <UserMenu username=i.username /> })
+                    info.await.ok().map(|i| view! { <UserMenu username=i.username initial=i.initial /> })
                 })}
             </Transition>
         </header>
     }
 }
 
-/// The signed-in person's name, with their tokens, password and sign-out.
+/// The signed-in person's name and badge letter, with their tokens, password and sign-out.
 #[component]
-fn UserMenu(username: String) -> impl IntoView {
-    let initial = username.chars().next().unwrap_or('?').to_uppercase().to_string();
+fn UserMenu(username: String, initial: String) -> impl IntoView {
     view! {
         <details class="relative ml-auto md:ml-0" data-testid="user-menu">
             <summary class="flex cursor-pointer list-none items-center gap-2 rounded-md px-1 py-1 text-sm text-zinc-700 hover:bg-zinc-100 dark:text-zinc-300 dark:hover:bg-zinc-800" data-testid="user" aria-label=format!("Account menu of {username}")>

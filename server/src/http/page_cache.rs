@@ -14,30 +14,32 @@
 //! **Shared by an audience.** Callers who may see the same things (the same groups, teams and
 //! roles) see the same page but for their name. Such a page is rendered once for the audience, as
 //! a caller who has nothing of anyone's but that (no user id, no session, no cookie or token, and
-//! a random marker for a name), kept under the audience, and answered to each member with their
-//! own name put where the marker stood. The render cannot show one member's data to another:
-//! it never had any. Names put in this way are the portal's usernames (letters, digits and
-//! `-_.@`), which read the same in HTML text, attributes and the hydration data's JSON; a caller
-//! with any other name, or a page where the marker also stood in another form, gets a page of
-//! their own, as below. The marker's first character is the name's initial (the account menu
-//! shows it), so the initial is part of the audience.
+//! random markers for a name and its initial), kept under the audience, and answered to each
+//! member with their own name and initial put where the markers stood. The render cannot show
+//! one member's data to another: it never had any. Names put in this way are the portal's
+//! usernames (letters, digits and `-_.@`), which read the same in HTML text, attributes and the
+//! hydration data's JSON; a caller with any other name, or a page where a marker also stood in
+//! another form, gets a page of their own, as below. Concurrent requests that would render the
+//! same page wait for one render (at most [`RENDER_WAIT`]) instead of each rendering it.
 //!
 //! **Kept per caller** otherwise: rendered as that caller and kept under everything about them.
 //!
 //! Each answer carries its own CSP nonce: the kept copy is stored split at the nonce (and the
-//! name's marker) it was rendered with, and joined with the new request's. For browsers that take
-//! gzip, each piece is also kept compressed, once, at the best level: a gzip answer is those
+//! name's markers) it was rendered with, and joined with the new request's. For browsers that
+//! take gzip, each piece is also kept compressed, once, at the best level: a gzip answer is those
 //! pieces with the nonce and name between them as uncompressed deflate blocks, and a checksum
 //! combined from the pieces' own — no compression per request.
 //!
 //! Bounded by bytes (`--page-cache-mb`, 0 turns it off); least recently used pages go first.
 
 use std::{
+    collections::HashMap,
     io::Write as _,
     sync::{
         Arc, Mutex, OnceLock,
         atomic::{AtomicUsize, Ordering},
     },
+    time::Duration,
 };
 
 use app::{
@@ -64,19 +66,27 @@ const CACHED_PATH: &str = "/catalog";
 /// not kept (500 tiles at `?all=1` are about 550 KB).
 const MAX_PAGE_BYTES: usize = 4 * 1024 * 1024;
 
+/// How long a request waits for another's render of the same page before rendering it itself.
+const RENDER_WAIT: Duration = Duration::from_secs(2);
+
 #[derive(Clone)]
 pub struct PageCache {
     portal: PortalHandle,
     /// Bytes of pages kept at most; 0 keeps none.
     budget: usize,
     kept: Arc<Mutex<Kept>>,
-    /// Stands for the name in pages rendered for an audience (after the name's initial): random
-    /// per process, lower-case hex, so it occurs in no page by chance.
+    /// The renders under way, by key: one at a time per key.
+    renders: Renders,
+    /// What the name and initial markers of pages rendered for an audience start with: random per
+    /// process, lower-case hex, so it occurs in no page by chance.
     marker: Arc<str>,
 }
 
 /// (whose, URL): an audience's or a caller's identity, and the page's path and query.
 type Key = (String, String);
+
+/// A lock per page being rendered; a key is forgotten when nobody holds or waits for its lock.
+type Renders = Arc<Mutex<HashMap<Key, Arc<tokio::sync::Mutex<()>>>>>;
 
 /// Where a kept page differs between answers: filled in for each.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,12 +95,15 @@ enum Hole {
     Nonce,
     /// The caller's name, in a page kept for an audience.
     Name,
+    /// Its initial (the account menu's badge).
+    Initial,
 }
 
 /// What an answer puts into a kept page's holes.
 struct Fill<'a> {
     nonce: &'a str,
     name: &'a str,
+    initial: &'a str,
 }
 
 impl Fill<'_> {
@@ -98,7 +111,13 @@ impl Fill<'_> {
         match hole {
             Hole::Nonce => self.nonce,
             Hole::Name => self.name,
+            Hole::Initial => self.initial,
         }
+    }
+
+    /// The longest value.
+    fn most(&self) -> usize {
+        self.nonce.len().max(self.name.len()).max(self.initial.len())
     }
 }
 
@@ -114,7 +133,7 @@ struct Page {
     catalog: Arc<CatalogView>,
     status: StatusCode,
     headers: HeaderMap,
-    /// The body, split where the render's nonce (and name marker) stood.
+    /// The body, split where the render's nonce (and name markers) stood.
     pieces: Vec<Bytes>,
     /// What stood between each piece and the next (one fewer than the pieces).
     holes: Vec<Hole>,
@@ -140,8 +159,7 @@ impl Page {
     }
 
     fn body(&self, fill: &Fill) -> Vec<u8> {
-        let most = fill.nonce.len().max(fill.name.len());
-        let mut body = Vec::with_capacity(self.len() + most * self.holes.len());
+        let mut body = Vec::with_capacity(self.len() + fill.most() * self.holes.len());
         for (i, piece) in self.pieces.iter().enumerate() {
             if i > 0 {
                 body.extend_from_slice(fill.get(self.holes[i - 1]).as_bytes());
@@ -195,17 +213,16 @@ impl Gzipped {
     /// A gzip member (RFC 1952) of the page with its `holes` filled. Each fill must be shorter
     /// than 65,536 bytes (a stored block's most).
     fn body(&self, holes: &[Hole], fill: &Fill) -> Vec<u8> {
-        let most = fill.nonce.len().max(fill.name.len());
-        let size = self.deflated.iter().map(Vec::len).sum::<usize>() + (most + 5) * self.deflated.len() + 18;
+        let size = self.deflated.iter().map(Vec::len).sum::<usize>() + (fill.most() + 5) * self.deflated.len() + 18;
         let mut body = Vec::with_capacity(size);
         // ID1 ID2, deflate, no flags, no time, no extra flags, unknown OS.
         body.extend_from_slice(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff]);
-        let checksum = |text: &str| {
+        let checksum = |hole: Hole| {
             let mut crc = flate2::Crc::new();
-            crc.update(text.as_bytes());
+            crc.update(fill.get(hole).as_bytes());
             crc
         };
-        let (nonce_crc, name_crc) = (checksum(fill.nonce), checksum(fill.name));
+        let hole_crcs = [checksum(Hole::Nonce), checksum(Hole::Name), checksum(Hole::Initial)];
         let mut crc = flate2::Crc::new();
         for (i, (raw, piece_crc)) in self.deflated.iter().zip(&self.checksums).enumerate() {
             if i > 0 {
@@ -217,10 +234,7 @@ impl Gzipped {
                 body.extend_from_slice(&len.to_le_bytes());
                 body.extend_from_slice(&(!len).to_le_bytes());
                 body.extend_from_slice(text);
-                crc.combine(match hole {
-                    Hole::Nonce => &nonce_crc,
-                    Hole::Name => &name_crc,
-                });
+                crc.combine(&hole_crcs[hole as usize]);
             }
             body.extend_from_slice(raw);
             crc.combine(piece_crc);
@@ -280,7 +294,8 @@ impl PageCache {
     pub fn new(portal: PortalHandle, budget_bytes: usize) -> Self {
         let kept = Kept { pages: LruCache::new_unbounded(), bytes: 0 };
         let marker = format!("qm{:032x}", fastrand::u128(..)).into();
-        Self { portal, budget: budget_bytes, kept: Arc::new(Mutex::new(kept)), marker }
+        let renders = Arc::default();
+        Self { portal, budget: budget_bytes, kept: Arc::new(Mutex::new(kept)), renders, marker }
     }
 
     fn kept(&self) -> std::sync::MutexGuard<'_, Kept> {
@@ -323,33 +338,63 @@ impl PageCache {
     }
 }
 
+/// This request's turn to render the page under `key`: after any render of it under way (at most
+/// `wait`; then `None`, and it renders too).
+async fn turn(renders: &Renders, key: &Key, wait: Duration) -> Option<Turn> {
+    let lock = renders.lock().unwrap_or_else(|e| e.into_inner()).entry(key.clone()).or_default().clone();
+    let guard = tokio::time::timeout(wait, lock.lock_owned()).await.ok()?;
+    Some(Turn { renders: renders.clone(), key: key.clone(), guard: Some(guard) })
+}
+
+/// A request's turn to render a page; the last one out forgets the key.
+struct Turn {
+    renders: Renders,
+    key: Key,
+    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        let mut renders = self.renders.lock().unwrap_or_else(|e| e.into_inner());
+        drop(self.guard.take());
+        // Held by the map alone: nobody waits for it.
+        if renders.get(&self.key).is_some_and(|lock| Arc::strong_count(lock) == 1) {
+            renders.remove(&self.key);
+        }
+    }
+}
+
 /// How a page is rendered and kept for one caller: for their audience, or for them alone.
 struct Plan {
     key: Key,
-    /// The frame's data as the render gets it (the audience's: the name is the marker).
+    /// The frame's data as the render gets it (the audience's: markers for the name and initial).
     shell: ShellInfo,
     /// Who the render runs as.
     caller: Caller,
-    /// Stands for the name in the render, when it is the audience's.
-    marker: Option<String>,
+    /// What stands for the name and its initial in a render for an audience (none for a caller).
+    markers: Vec<(String, Hole)>,
 }
 
 impl Plan {
-    /// For the caller's audience, when their name reads the same wherever a page shows it.
+    /// For the caller's audience, when their name and initial read the same wherever a page
+    /// shows them.
     fn audience(caller: &Caller, shell: &ShellInfo, marker: &str, url: &str) -> Option<Self> {
-        let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '@');
-        let initial = caller.username.chars().next()?.to_ascii_uppercase();
-        if caller.username.len() > 255 || !caller.username.chars().all(plain) || shell.username != caller.username {
+        let plain = |text: &str| {
+            !text.is_empty()
+                && text.len() <= 255
+                && text.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '@'))
+        };
+        if !plain(&caller.username) || !plain(&shell.initial) || shell.username != caller.username {
             return None;
         }
-        let marker = format!("{initial}{marker}");
+        let (name, initial) = (format!("{marker}n"), format!("{marker}i"));
         let audience = format!(
-            "audience\u{0}{initial}\u{0}{:?}\u{0}{:?}\u{0}{}\u{0}{:?}",
+            "audience\u{0}{:?}\u{0}{:?}\u{0}{}\u{0}{:?}",
             caller.groups, caller.namespaces, caller.platform_admin, caller.admin_of
         );
         // Everything about a member but who they are; their source only reaches the audit log.
         let as_audience = Caller {
-            username: marker.clone(),
+            username: name.clone(),
             uid: String::new(),
             groups: caller.groups.clone(),
             namespaces: caller.namespaces.clone(),
@@ -359,9 +404,9 @@ impl Plan {
         };
         Some(Self {
             key: (audience, url.to_owned()),
-            shell: ShellInfo { username: marker.clone(), ..shell.clone() },
+            shell: ShellInfo { username: name.clone(), initial: initial.clone(), ..shell.clone() },
             caller: as_audience,
-            marker: Some(marker),
+            markers: vec![(name, Hole::Name), (initial, Hole::Initial)],
         })
     }
 
@@ -371,7 +416,7 @@ impl Plan {
             "caller\u{0}{}\u{0}{}\u{0}{:?}\u{0}{:?}\u{0}{}\u{0}{:?}",
             caller.uid, caller.username, caller.groups, caller.namespaces, caller.platform_admin, caller.admin_of
         );
-        Self { key: (who, url.to_owned()), shell: shell.clone(), caller: caller.clone(), marker: None }
+        Self { key: (who, url.to_owned()), shell: shell.clone(), caller: caller.clone(), markers: Vec::new() }
     }
 
     /// The request the render gets: this plan's caller and data. A render for an audience also
@@ -379,7 +424,7 @@ impl Plan {
     /// principal the guard found.
     fn request(&self, parts: &axum::http::request::Parts, catalog: &Arc<CatalogView>) -> Request {
         let mut parts = parts.clone();
-        if self.marker.is_some() {
+        if !self.markers.is_empty() {
             parts.headers.remove(header::COOKIE);
             parts.headers.remove(header::AUTHORIZATION);
             parts.extensions.remove::<tower_sessions::Session>();
@@ -456,28 +501,35 @@ pub async fn serve(State(cache): State<PageCache>, request: Request, next: Next)
     };
     let url = request.uri().to_string();
     let gzip = accepts_gzip(request.headers());
-    let fill = Fill { nonce: &nonce, name: &caller.username };
+    let fill = Fill { nonce: &nonce, name: &caller.username, initial: &shell.initial };
     let (parts, _) = request.into_parts();
     let plans =
         Plan::audience(&caller, &shell, &cache.marker, &url).into_iter().chain([Plan::caller(&caller, &shell, &url)]);
     for plan in plans {
-        if let Some(page) = cache.lookup(&plan.key, &plan.shell, &catalog) {
+        let kept = || cache.lookup(&plan.key, &plan.shell, &catalog);
+        let mut found = kept();
+        // Another request rendering the same page: wait for it, then answer from its page.
+        let _turn = if found.is_none() { turn(&cache.renders, &plan.key, RENDER_WAIT).await } else { None };
+        if found.is_none() {
+            found = kept();
+        }
+        if let Some(page) = found {
             METRICS.page_cache.with_label_values(&["kept"]).inc();
             return cache.answer(&plan.key, &page, &fill, gzip);
         }
         METRICS.page_cache.with_label_values(&["rendered"]).inc();
         let (head, bytes) = match render(next.clone(), plan.request(&parts, &catalog), cache.page_limit()).await {
             Rendered::Page(head, bytes) => (head, bytes),
-            // Made for a member, it goes out; made for an audience, it holds the marker.
-            Rendered::Other(response) if plan.marker.is_none() => return response,
+            // Made for a member, it goes out; made for an audience, it holds the markers.
+            Rendered::Other(response) if plan.markers.is_empty() => return response,
             Rendered::Other(_) => continue,
         };
         let mut holes = vec![(nonce.as_str(), Hole::Nonce)];
-        holes.extend(plan.marker.as_deref().map(|marker| (marker, Hole::Name)));
+        holes.extend(plan.markers.iter().map(|(marker, hole)| (marker.as_str(), *hole)));
         let (pieces, holes) = split(&bytes, &holes);
         let marked =
             |piece: &Bytes| memchr::memmem::find(&piece.to_ascii_lowercase(), cache.marker.as_bytes()).is_some();
-        if plan.marker.is_some() && pieces.iter().any(marked) {
+        if !plan.markers.is_empty() && pieces.iter().any(marked) {
             // The name stood in the page in another form too (changed in case, cut): it cannot
             // be put in, so this caller's page is rendered as theirs.
             tracing::warn!("the catalog page shows the name in a form it cannot be put into: rendered per caller");
@@ -563,7 +615,7 @@ mod tests {
             &[("N0nce", Hole::Nonce)],
         );
         assert_eq!(page.pieces.len(), 3);
-        let fill = |nonce| Fill { nonce, name: "unused" };
+        let fill = |nonce| Fill { nonce, name: "unused", initial: "U" };
         assert_eq!(
             String::from_utf8(page.body(&fill("other"))).unwrap(),
             "<script nonce=\"other\">a</script><p>N0nc</p><script nonce=\"other\">"
@@ -582,30 +634,33 @@ mod tests {
 
     #[test]
     fn a_page_for_an_audience_takes_each_members_name_and_nonce() {
-        let markers = [("N0nce", Hole::Nonce), ("Aqm00ff", Hole::Name)];
+        let markers = [("N0nce", Hole::Nonce), ("qm00ffn", Hole::Name), ("qm00ffi", Hole::Initial)];
         let page = kept_page(
             concat!(
-                "<script nonce=\"N0nce\"></script><span>A</span><span>Aqm00ff</span>",
-                "<details aria-label=\"Account menu of Aqm00ff\"></details>",
-                "<script nonce=\"N0nce\">{\"username\":\"Aqm00ff\",\"services\":3}</script>"
+                "<script nonce=\"N0nce\"></script><span>qm00ffi</span><span>qm00ffn</span>",
+                "<details aria-label=\"Account menu of qm00ffn\"></details>",
+                "<script nonce=\"N0nce\">{\"username\":\"qm00ffn\",\"initial\":\"qm00ffi\",\"services\":3}</script>"
             ),
             &markers,
         );
-        assert_eq!(page.holes, [Hole::Nonce, Hole::Name, Hole::Name, Hole::Nonce, Hole::Name]);
-        let expected = |nonce: &str, name: &str| {
+        use Hole::*;
+        assert_eq!(page.holes, [Nonce, Initial, Name, Name, Nonce, Name, Initial]);
+        let expected = |nonce: &str, name: &str, initial: &str| {
             format!(
-                "<script nonce=\"{nonce}\"></script><span>A</span><span>{name}</span>\
+                "<script nonce=\"{nonce}\"></script><span>{initial}</span><span>{name}</span>\
                  <details aria-label=\"Account menu of {name}\"></details>\
-                 <script nonce=\"{nonce}\">{{\"username\":\"{name}\",\"services\":3}}</script>"
+                 <script nonce=\"{nonce}\">{{\"username\":\"{name}\",\"initial\":\"{initial}\",\"services\":3}}</script>"
             )
         };
-        for (nonce, name) in [("n1", "alice"), ("a-longer-nonce-value", "a.very-long_name@example.com")] {
-            let fill = Fill { nonce, name };
-            assert_eq!(String::from_utf8(page.body(&fill)).unwrap(), expected(nonce, name));
+        for (nonce, name, initial) in
+            [("n1", "alice", "A"), ("a-longer-nonce-value", "a.very-long_name@example.com", "A")]
+        {
+            let fill = Fill { nonce, name, initial };
+            assert_eq!(String::from_utf8(page.body(&fill)).unwrap(), expected(nonce, name, initial));
             let gzip = page.gzipped().0.expect("compressed").body(&page.holes, &fill);
             let mut plain = String::new();
             std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gzip[..]), &mut plain).unwrap();
-            assert_eq!(plain, expected(nonce, name));
+            assert_eq!(plain, expected(nonce, name, initial));
         }
     }
 
@@ -620,17 +675,21 @@ mod tests {
             admin_of: vec![],
             source: "127.0.0.1".into(),
         };
-        let shell = |username: &str| ShellInfo { username: username.into(), services: 3, instances: 1, approvals: 0 };
+        let shell = |username: &str| ShellInfo {
+            username: username.into(),
+            initial: ShellInfo::initial_of(username),
+            services: 3,
+            instances: 1,
+            approvals: 0,
+        };
         let plan = |name: &str| Plan::audience(&caller(name), &shell(name), "qm00ff", "/catalog");
 
         let alice = plan("alice").expect("a plain name");
-        let (amy, bob) = (plan("amy").unwrap(), plan("bob").unwrap());
-        assert_eq!(alice.key, amy.key, "two members with the same initial and rights share a page");
-        assert_ne!(alice.key, bob.key, "the initial is shown, so it is part of the audience");
-        assert_eq!(alice.marker.as_deref(), Some("Aqm00ff"));
-        assert_eq!(alice.shell.username, "Aqm00ff");
+        assert_eq!(alice.key, plan("bob").unwrap().key, "two members with the same rights share a page");
+        assert_eq!(alice.markers, [("qm00ffn".to_string(), Hole::Name), ("qm00ffi".to_string(), Hole::Initial)]);
+        assert_eq!((alice.shell.username.as_str(), alice.shell.initial.as_str()), ("qm00ffn", "qm00ffi"));
         assert_eq!((alice.shell.services, alice.shell.instances), (3, 1));
-        assert_eq!((alice.caller.username.as_str(), alice.caller.uid.as_str()), ("Aqm00ff", ""));
+        assert_eq!((alice.caller.username.as_str(), alice.caller.uid.as_str()), ("qm00ffn", ""));
         assert!(!alice.key.0.contains("alice") && !alice.key.0.contains("uid-1"));
         let mut admin = caller("alice");
         admin.platform_admin = true;
@@ -649,7 +708,7 @@ mod tests {
         }
         assert!(Plan::audience(&caller("alice"), &shell("someone-else"), "qm00ff", "/catalog").is_none());
         let own = Plan::caller(&caller("alice"), &shell("alice"), "/catalog");
-        assert!(own.marker.is_none() && own.key.0.contains("uid-1") && own.caller.username == "alice");
+        assert!(own.markers.is_empty() && own.key.0.contains("uid-1") && own.caller.username == "alice");
     }
 
     fn page(html: String) -> Arc<Page> {
@@ -705,11 +764,36 @@ mod tests {
         );
         let (pieces, holes) = split(&Bytes::from(html.clone()), &[(nonce, Hole::Nonce)]);
         let gzipped = Gzipped::new(&pieces).unwrap();
-        let gzip = gzipped.body(&holes, &Fill { nonce: "ZyXwVuTsRqPoNmLkJiHgFe", name: "" });
+        let gzip = gzipped.body(&holes, &Fill { nonce: "ZyXwVuTsRqPoNmLkJiHgFe", name: "", initial: "" });
         assert!(gzip.len() < html.len() / 10, "{} of {}", gzip.len(), html.len());
         let mut plain = String::new();
         std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gzip[..]), &mut plain).unwrap();
         assert_eq!(plain, html.replace(nonce, "ZyXwVuTsRqPoNmLkJiHgFe"));
+    }
+
+    #[tokio::test]
+    async fn a_page_is_rendered_by_one_request_at_a_time_and_its_key_forgotten_after() {
+        let renders = Renders::default();
+        let key = |url: &str| ("audience".to_owned(), url.to_owned());
+        let wait = Duration::from_secs(5);
+        let first = turn(&renders, &key("/catalog"), wait).await.expect("no render under way");
+        // Another page is not held up.
+        drop(turn(&renders, &key("/catalog?q=x"), wait).await.expect("another page renders at once"));
+        // The same page waits until the first render is done.
+        let waiting = tokio::spawn({
+            let renders = renders.clone();
+            async move { turn(&renders, &key("/catalog"), Duration::from_secs(5)).await.is_some() }
+        });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(!waiting.is_finished(), "a second render of the page did not wait");
+        drop(first);
+        assert!(waiting.await.unwrap(), "the waiting request got no turn");
+        assert!(renders.lock().unwrap().is_empty(), "keys were kept after their renders");
+        // A render that takes too long: the next request stops waiting and renders itself.
+        let slow = turn(&renders, &key("/catalog"), wait).await.unwrap();
+        assert!(turn(&renders, &key("/catalog"), Duration::from_millis(50)).await.is_none());
+        drop(slow);
+        assert!(renders.lock().unwrap().is_empty());
     }
 
     #[test]

@@ -93,6 +93,7 @@ impl Portal for PortalService {
         let catalog = self.visible_catalog(caller).await?;
         let shell = ShellInfo {
             username: caller.username.clone(),
+            initial: ShellInfo::initial_of(&caller.username),
             services: catalog.tiles.iter().filter(|t| !t.removed).count(),
             instances: instances::count(self.store.as_ref(), self.instances.as_ref(), caller).await?,
             approvals: governance::decidable_count(&self.gov, caller).await?,
