@@ -298,14 +298,7 @@ async fn a_kept_catalog_page_is_reused_only_while_what_it_shows_is_unchanged() {
     };
     let before = count(&third);
     assert_eq!(before.as_deref(), Some("0"));
-    app.store
-        .create(
-            app::model::Kind::ServiceInstance,
-            json!({"metadata": {"name": "logs", "namespace": "team-a"},
-                   "spec": {"clusterServiceClassExternalName": "hdfs", "clusterServicePlanExternalName": "shared"}}),
-        )
-        .await
-        .unwrap();
+    app.store.create(app::model::Kind::ServiceInstance, common::process::hdfs("logs")).await.unwrap();
     let (_, fourth) = get(app.client.clone(), "/catalog").await;
     assert_ne!(count(&fourth), before, "the navigation's instance count did not follow");
     assert_eq!(count(&fourth).as_deref(), Some("1"));
@@ -426,14 +419,7 @@ async fn members_with_the_same_rights_share_a_page_that_shows_each_their_own_nam
     assert_eq!(counted("rendered").await, rendered + 2.0, "anna's page took the place of team A's");
 
     // An instance in team A changes team A's count: rendered again for team A (once), not for B.
-    app.store
-        .create(
-            app::model::Kind::ServiceInstance,
-            json!({"metadata": {"name": "logs", "namespace": "team-a"},
-                   "spec": {"clusterServiceClassExternalName": "hdfs", "clusterServicePlanExternalName": "shared"}}),
-        )
-        .await
-        .unwrap();
+    app.store.create(app::model::Kind::ServiceInstance, common::process::hdfs("logs")).await.unwrap();
     let (_, amys_after) = page(amy, false).await;
     let (_, alices_after) = page(alice, false).await;
     assert_eq!(amys_after, alices_after.replace("alice", "amy"));
