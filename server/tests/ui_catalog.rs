@@ -319,15 +319,8 @@ async fn a_kept_catalog_page_is_reused_only_while_what_it_shows_is_unchanged() {
 
 /// A client acting with an API token of a new member of `team` (created when missing).
 async fn member(app: &common::TestApp, username: &str, team: &str) -> reqwest::Client {
-    if app.accounts.list_teams().await.unwrap().iter().all(|(name, _)| name != team) {
-        app.accounts.create_team(team, team).await.unwrap();
-    }
-    let user = app.accounts.create_user(username, username, None, false, false).await.unwrap();
-    app.accounts.set_membership(user.id, team, server::auth::Role::Member).await.unwrap();
-    let (token, _) = app.accounts.create_token(user.id, "t").await.unwrap();
-    let mut headers = reqwest::header::HeaderMap::new();
-    headers.insert(reqwest::header::AUTHORIZATION, format!("Bearer {token}").parse().unwrap());
-    reqwest::Client::builder().default_headers(headers).build().unwrap()
+    app.person(username, false, &[(team, server::auth::Role::Member)]).await;
+    app.token_client(username).await
 }
 
 /// Whether `html` holds a page cache name marker (`qm` and 32 hex digits) that was not put in.

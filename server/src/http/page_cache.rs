@@ -217,24 +217,19 @@ impl Gzipped {
         let mut body = Vec::with_capacity(size);
         // ID1 ID2, deflate, no flags, no time, no extra flags, unknown OS.
         body.extend_from_slice(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff]);
-        let checksum = |hole: Hole| {
-            let mut crc = flate2::Crc::new();
-            crc.update(fill.get(hole).as_bytes());
-            crc
-        };
-        let hole_crcs = [checksum(Hole::Nonce), checksum(Hole::Name), checksum(Hole::Initial)];
         let mut crc = flate2::Crc::new();
         for (i, (raw, piece_crc)) in self.deflated.iter().zip(&self.checksums).enumerate() {
             if i > 0 {
-                let hole = holes[i - 1];
-                let text = fill.get(hole).as_bytes();
+                let text = fill.get(holes[i - 1]).as_bytes();
                 // A stored block, not the last (RFC 1951 3.2.4): header byte, LEN, NLEN, bytes.
                 let len = text.len() as u16;
                 body.push(0);
                 body.extend_from_slice(&len.to_le_bytes());
                 body.extend_from_slice(&(!len).to_le_bytes());
                 body.extend_from_slice(text);
-                crc.combine(&hole_crcs[hole as usize]);
+                let mut text_crc = flate2::Crc::new();
+                text_crc.update(text);
+                crc.combine(&text_crc);
             }
             body.extend_from_slice(raw);
             crc.combine(piece_crc);
@@ -388,10 +383,7 @@ impl Plan {
             return None;
         }
         let (name, initial) = (format!("{marker}n"), format!("{marker}i"));
-        let audience = format!(
-            "audience\u{0}{:?}\u{0}{:?}\u{0}{}\u{0}{:?}",
-            caller.groups, caller.namespaces, caller.platform_admin, caller.admin_of
-        );
+        let audience = format!("audience\u{0}{}", rights(caller));
         // Everything about a member but who they are; their source only reaches the audit log.
         let as_audience = Caller {
             username: name.clone(),
@@ -412,10 +404,7 @@ impl Plan {
 
     /// For the caller alone.
     fn caller(caller: &Caller, shell: &ShellInfo, url: &str) -> Self {
-        let who = format!(
-            "caller\u{0}{}\u{0}{}\u{0}{:?}\u{0}{:?}\u{0}{}\u{0}{:?}",
-            caller.uid, caller.username, caller.groups, caller.namespaces, caller.platform_admin, caller.admin_of
-        );
+        let who = format!("caller\u{0}{}\u{0}{}\u{0}{}", caller.uid, caller.username, rights(caller));
         Self { key: (who, url.to_owned()), shell: shell.clone(), caller: caller.clone(), markers: Vec::new() }
     }
 
@@ -434,6 +423,11 @@ impl Plan {
         parts.extensions.insert(PageData { shell: self.shell.clone(), catalog: catalog.clone() });
         Request::from_parts(parts, Body::empty())
     }
+}
+
+/// What a caller may see, as a key: groups, teams and roles.
+fn rights(caller: &Caller) -> String {
+    format!("{:?}\u{0}{:?}\u{0}{}\u{0}{:?}", caller.groups, caller.namespaces, caller.platform_admin, caller.admin_of)
 }
 
 /// What a render gave.
