@@ -14,13 +14,12 @@ mod common;
 
 use std::{sync::Arc, time::Instant};
 
-use futures::StreamExt as _;
 
 use app::model::Kind;
 use serde_json::json;
 use server::{Application, config::Config, store::ResourceStore};
 
-use common::{Figures, cores, env_or, header, hello_world, load, load_taking_turns, row};
+use common::{cores, each_once, env_or, header, hello_world, load, load_taking_turns, row};
 
 const SERVICES: usize = 500;
 const PLANS_PER_SERVICE: usize = 4;
@@ -95,35 +94,6 @@ struct Portal {
     stop: tokio::sync::oneshot::Sender<()>,
     running: tokio::task::JoinHandle<anyhow::Result<()>>,
     _data_dir: tempfile::TempDir,
-}
-
-/// `GET /catalog` once as each of `bearers`, `connections` at a time.
-async fn once_each(addr: std::net::SocketAddr, bearers: &[String], connections: usize) -> Figures {
-    let client = reqwest::Client::new();
-    let started = Instant::now();
-    let answers: Vec<(u64, usize)> = futures::stream::iter(bearers)
-        .map(|bearer| {
-            let request = client
-                .get(format!("http://{addr}/catalog"))
-                .header("authorization", bearer)
-                .header("accept-encoding", "gzip");
-            async move {
-                let begun = Instant::now();
-                let response = request.send().await.expect("the portal answers");
-                assert!(response.status().is_success(), "{}", response.status());
-                let body = response.bytes().await.expect("a body");
-                assert!(!body.is_empty());
-                (begun.elapsed().as_micros() as u64, body.len())
-            }
-        })
-        .buffer_unordered(connections)
-        .collect()
-        .await;
-    let seconds = started.elapsed().as_secs_f64();
-    let mut latencies_us: Vec<u64> = answers.iter().map(|(us, _)| *us).collect();
-    latencies_us.sort_unstable();
-    let bytes_per_response = answers.iter().map(|(_, len)| *len).max().unwrap_or(0);
-    Figures { requests: answers.len(), errors: 0, seconds, bytes_per_response, latencies_us }
 }
 
 /// Starts a [`Portal`] with `members` more members; `page_cache_bytes` 0 renders every request.
@@ -225,10 +195,13 @@ async fn main() -> anyhow::Result<()> {
 
     // Each member's first request, once each, `connections` at a time: every team's page is
     // rendered once, and the requests that arrive meanwhile wait for that render; each request
-    // also records its token's first use (a database write).
+    // also records its token's first use (written shortly after, many in one transaction).
     let rendered_count = || server::metrics::METRICS.page_cache.with_label_values(&["rendered"]).get();
     let rendered_before = rendered_count();
-    let first_loads = once_each(addr, &cached.members, connections).await;
+    let members_once = ("authorization", Arc::new(cached.members.clone()));
+    let gzip_only = [("accept-encoding", "gzip".to_string())];
+    let url = format!("http://{addr}/catalog");
+    let first_loads = each_once(url.clone(), connections, &gzip_only, members_once.clone()).await;
     let first_renders = rendered_count() - rendered_before;
     row(&format!("first loads, {members} members, {TEAMS} teams (gzip)"), &first_loads);
     // Then a change to what every team's page shows (an instance counted in its navigation), and
@@ -245,13 +218,11 @@ async fn main() -> anyhow::Result<()> {
             .await?;
     }
     let rendered_before = rendered_count();
-    let after_change = once_each(addr, &cached.members, connections).await;
+    let after_change = each_once(url.clone(), connections, &gzip_only, members_once.clone()).await;
     let change_renders = rendered_count() - rendered_before;
     row("the same after a change (gzip)", &after_change);
-    let turns = Some(("authorization", Arc::new(cached.members.clone())));
-    let gzip_only = [("accept-encoding", "gzip".to_string())];
     let rendered_before = rendered_count();
-    let in_turn = load_taking_turns(format!("http://{addr}/catalog"), connections, secs, &gzip_only, turns).await;
+    let in_turn = load_taking_turns(url, connections, secs, &gzip_only, Some(members_once)).await;
     let turn_renders = rendered_count() - rendered_before;
     row(&format!("the {members} in turn (gzip)"), &in_turn);
     let uncached_auth = [("authorization", uncached.bearer.clone())];

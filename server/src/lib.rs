@@ -211,6 +211,7 @@ impl Application {
     /// databases.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let db = self.state.db.clone();
+        let accounts = self.state.accounts.clone();
         let broker_db = self.state.builtin_broker.clone();
         let controller = match self.state.config.controller.clone() {
             #[cfg(feature = "kubernetes")]
@@ -260,6 +261,9 @@ impl Application {
                 let _ = task.await;
             }
             None => {}
+        }
+        if let Err(e) = accounts.write_last_uses().await {
+            tracing::warn!(error = %e, "recording API tokens' last use failed");
         }
         db.close().await;
         if let Some(broker_db) = broker_db {

@@ -60,9 +60,39 @@ pub async fn load_taking_turns(
     headers: &[(&'static str, String)],
     turns: Option<(&'static str, Arc<Vec<String>>)>,
 ) -> Figures {
+    drive(url, connections, Until::Measured(secs), headers, turns).await
+}
+
+/// The same load generator, each of `turns.1`'s values sent exactly once (every caller's first
+/// request), measured from the first request to the last answer, with no warm-up.
+pub async fn each_once(
+    url: String,
+    connections: usize,
+    headers: &[(&'static str, String)],
+    turns: (&'static str, Arc<Vec<String>>),
+) -> Figures {
+    drive(url, connections, Until::EachTurnOnce, headers, Some(turns)).await
+}
+
+enum Until {
+    /// 2 s of warm-up, then this many seconds measured.
+    Measured(u64),
+    /// Until every turn has been sent once, all measured.
+    EachTurnOnce,
+}
+
+async fn drive(
+    url: String,
+    connections: usize,
+    until: Until,
+    headers: &[(&'static str, String)],
+    turns: Option<(&'static str, Arc<Vec<String>>)>,
+) -> Figures {
+    let once = matches!(until, Until::EachTurnOnce);
     let next_turn = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let stop = Arc::new(AtomicBool::new(false));
-    let measuring = Arc::new(AtomicBool::new(false));
+    let measuring = Arc::new(AtomicBool::new(once));
+    let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..connections {
         let client = reqwest::Client::builder().pool_max_idle_per_host(1).build().unwrap();
@@ -78,7 +108,11 @@ pub async fn load_taking_turns(
                     request = request.header(*k, v);
                 }
                 if let Some((name, values)) = &turns {
-                    request = request.header(*name, &values[next_turn.fetch_add(1, Ordering::Relaxed) % values.len()]);
+                    let turn = next_turn.fetch_add(1, Ordering::Relaxed);
+                    if once && turn >= values.len() {
+                        break;
+                    }
+                    request = request.header(*name, &values[turn % values.len()]);
                 }
                 let ok = match request.send().await {
                     Ok(response) if response.status().is_success() => {
@@ -97,13 +131,16 @@ pub async fn load_taking_turns(
             (latencies, errors, bytes)
         }));
     }
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    measuring.store(true, Ordering::Relaxed);
-    let started = Instant::now();
-    tokio::time::sleep(Duration::from_secs(secs)).await;
-    measuring.store(false, Ordering::Relaxed);
-    let seconds = started.elapsed().as_secs_f64();
-    stop.store(true, Ordering::Relaxed);
+    let mut seconds = 0.0;
+    if let Until::Measured(secs) = until {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        measuring.store(true, Ordering::Relaxed);
+        let started = Instant::now();
+        tokio::time::sleep(Duration::from_secs(secs)).await;
+        measuring.store(false, Ordering::Relaxed);
+        seconds = started.elapsed().as_secs_f64();
+        stop.store(true, Ordering::Relaxed);
+    }
     let mut figures = Figures { requests: 0, errors: 0, seconds, bytes_per_response: 0, latencies_us: Vec::new() };
     for task in tasks {
         let (latencies, errors, bytes) = task.await.unwrap();
@@ -111,6 +148,9 @@ pub async fn load_taking_turns(
         figures.errors += errors;
         figures.bytes_per_response = figures.bytes_per_response.max(bytes);
         figures.latencies_us.extend(latencies);
+    }
+    if once {
+        figures.seconds = started.elapsed().as_secs_f64();
     }
     figures.latencies_us.sort_unstable();
     figures

@@ -1,5 +1,14 @@
 //! Accounts, teams, memberships and API tokens in the portal's database.
 
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
+
 use serde::{Deserialize, Serialize};
 
 use super::{password, tokens};
@@ -62,6 +71,9 @@ pub enum AccountError {
 /// A token's last use is recorded to this precision (milliseconds).
 pub const LAST_USE_PRECISION_MS: i64 = 60_000;
 
+/// How long a token's last use waits to be written with the others that come meanwhile.
+const LAST_USE_DELAY: Duration = Duration::from_millis(250);
+
 /// A token joined with its user and their memberships (one row a team, or one with none).
 type TokenRow = (i64, String, String, bool, bool, bool, i64, Option<i64>, Option<String>, Option<String>);
 /// A user joined with their memberships.
@@ -88,11 +100,23 @@ fn now_ms() -> i64 {
 #[derive(Clone, Debug)]
 pub struct Accounts {
     db: Database,
+    last_uses: Arc<LastUses>,
+}
+
+/// Tokens' last uses not yet written (token id → when), written together shortly after, off the
+/// requests' path: one transaction for many requests instead of a write each behind the
+/// database's one writer. What a crash loses is at most [`LAST_USE_DELAY`] of last-use times,
+/// which are shown to the minute.
+#[derive(Debug, Default)]
+struct LastUses {
+    pending: Mutex<HashMap<i64, i64>>,
+    /// A write is scheduled; the next use schedules none.
+    scheduled: AtomicBool,
 }
 
 impl Accounts {
     pub fn new(db: Database) -> Self {
-        Self { db }
+        Self { db, last_uses: Arc::default() }
     }
 
     pub fn database(&self) -> &Database {
@@ -296,7 +320,48 @@ impl Accounts {
         Ok((token, TokenInfo { id, name: name.to_string(), prefix, created_at: created, last_used_at: None }))
     }
 
+    /// Records a token's use, to be written by a task started with the first use recorded after
+    /// the last write (it waits [`LAST_USE_DELAY`] for others to join it).
+    fn record_last_use(&self, token_id: i64, at: i64) {
+        self.last_uses.pending.lock().unwrap_or_else(|e| e.into_inner()).insert(token_id, at);
+        if self.last_uses.scheduled.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let accounts = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(LAST_USE_DELAY).await;
+            if let Err(e) = accounts.write_last_uses().await {
+                tracing::warn!(error = %e, "recording API tokens' last use failed");
+            }
+        });
+    }
+
+    /// Writes the recorded last uses now, in one transaction (those of a failed write are
+    /// dropped: they are renewed by the tokens' next use).
+    pub async fn write_last_uses(&self) -> Result<(), AccountError> {
+        // Cleared before taking: a use recorded from here on schedules a write of its own.
+        self.last_uses.scheduled.store(false, Ordering::Release);
+        let uses = std::mem::take(&mut *self.last_uses.pending.lock().unwrap_or_else(|e| e.into_inner()));
+        if uses.is_empty() {
+            return Ok(());
+        }
+        on_pool!(&self.db, |pool| {
+            let mut tx = pool.begin().await?;
+            for (token_id, at) in uses {
+                sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
+                    .bind(at)
+                    .bind(token_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
     pub async fn list_tokens(&self, user_id: i64) -> Result<Vec<TokenInfo>, AccountError> {
+        // Uses recorded but not yet written show too.
+        self.write_last_uses().await?;
         Ok(on_pool!(&self.db, |pool| {
             sqlx::query_as(
                 "SELECT id, name, prefix, created_at, last_used_at FROM api_tokens \
@@ -330,9 +395,10 @@ impl Accounts {
     }
 
     /// The user a bearer token belongs to, with their teams (revoked tokens and disabled users:
-    /// none). One read per request; the token's `last_used_at` is written only when the recorded
-    /// use is older than [`LAST_USE_PRECISION_MS`] (a write on every request would queue every
-    /// token-authenticated request behind the database's one writer).
+    /// none). One read per request; the token's `last_used_at` is recorded only when the written
+    /// use is older than [`LAST_USE_PRECISION_MS`], and written shortly after, with other tokens'
+    /// (a write on the request's path would queue every token-authenticated request behind the
+    /// database's one writer).
     pub async fn token_principal(&self, token: &str) -> Result<Option<(User, Vec<(String, Role)>)>, AccountError> {
         if !tokens::looks_like_token(token) {
             return Ok(None);
@@ -346,14 +412,7 @@ impl Accounts {
         let Some(&(_, _, _, _, _, _, token_id, last_used, _, _)) = rows.first() else { return Ok(None) };
         let now = now_ms();
         if last_used.is_none_or(|at| now - at >= LAST_USE_PRECISION_MS || at > now) {
-            on_pool!(&self.db, |pool| {
-                sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
-                    .bind(now)
-                    .bind(token_id)
-                    .execute(pool)
-                    .await?
-                    .rows_affected()
-            });
+            self.record_last_use(token_id, now);
         }
         Ok(principal_of(rows.into_iter().map(
             |(id, username, display_name, platform_admin, must_change, disabled, _, _, team, role)| {

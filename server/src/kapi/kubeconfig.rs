@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{authenticate, status::ApiError};
-use crate::{app_state::AppState, auth::Accounts};
+use crate::app_state::AppState;
 
 /// The kubeconfig document (YAML) for `server`, `user`, `token` and a default `namespace`;
 /// `ca_pem` when the server's certificate comes from a private CA.
@@ -82,7 +82,7 @@ pub async fn download(
         return ApiError::new(StatusCode::FORBIDDEN, "Forbidden", format!("you are not a member of team {ns:?}"))
             .into_response();
     }
-    let accounts = Accounts::new(state.db.clone());
+    let accounts = state.accounts.clone();
     let name = format!("kubectl {}", namespace.as_deref().unwrap_or("all teams"));
     let Some(user_id) = ctx.user_id else {
         return ApiError::unauthorized("Unauthorized: sign in to the portal to get a kubeconfig").into_response();

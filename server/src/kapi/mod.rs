@@ -34,7 +34,7 @@ use axum::{
 
 use crate::{
     app_state::AppState,
-    auth::{Accounts, Principal},
+    auth::Principal,
     governance::Governance,
     store::ResourceStore,
 };
@@ -190,7 +190,7 @@ pub async fn authenticate(state: AppState, headers: &HeaderMap, extensions: &Ext
             "Unauthorized: present an API token of the portal as a bearer token (download a kubeconfig from the portal)",
         ));
     };
-    let accounts = Accounts::new(state.db.clone());
+    let accounts = state.accounts.clone();
     let (user, teams) = match accounts.token_principal(&token).await {
         Ok(Some(found)) => found,
         Ok(None) => {
