@@ -200,6 +200,9 @@ async fn sessions_persist_and_expire(db: Database) {
     assert_eq!(store.load(&record.id).await.unwrap().unwrap().data["theme"], "dark");
     store.delete(&record.id).await.unwrap();
     assert_eq!(store.load(&record.id).await.unwrap(), None);
+    // A save after the delete (a request that read the session before a sign-out) writes nothing.
+    store.save(&record).await.unwrap();
+    assert_eq!(store.load(&record.id).await.unwrap(), None, "a deleted session stays deleted");
 
     let mut expired = Record {
         id: Default::default(),

@@ -347,3 +347,49 @@ async fn sign_in_password_and_token_events_are_audited_without_secrets() {
     }
     app.stop().await.unwrap();
 }
+
+/// Sessions expire after a time without use, so a session in use is renewed: its expiry pushed
+/// back and its cookie sent again, at most once per `RENEW_EVERY` (not a write per request).
+#[tokio::test]
+async fn a_session_in_use_is_renewed_about_once_an_hour() {
+    use server::auth::guard::{RENEW_EVERY, SESSION_RENEWED};
+    use tower_sessions::{SessionStore as _, session::Id};
+
+    let app = quiet_app().await;
+    app.person("alice", false, &[("team-a", Role::Member)]).await;
+    let cookie = session_cookie(&app.login("alice", PASSWORD).await).unwrap();
+    let id: Id = cookie.trim_start_matches("qm_session=").parse().unwrap();
+    let store = server::auth::SqlSessionStore::new(app.accounts.database().clone());
+    let use_it = || async {
+        let response = app
+            .anonymous
+            .post(app.url("/api/shell_info"))
+            .header(COOKIE, cookie.clone())
+            .header(ORIGIN, app.origin())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        set_cookie(&response)
+    };
+
+    // Renewed at sign-in: using it just after writes nothing and sends no cookie.
+    let signed_in = store.load(&id).await.unwrap().expect("the session is stored");
+    assert!(signed_in.data.contains_key(SESSION_RENEWED));
+    assert_eq!(use_it().await, None, "no cookie again within the hour");
+    assert_eq!(store.load(&id).await.unwrap().unwrap().expiry_date, signed_in.expiry_date);
+
+    // Last renewed more than an hour ago and about to expire: the next use pushes it back.
+    let mut aging = signed_in.clone();
+    let then = jiff::Timestamp::now().as_second() - RENEW_EVERY.as_secs() as i64 - 1;
+    aging.data.insert(SESSION_RENEWED.into(), serde_json::json!(then));
+    aging.expiry_date = time::OffsetDateTime::now_utc() + time::Duration::minutes(1);
+    store.save(&aging).await.unwrap();
+    let sent = use_it().await.expect("the cookie is sent again");
+    assert!(sent.contains("Max-Age=") && !sent.contains("Max-Age=0"), "{sent}");
+    let renewed = store.load(&id).await.unwrap().expect("still signed in");
+    assert!(renewed.expiry_date > time::OffsetDateTime::now_utc() + time::Duration::hours(11), "{renewed:?}");
+    assert!(renewed.data[SESSION_RENEWED].as_i64().unwrap() > then);
+    assert_eq!(use_it().await, None, "and not again right after");
+    app.stop().await.unwrap();
+}

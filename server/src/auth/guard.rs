@@ -18,6 +18,31 @@ use super::{Accounts, Role, User};
 /// The session key holding the signed-in user's id.
 pub const SESSION_USER: &str = "user_id";
 
+/// The session key holding when (Unix seconds) the session's expiry was last pushed back.
+pub const SESSION_RENEWED: &str = "renewed_at";
+
+/// A session in use has its expiry pushed back once this long has passed since the last time:
+/// a write an hour per session, not one per request.
+pub const RENEW_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Marks the session's expiry as pushed back now: the record is saved (with an expiry counted
+/// from now) and its cookie sent again at the end of the request.
+pub async fn renew(session: &Session) -> Result<(), tower_sessions::session::Error> {
+    session.insert(SESSION_RENEWED, jiff::Timestamp::now().as_second()).await
+}
+
+/// Keeps a session in use alive: sessions expire after a time without use, so one in use is
+/// renewed when it was last renewed [`RENEW_EVERY`] ago or more.
+async fn keep_alive(session: &Session) {
+    let now = jiff::Timestamp::now().as_second();
+    let renewed = session.get::<i64>(SESSION_RENEWED).await.ok().flatten();
+    if renewed.is_none_or(|at| now - at >= RENEW_EVERY.as_secs() as i64 || at > now)
+        && let Err(e) = renew(session).await
+    {
+        tracing::warn!(error = %e, "renewing a session failed");
+    }
+}
+
 /// An authenticated person and their teams, as found on a request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Principal {
@@ -80,7 +105,11 @@ pub async fn identify(State(guard): State<Arc<Guard>>, session: Session, mut req
         },
         None => match session.get::<i64>(SESSION_USER).await.ok().flatten() {
             Some(id) => match guard.accounts.user_with_teams(id).await {
-                Ok(found) => found.map(|(user, teams)| Principal { user, teams, via_token: false }),
+                Ok(Some((user, teams))) => {
+                    keep_alive(&session).await;
+                    Some(Principal { user, teams, via_token: false })
+                }
+                Ok(None) => None,
                 Err(e) => return unavailable(&e.to_string()),
             },
             None => None,

@@ -76,8 +76,9 @@ impl SessionStore for SqlSessionStore {
         let body = encode(record)?;
         let id = record.id.to_string();
         let expires = record.expiry_date.unix_timestamp();
-        const SQL: &str = "INSERT INTO sessions (id, record, expires_at) VALUES ($1, $2, $3) \
-                           ON CONFLICT (id) DO UPDATE SET record = excluded.record, expires_at = excluded.expires_at";
+        // Only a session that still exists: a request that read it before a sign-out (or a
+        // sign-in's new id) deleted it does not bring it back. New sessions come through `create`.
+        const SQL: &str = "UPDATE sessions SET record = $2, expires_at = $3 WHERE id = $1";
         match &self.db {
             Database::Sqlite(pool) => {
                 sqlx::query(SQL).bind(&id).bind(&body).bind(expires).execute(pool).await.map(drop)

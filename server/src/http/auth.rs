@@ -19,7 +19,10 @@ use tower_sessions::{Expiry, Session, SessionManagerLayer};
 
 use crate::{
     app_state::AppState,
-    auth::{Authenticator, Credentials, PasswordAuthenticator, Principal, SqlSessionStore, User, guard::SESSION_USER},
+    auth::{
+        Authenticator, Credentials, PasswordAuthenticator, Principal, SqlSessionStore, User,
+        guard::{self, SESSION_USER},
+    },
     governance::{AuditRecord, audit::record_or_warn},
 };
 
@@ -258,6 +261,7 @@ pub async fn login(
 pub async fn sign_in(session: &Session, user: &User, method: &str) -> Result<(), tower_sessions::session::Error> {
     session.cycle_id().await?;
     session.insert(SESSION_USER, user.id).await?;
+    guard::renew(session).await?;
     tracing::info!(target: "audit", event = "login", username = %user.username, user_id = user.id, method, "signed in");
     Ok(())
 }
