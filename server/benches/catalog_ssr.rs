@@ -14,12 +14,11 @@ mod common;
 
 use std::{sync::Arc, time::Instant};
 
-
 use app::model::Kind;
 use serde_json::json;
 use server::{Application, config::Config, store::ResourceStore};
 
-use common::{cores, each_once, env_or, header, hello_world, load, load_taking_turns, row};
+use common::{Until, cores, env_or, header, hello_world, load, load_taking_turns, row};
 
 const SERVICES: usize = 500;
 const PLANS_PER_SERVICE: usize = 4;
@@ -201,7 +200,8 @@ async fn main() -> anyhow::Result<()> {
     let members_once = ("authorization", Arc::new(cached.members.clone()));
     let gzip_only = [("accept-encoding", "gzip".to_string())];
     let url = format!("http://{addr}/catalog");
-    let first_loads = each_once(url.clone(), connections, &gzip_only, members_once.clone()).await;
+    let first_loads =
+        load_taking_turns(url.clone(), connections, Until::EachTurnOnce, &gzip_only, Some(members_once.clone())).await;
     let first_renders = rendered_count() - rendered_before;
     row(&format!("first loads, {members} members, {TEAMS} teams (gzip)"), &first_loads);
     // Then a change to what every team's page shows (an instance counted in its navigation), and
@@ -218,11 +218,12 @@ async fn main() -> anyhow::Result<()> {
             .await?;
     }
     let rendered_before = rendered_count();
-    let after_change = each_once(url.clone(), connections, &gzip_only, members_once.clone()).await;
+    let after_change =
+        load_taking_turns(url.clone(), connections, Until::EachTurnOnce, &gzip_only, Some(members_once.clone())).await;
     let change_renders = rendered_count() - rendered_before;
     row("the same after a change (gzip)", &after_change);
     let rendered_before = rendered_count();
-    let in_turn = load_taking_turns(url, connections, secs, &gzip_only, Some(members_once)).await;
+    let in_turn = load_taking_turns(url, connections, Until::Measured(secs), &gzip_only, Some(members_once)).await;
     let turn_renders = rendered_count() - rendered_before;
     row(&format!("the {members} in turn (gzip)"), &in_turn);
     let uncached_auth = [("authorization", uncached.bearer.clone())];

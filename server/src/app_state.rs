@@ -1,6 +1,6 @@
 //! What every request handler can reach.
 
-use std::sync::Arc;
+use std::{ops::Deref, sync::Arc};
 
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
@@ -14,8 +14,26 @@ use crate::{
     store::ResourceStore,
 };
 
+/// Cloned for every request by each layer and handler that takes it: one shared allocation, so
+/// a clone is one reference count, not one per part.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Parts>);
+
+impl AppState {
+    pub fn new(parts: Parts) -> Self {
+        Self(Arc::new(parts))
+    }
+}
+
+impl Deref for AppState {
+    type Target = Parts;
+
+    fn deref(&self) -> &Parts {
+        &self.0
+    }
+}
+
+pub struct Parts {
     pub config: Arc<Config>,
     pub db: Database,
     /// The catalog's objects (instances, bindings, brokers, classes, plans, Secrets).

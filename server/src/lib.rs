@@ -154,7 +154,7 @@ impl Application {
             .await
             .context("creating the first platform admin")?;
         let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
-        let state = AppState {
+        let state = AppState::new(app_state::Parts {
             config: Arc::new(config),
             governance: governance::Governance::new(db.clone()),
             db,
@@ -164,7 +164,7 @@ impl Application {
             accounts,
             login_limiter: Arc::new(auth::LoginLimiter::default()),
             shutdown: shutdown_rx,
-        };
+        });
         Ok(Self {
             listener,
             local_addr,

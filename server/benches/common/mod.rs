@@ -48,7 +48,16 @@ impl Figures {
 /// `connections` tasks, each with its own keep-alive connection, requesting `url` in a loop with
 /// `headers`: 2 s of warm-up, then `secs` measured. A non-2xx answer counts as an error.
 pub async fn load(url: String, connections: usize, secs: u64, headers: &[(&'static str, String)]) -> Figures {
-    load_taking_turns(url, connections, secs, headers, None).await
+    load_taking_turns(url, connections, Until::Measured(secs), headers, None).await
+}
+
+/// How long a load runs.
+pub enum Until {
+    /// 2 s of warm-up, then this many seconds measured.
+    Measured(u64),
+    /// Until each of the turns' values has been sent once (every caller's first request), all
+    /// measured, from the first request to the last answer.
+    EachTurnOnce,
 }
 
 /// As [`load`], every request also carrying the header `turns.0` with the next of `turns.1`'s
@@ -56,46 +65,21 @@ pub async fn load(url: String, connections: usize, secs: u64, headers: &[(&'stat
 pub async fn load_taking_turns(
     url: String,
     connections: usize,
-    secs: u64,
-    headers: &[(&'static str, String)],
-    turns: Option<(&'static str, Arc<Vec<String>>)>,
-) -> Figures {
-    drive(url, connections, Until::Measured(secs), headers, turns).await
-}
-
-/// The same load generator, each of `turns.1`'s values sent exactly once (every caller's first
-/// request), measured from the first request to the last answer, with no warm-up.
-pub async fn each_once(
-    url: String,
-    connections: usize,
-    headers: &[(&'static str, String)],
-    turns: (&'static str, Arc<Vec<String>>),
-) -> Figures {
-    drive(url, connections, Until::EachTurnOnce, headers, Some(turns)).await
-}
-
-enum Until {
-    /// 2 s of warm-up, then this many seconds measured.
-    Measured(u64),
-    /// Until every turn has been sent once, all measured.
-    EachTurnOnce,
-}
-
-async fn drive(
-    url: String,
-    connections: usize,
     until: Until,
     headers: &[(&'static str, String)],
     turns: Option<(&'static str, Arc<Vec<String>>)>,
 ) -> Figures {
     let once = matches!(until, Until::EachTurnOnce);
+    assert!(!once || turns.as_ref().is_some_and(|(_, values)| !values.is_empty()), "each turn once needs turns");
     let next_turn = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let measuring = Arc::new(AtomicBool::new(once));
+    // The clients are made before the clock starts (each reads the system's TLS roots).
+    let clients: Vec<reqwest::Client> =
+        (0..connections).map(|_| reqwest::Client::builder().pool_max_idle_per_host(1).build().unwrap()).collect();
     let started = Instant::now();
     let mut tasks = Vec::new();
-    for _ in 0..connections {
-        let client = reqwest::Client::builder().pool_max_idle_per_host(1).build().unwrap();
+    for client in clients {
         let (url, stop, measuring) = (url.clone(), stop.clone(), measuring.clone());
         let (headers, turns, next_turn) = (headers.to_vec(), turns.clone(), next_turn.clone());
         tasks.push(tokio::spawn(async move {

@@ -497,8 +497,9 @@ pub async fn serve(State(cache): State<PageCache>, request: Request, next: Next)
     let gzip = accepts_gzip(request.headers());
     let fill = Fill { nonce: &nonce, name: &caller.username, initial: &shell.initial };
     let (parts, _) = request.into_parts();
-    let plans =
-        Plan::audience(&caller, &shell, &cache.marker, &url).into_iter().chain([Plan::caller(&caller, &shell, &url)]);
+    let plans = Plan::audience(&caller, &shell, &cache.marker, &url)
+        .into_iter()
+        .chain(std::iter::once_with(|| Plan::caller(&caller, &shell, &url)));
     for plan in plans {
         let kept = || cache.lookup(&plan.key, &plan.shell, &catalog);
         let mut found = kept();

@@ -32,12 +32,7 @@ use axum::{
     routing::{any, get, post},
 };
 
-use crate::{
-    app_state::AppState,
-    auth::Principal,
-    governance::Governance,
-    store::ResourceStore,
-};
+use crate::{app_state::AppState, auth::Principal, governance::Governance, store::ResourceStore};
 use status::{ApiError, ApiResult};
 
 pub const GROUP: &str = "servicecatalog.k8s.io";
