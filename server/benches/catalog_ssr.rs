@@ -18,7 +18,7 @@ use app::model::Kind;
 use serde_json::json;
 use server::{Application, config::Config, store::ResourceStore};
 
-use common::{Until, cores, env_or, header, hello_world, load, load_taking_turns, row};
+use common::{Figures, Until, cores, env_or, hello_world, load, load_taking_turns};
 
 const SERVICES: usize = 500;
 const PLANS_PER_SERVICE: usize = 4;
@@ -180,30 +180,53 @@ async fn main() -> anyhow::Result<()> {
         "catalog SSR benchmark: {SERVICES} services × {PLANS_PER_SERVICE} plans, {connections} connections, {secs} s each, {} cores",
         cores()
     );
-    header();
-    let hello_figures = load(format!("http://{hello_addr}/"), connections, secs, &[]).await;
-    row("axum hello world", &hello_figures);
+    // Each row is set against hello world measured just before it, so that the other load this
+    // machine carries, which changes over a run, weighs on both alike.
+    println!(
+        "{:<44} {:>8} {:>8} {:>8} {:>9} {:>6} {:>10} {:>8} {:>11}",
+        "route", "req/s", "p50 ms", "p99 ms", "requests", "errors", "bytes/resp", "% hello", "hello req/s"
+    );
+    let hello = || load(format!("http://{hello_addr}/"), connections, secs, &[]);
+    let row = |name: &str, f: &Figures, hello: &Figures| {
+        println!(
+            "{:<44} {:>8.0} {:>8.2} {:>8.2} {:>9} {:>6} {:>10} {:>7.2}% {:>11.0}",
+            name,
+            f.per_second(),
+            f.percentile(0.50),
+            f.percentile(0.99),
+            f.requests,
+            f.errors,
+            f.bytes_per_response,
+            f.percent_of(hello),
+            hello.per_second()
+        );
+        f.percent_of(hello)
+    };
     let auth = ("authorization", bearer.clone());
+    let before = hello().await;
     let catalog = load(format!("http://{addr}/catalog"), connections, secs, std::slice::from_ref(&auth)).await;
-    row("GET /catalog (identity)", &catalog);
+    let identity = row("GET /catalog (identity)", &catalog, &before);
     let gzip_headers = [auth.clone(), ("accept-encoding", "gzip".to_string())];
+    let before = hello().await;
     let gzip = load(format!("http://{addr}/catalog"), connections, secs, &gzip_headers).await;
-    row("GET /catalog (gzip, as browsers)", &gzip);
+    let gzip = row("GET /catalog (gzip, as browsers)", &gzip, &before);
+    let before = hello().await;
     let everything = load(format!("http://{addr}/catalog?all=1"), connections, secs, &[auth]).await;
-    row("GET /catalog?all=1 (500 tiles)", &everything);
+    row("GET /catalog?all=1 (500 tiles)", &everything, &before);
 
     // Each member's first request, once each, `connections` at a time: every team's page is
     // rendered once, and the requests that arrive meanwhile wait for that render; each request
     // also records its token's first use (written shortly after, many in one transaction).
     let rendered_count = || server::metrics::METRICS.page_cache.with_label_values(&["rendered"]).get();
-    let rendered_before = rendered_count();
     let members_once = ("authorization", Arc::new(cached.members.clone()));
     let gzip_only = [("accept-encoding", "gzip".to_string())];
     let url = format!("http://{addr}/catalog");
+    let before = hello().await;
+    let rendered_before = rendered_count();
     let first_loads =
         load_taking_turns(url.clone(), connections, Until::EachTurnOnce, &gzip_only, Some(members_once.clone())).await;
     let first_renders = rendered_count() - rendered_before;
-    row(&format!("first loads, {members} members, {TEAMS} teams (gzip)"), &first_loads);
+    let first_loads = row(&format!("first loads, {members} members, {TEAMS} teams (gzip)"), &first_loads, &before);
     // Then a change to what every team's page shows (an instance counted in its navigation), and
     // each member's first request after it.
     for t in 0..TEAMS {
@@ -217,27 +240,24 @@ async fn main() -> anyhow::Result<()> {
             )
             .await?;
     }
+    let before = hello().await;
     let rendered_before = rendered_count();
     let after_change =
         load_taking_turns(url.clone(), connections, Until::EachTurnOnce, &gzip_only, Some(members_once.clone())).await;
     let change_renders = rendered_count() - rendered_before;
-    row("the same after a change (gzip)", &after_change);
+    let after_change = row("the same after a change (gzip)", &after_change, &before);
+    let before = hello().await;
     let rendered_before = rendered_count();
     let in_turn = load_taking_turns(url, connections, Until::Measured(secs), &gzip_only, Some(members_once)).await;
     let turn_renders = rendered_count() - rendered_before;
-    row(&format!("the {members} in turn (gzip)"), &in_turn);
+    let in_turn = row(&format!("the {members} in turn (gzip)"), &in_turn, &before);
     let uncached_auth = [("authorization", uncached.bearer.clone())];
+    let before = hello().await;
     let rendered = load(format!("http://{}/catalog", uncached.addr), connections, secs, &uncached_auth).await;
-    row("GET /catalog, every one rendered", &rendered);
+    let rendered = row("GET /catalog, every one rendered", &rendered, &before);
     println!();
     println!(
-        "catalog/hello-world throughput: {:.2}% (identity), {:.2}% (gzip), {:.2}% (members' first loads), {:.2}% (first loads after a change), {:.2}% (members in turn), {:.2}% (rendered every time, --page-cache-mb 0); goal ≥ 10%, p99 < 50 ms",
-        catalog.percent_of(&hello_figures),
-        gzip.percent_of(&hello_figures),
-        first_loads.percent_of(&hello_figures),
-        after_change.percent_of(&hello_figures),
-        in_turn.percent_of(&hello_figures),
-        rendered.percent_of(&hello_figures)
+        "catalog/hello-world throughput: {identity:.2}% (identity), {gzip:.2}% (gzip), {first_loads:.2}% (members' first loads), {after_change:.2}% (first loads after a change), {in_turn:.2}% (members in turn), {rendered:.2}% (rendered every time, --page-cache-mb 0); goal ≥ 10%, p99 < 50 ms",
     );
     println!(
         "(the catalog page is kept per audience — members who may see the same things — and URL while its data is unchanged; renders during the members' first loads: {first_renders}, after the change: {change_renders}, while they took turns: {turn_renders}; the last row renders every request)"
