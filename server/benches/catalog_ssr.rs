@@ -18,7 +18,7 @@ use app::model::Kind;
 use serde_json::json;
 use server::{Application, config::Config, store::ResourceStore};
 
-use common::{Figures, Until, cores, env_or, hello_world, load, load_taking_turns};
+use common::{Figures, Until, cores, env_or, header, hello_world, load, load_taking_turns, row};
 
 const SERVICES: usize = 500;
 const PLANS_PER_SERVICE: usize = 4;
@@ -182,26 +182,9 @@ async fn main() -> anyhow::Result<()> {
     );
     // Each row is set against hello world measured just before it, so that the other load this
     // machine carries, which changes over a run, weighs on both alike.
-    println!(
-        "{:<44} {:>8} {:>8} {:>8} {:>9} {:>6} {:>10} {:>8} {:>11}",
-        "route", "req/s", "p50 ms", "p99 ms", "requests", "errors", "bytes/resp", "% hello", "hello req/s"
-    );
+    header(true);
     let hello = || load(format!("http://{hello_addr}/"), connections, secs, &[]);
-    let row = |name: &str, f: &Figures, hello: &Figures| {
-        println!(
-            "{:<44} {:>8.0} {:>8.2} {:>8.2} {:>9} {:>6} {:>10} {:>7.2}% {:>11.0}",
-            name,
-            f.per_second(),
-            f.percentile(0.50),
-            f.percentile(0.99),
-            f.requests,
-            f.errors,
-            f.bytes_per_response,
-            f.percent_of(hello),
-            hello.per_second()
-        );
-        f.percent_of(hello)
-    };
+    let row = |name: &str, f: &Figures, hello: &Figures| row(name, f, Some(hello));
     let auth = ("authorization", bearer.clone());
     let before = hello().await;
     let catalog = load(format!("http://{addr}/catalog"), connections, secs, std::slice::from_ref(&auth)).await;

@@ -223,11 +223,11 @@ async fn main() -> anyhow::Result<()> {
         "instances list SSR: {instances} instances in the store ({rows} rows on the first page), {connections} connections, {secs} s, {} cores",
         cores()
     );
-    header();
+    header(false);
     let hello = load(format!("http://{}/", hello_world().await), connections, secs, &[]).await;
-    row("axum hello world", &hello);
+    row("axum hello world", &hello, None);
     let list = load(url, connections, secs, &[("authorization", format!("Bearer {token}"))]).await;
-    row("GET /instances (signed in)", &list);
+    row("GET /instances (signed in)", &list, None);
     println!();
     println!("instances list/hello-world throughput: {:.2}%", list.percent_of(&hello));
     let _ = tx.send(());

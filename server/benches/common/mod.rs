@@ -140,17 +140,23 @@ pub async fn load_taking_turns(
     figures
 }
 
-/// The table's header line.
-pub fn header() {
-    println!(
-        "{:<34} {:>10} {:>9} {:>9} {:>9} {:>7} {:>11}",
+/// The table's header line; `against` adds the columns of [`row`]'s baseline.
+pub fn header(against: bool) {
+    print!(
+        "{:<44} {:>8} {:>8} {:>8} {:>9} {:>6} {:>10}",
         "route", "req/s", "p50 ms", "p99 ms", "requests", "errors", "bytes/resp"
     );
+    if against {
+        print!(" {:>8} {:>11}", "% hello", "hello req/s");
+    }
+    println!();
 }
 
-pub fn row(name: &str, f: &Figures) {
-    println!(
-        "{:<34} {:>10.0} {:>9.2} {:>9.2} {:>9} {:>7} {:>11}",
+/// A row of the table; with a `baseline` (hello world measured just before), also this row's
+/// throughput as a percentage of it, and the baseline's. Returns that percentage (NaN without).
+pub fn row(name: &str, f: &Figures, baseline: Option<&Figures>) -> f64 {
+    print!(
+        "{:<44} {:>8.0} {:>8.2} {:>8.2} {:>9} {:>6} {:>10}",
         name,
         f.per_second(),
         f.percentile(0.50),
@@ -159,6 +165,12 @@ pub fn row(name: &str, f: &Figures) {
         f.errors,
         f.bytes_per_response
     );
+    let share = baseline.map_or(f64::NAN, |baseline| f.percent_of(baseline));
+    if let Some(baseline) = baseline {
+        print!(" {:>7.2}% {:>11.0}", share, baseline.per_second());
+    }
+    println!();
+    share
 }
 
 /// axum's hello world on a loopback port of its own, in this process and runtime.
