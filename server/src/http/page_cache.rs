@@ -13,7 +13,8 @@
 //!
 //! **Shared by an audience.** Callers who may see the same things (the same groups, teams and
 //! roles) see the same page but for their name. Such a page is rendered once for the audience, as
-//! a caller who has nothing of anyone's but that (no user id, no session, no cookie or token, and
+//! a caller who has nothing of anyone's but that (no user id, session, cookie, token, other
+//! header or client address: see [`Plan::request`]; and
 //! random markers for a name and its initial), kept under the audience, and answered to each
 //! member with their own name and initial put where the markers stood. The render cannot show
 //! one member's data to another: it never had any. Names put in this way are the portal's
@@ -408,16 +409,29 @@ impl Plan {
         Self { key: (who, url.to_owned()), shell: shell.clone(), caller: caller.clone(), markers: Vec::new() }
     }
 
-    /// The request the render gets: this plan's caller and data. A render for an audience also
-    /// loses everything that could identify a member: the cookie, the token, the session and the
-    /// principal the guard found.
+    /// The request the render gets: this plan's caller and data. A render for an audience keeps
+    /// only what the route needs and nothing a member sent or is: of the headers, `Host`; of
+    /// the extensions, the matched route, the original URI and the nonce (no cookie, token,
+    /// session, principal, client address or anything added later).
     fn request(&self, parts: &axum::http::request::Parts, catalog: &Arc<CatalogView>) -> Request {
         let mut parts = parts.clone();
         if !self.markers.is_empty() {
-            parts.headers.remove(header::COOKIE);
-            parts.headers.remove(header::AUTHORIZATION);
-            parts.extensions.remove::<tower_sessions::Session>();
-            parts.extensions.remove::<Option<crate::auth::guard::Principal>>();
+            let mut headers = HeaderMap::new();
+            if let Some(host) = parts.headers.get(header::HOST) {
+                headers.insert(header::HOST, host.clone());
+            }
+            parts.headers = headers;
+            let mut kept = axum::http::Extensions::new();
+            if let Some(route) = parts.extensions.get::<axum::extract::MatchedPath>() {
+                kept.insert(route.clone());
+            }
+            if let Some(uri) = parts.extensions.get::<axum::extract::OriginalUri>() {
+                kept.insert(uri.clone());
+            }
+            if let Some(nonce) = parts.extensions.get::<PageNonce>() {
+                kept.insert(nonce.clone());
+            }
+            parts.extensions = kept;
         }
         parts.extensions.insert(self.caller.clone());
         parts.extensions.insert(PageData { shell: self.shell.clone(), catalog: catalog.clone() });
@@ -704,6 +718,53 @@ mod tests {
         assert!(Plan::audience(&caller("alice"), &shell("someone-else"), "qm00ff", "/catalog").is_none());
         let own = Plan::caller(&caller("alice"), &shell("alice"), "/catalog");
         assert!(own.markers.is_empty() && own.key.0.contains("uid-1") && own.caller.username == "alice");
+    }
+
+    /// A render for an audience gets the URL, the host and the nonce, and nothing a member sent
+    /// or is; a member's own render gets their request as it came.
+    #[test]
+    fn a_render_for_an_audience_gets_nothing_of_the_members_request() {
+        let member = Caller {
+            username: "alice".into(),
+            uid: "uid-1".into(),
+            groups: vec!["team:team-a".into()],
+            namespaces: Some(vec!["team-a".into()]),
+            platform_admin: false,
+            admin_of: vec![],
+            source: "192.0.2.7".into(),
+        };
+        let shell = ShellInfo { username: "alice".into(), initial: "A".into(), ..ShellInfo::default() };
+        let (mut parts, ()) = axum::http::Request::get("/catalog?q=x")
+            .header(header::HOST, "portal.example")
+            .header(header::COOKIE, "qm_session=secret")
+            .header(header::AUTHORIZATION, "Bearer qm_secret")
+            .header(header::ACCEPT_LANGUAGE, "de")
+            .header("x-forwarded-for", "192.0.2.7")
+            .body(())
+            .unwrap()
+            .into_parts();
+        parts.extensions.insert(app::port::RequestSource("192.0.2.7".into()));
+        parts.extensions.insert(axum::extract::ConnectInfo(std::net::SocketAddr::from(([192, 0, 2, 7], 5000))));
+        parts.extensions.insert(member.clone());
+        parts.extensions.insert(PageNonce("n0nce".into()));
+        let catalog = Arc::new(CatalogView::new(vec![], vec![]));
+
+        let plan = Plan::audience(&member, &shell, "qm00ff", "/catalog?q=x").unwrap();
+        let (got, _) = plan.request(&parts, &catalog).into_parts();
+        assert_eq!(got.uri, "/catalog?q=x");
+        assert_eq!(got.headers.len(), 1, "{:?}", got.headers);
+        assert_eq!(got.headers[header::HOST], "portal.example");
+        assert!(got.extensions.get::<app::port::RequestSource>().is_none());
+        assert!(got.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().is_none());
+        assert_eq!(got.extensions.get::<PageNonce>().map(|n| n.0.as_str()), Some("n0nce"));
+        let caller = app::port::caller_of(Some(&got)).unwrap();
+        assert_eq!((caller.username.as_str(), caller.uid.as_str(), caller.source.as_str()), ("qm00ffn", "", ""));
+        assert_eq!(got.extensions.get::<PageData>().unwrap().shell.username, "qm00ffn");
+
+        let own = Plan::caller(&member, &shell, "/catalog?q=x");
+        let (got, _) = own.request(&parts, &catalog).into_parts();
+        assert_eq!(got.headers.len(), 5);
+        assert_eq!(app::port::caller_of(Some(&got)).unwrap().source, "192.0.2.7");
     }
 
     fn page(html: String) -> Arc<Page> {
