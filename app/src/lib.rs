@@ -101,6 +101,7 @@ fn without_split_preloads(mut options: LeptosOptions) -> LeptosOptions {
 /// The HTML document around the app, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     use_page_nonce();
+    let islands = request_path().is_some_and(|path| is_islands_path(&path));
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -110,10 +111,10 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="color-scheme" content="light dark" />
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
                 <AutoReload options=options.clone() />
-                <HydrationScripts options=without_split_preloads(options) />
+                <HydrationScripts options=without_split_preloads(options) islands />
                 <MetaTags />
             </head>
-            <body class="h-full bg-zinc-50 text-zinc-900 antialiased dark:bg-zinc-950 dark:text-zinc-100">
+            <body class="h-full bg-zinc-50 text-zinc-900 antialiased dark:bg-zinc-950 dark:text-zinc-100" data-islands=islands.then_some("")>
                 <App />
             </body>
         </html>
@@ -164,6 +165,14 @@ pub fn App() -> impl IntoView {
 #[derive(Clone, Debug)]
 pub struct PageNonce(pub String);
 
+/// The path of the request being rendered (on the server; `None` elsewhere).
+fn request_path() -> Option<String> {
+    #[cfg(feature = "ssr")]
+    return use_context::<http::request::Parts>().map(|parts| parts.uri.path().to_string());
+    #[cfg(not(feature = "ssr"))]
+    None
+}
+
 fn use_page_nonce() {
     #[cfg(feature = "ssr")]
     if let Some(PageNonce(nonce)) =
@@ -196,11 +205,40 @@ pub fn use_hydrated() -> ReadSignal<bool> {
     hydrated
 }
 
-/// Entry point of the wasm bundle: hydrates the server-rendered body (after loading the current
-/// screen's part of the bundle).
+/// Paths whose pages are islands: the server renders them whole and the browser hydrates only
+/// their `#[island]`s, with no router (links and forms are page loads). The catalog has one island
+/// (its search and filters); a class page, the login and password pages have none. The main wasm bundle holds
+/// what islands need; the full app (router, shell, screens) is a part of its own that the other
+/// pages fetch. See `docs/portal-ui.md`, "Islands".
+pub fn is_islands_path(path: &str) -> bool {
+    matches!(path, "/" | "/catalog" | "/login" | "/account/password")
+        || path.strip_prefix("/catalog/").is_some_and(|class| !class.is_empty() && !class.contains('/'))
+}
+
+/// Entry point of the wasm bundle. On an islands page (`<body data-islands>`, see
+/// [`is_islands_path`]) it prepares the reactive root and Leptos's island script hydrates the
+/// page's islands; on any other page it fetches the full app's part and hydrates the whole body
+/// (after loading the current screen's part).
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
+    if document().body().is_some_and(|body| body.has_attribute("data-islands")) {
+        leptos::mount::hydrate_islands();
+        // A page without islands is as live as it gets now; an island marks its page itself.
+        if document().query_selector("leptos-island").ok().flatten().is_none() {
+            if let Some(body) = document().body() {
+                let _ = body.set_attribute("data-hydrated", "true");
+            }
+        }
+    } else {
+        wasm_bindgen_futures::spawn_local(hydrate_app());
+    }
+}
+
+/// The full app's hydration, a part of the bundle of its own: islands pages never fetch it.
+#[cfg(feature = "hydrate")]
+#[lazy]
+fn hydrate_app() {
     leptos::mount::hydrate_lazy(App);
 }

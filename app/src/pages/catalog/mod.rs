@@ -8,7 +8,7 @@ mod tile;
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::{NavigateOptions, hooks::use_navigate, hooks::use_query_map};
+use leptos_router::hooks::use_query_map;
 
 pub use crate::api::catalog::encode;
 pub use server_fns::*;
@@ -21,6 +21,10 @@ use tile::Tile;
 /// How long typing pauses before the search is sent.
 const SEARCH_PAUSE: std::time::Duration = std::time::Duration::from_millis(150);
 
+/// The catalog screen: the server loads the page for the URL's filters and renders it, and the
+/// browser hydrates only [`CatalogResults`], an island (`/` and `/catalog` are islands pages, see
+/// [`crate::is_islands_path`]). Within the full app (reached by a link from another screen) the
+/// same view renders in the browser and follows the router's URL.
 #[component]
 pub fn CatalogPage() -> impl IntoView {
     let query = use_query_map();
@@ -33,49 +37,80 @@ pub fn CatalogPage() -> impl IntoView {
             all: q.get("all").is_some_and(|v| v == "1"),
         }
     });
-    let data = Resource::new(move || url_query.get(), load_catalog);
-    let searching = RwSignal::new(false);
+    view! {
+        <Title text="Catalog" />
+        <PageHeader title="Catalog" subtitle="Services offered by the platform's brokers. Pick one to see its plans and request an instance." />
+        <Suspense fallback=Loading>
+            {move || {
+                let query = url_query.get();
+                Suspend::new(async move {
+                    match load_catalog(query.clone()).await {
+                        Ok(page) => view! { <CatalogResults query page /> }.into_any(),
+                        Err(e) => view! { <ErrorBox title="The catalog could not be loaded" message=e.to_string() /> }.into_any(),
+                    }
+                })
+            }}
+        </Suspense>
+    }
+}
 
-    // The search box is typed into faster than the URL follows: it has its own signal, and the
-    // URL (hence the server's answer) follows after a short pause.
-    let search = RwSignal::new(query.with_untracked(|q| q.get("q").unwrap_or_default()));
+/// Puts these filters in the address bar without loading a page (no router on an islands page;
+/// within the full app the router reads the address again at its next navigation).
+fn show_url(url: &str) {
+    #[cfg(feature = "hydrate")]
+    if let Ok(history) = window().history() {
+        _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(url));
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = url;
+}
+
+/// The search box, the filters and the tiles: the catalog's interactive part, an island of the
+/// wasm bundle of its own (`lazy`). It starts from the page the server loaded (its props) and asks
+/// the server for another page when the search or the broker filter changes; tag links, "Show
+/// all" and tiles are links.
+#[island]
+fn CatalogResults(query: CatalogQuery, page: PageData) -> impl IntoView {
+    crate::mark_hydrated();
+    let url_query = RwSignal::new(query);
+    let shown = RwSignal::new(Ok::<_, String>(page));
+    let searching = RwSignal::new(false);
+    // Answers that arrive after a newer question are dropped.
+    let asked = StoredValue::new(0u64);
+    let ask = move |next: CatalogQuery| {
+        show_url(&next.url());
+        url_query.set(next.clone());
+        asked.update_value(|n| *n += 1);
+        let mine = asked.get_value();
+        searching.set(true);
+        leptos::task::spawn_local(async move {
+            let answer = load_catalog(next).await.map_err(|e| e.to_string());
+            if asked.get_value() == mine {
+                shown.set(answer);
+                searching.set(false);
+            }
+        });
+    };
+
+    // The search box is typed into faster than pages are asked for: the question follows after a
+    // short pause.
+    let search = RwSignal::new(url_query.with_untracked(|q| q.q.clone()));
     let typed = StoredValue::new(0u64);
-    let sent = StoredValue::new(0u64);
-    let navigate = use_navigate();
     let on_search = move |ev: leptos::ev::Event| {
         search.set(event_target_value(&ev));
         typed.update_value(|n| *n += 1);
         let mine = typed.get_value();
-        let navigate = navigate.clone();
         set_timeout(
             move || {
                 if typed.get_value() == mine {
-                    sent.set_value(mine);
-                    let next = CatalogQuery {
-                        q: search.get_untracked().trim().to_string(),
-                        all: false,
-                        ..url_query.get_untracked()
-                    };
-                    navigate(&next.url(), NavigateOptions { replace: true, scroll: false, ..Default::default() });
+                    ask(CatalogQuery { q: search.get_untracked().trim().to_string(), all: false, ..url_query.get_untracked() });
                 }
             },
             SEARCH_PAUSE,
         );
     };
-    // The URL changed by other means (back button, the top bar's search): the box follows.
-    Effect::watch(
-        move || url_query.with(|u| u.q.clone()),
-        move |q, _, _| {
-            if typed.get_value() == sent.get_value() && search.get_untracked().trim() != q {
-                search.set(q.clone());
-            }
-        },
-        false,
-    );
 
     view! {
-        <Title text="Catalog" />
-        <PageHeader title="Catalog" subtitle="Services offered by the platform's brokers. Pick one to see its plans and request an instance." />
         <form method="get" action="/catalog" role="search" class="mb-4 flex flex-wrap items-center gap-3" on:submit=|ev| ev.prevent_default()>
             <div class="min-w-64 flex-1">
                 <label for="catalog-search" class="sr-only">"Search services"</label>
@@ -96,27 +131,21 @@ pub fn CatalogPage() -> impl IntoView {
             <noscript><button type="submit" class=BUTTON_PRIMARY>"Search"</button></noscript>
             <span class="w-24">{move || searching.get().then(|| view! { <Spinner label="Searching" /> })}</span>
         </form>
-        <Transition fallback=Loading set_pending=searching.write_only()>
-            {move || Suspend::new(async move {
-                match data.await {
-                    Ok(page) => catalog_body(page, url_query, search).into_any(),
-                    Err(e) => view! { <ErrorBox title="The catalog could not be loaded" message=e.to_string() /> }.into_any(),
-                }
-            })}
-        </Transition>
+        {move || match shown.get() {
+            Ok(page) => catalog_body(page, url_query, search, Callback::new(ask)).into_any(),
+            Err(e) => view! { <ErrorBox title="The catalog could not be loaded" message=e /> }.into_any(),
+        }}
     }
 }
 
-fn catalog_body(page: PageData, url_query: Memo<CatalogQuery>, search: RwSignal<String>) -> impl IntoView {
+fn catalog_body(page: PageData, url_query: RwSignal<CatalogQuery>, search: RwSignal<String>, ask: Callback<CatalogQuery>) -> impl IntoView {
     if page.total == 0 {
         return no_services(&page).into_any();
     }
     let current = url_query.get_untracked();
     let unready: Vec<_> = page.brokers.iter().filter(|b| !b.ready).cloned().collect();
-    let navigate = use_navigate();
     let on_broker = move |ev: leptos::ev::Event| {
-        let next = CatalogQuery { broker: event_target_value(&ev), all: false, ..url_query.get_untracked() };
-        navigate(&next.url(), NavigateOptions { replace: true, scroll: false, ..Default::default() });
+        ask.run(CatalogQuery { broker: event_target_value(&ev), all: false, ..url_query.get_untracked() });
     };
     let count = if page.matches == page.total {
         format!("{} services", page.total)
