@@ -57,6 +57,14 @@ export async function openHydrated(page: Page, path: string) {
   return errors;
 }
 
+/**
+ * Waits until the page a link loaded has hydrated. Links from islands pages (the catalog, a class
+ * page) are page loads, and the page they open answers typing and clicks once hydrated.
+ */
+export async function hydrated(page: Page) {
+  await expect(page.locator('body[data-hydrated="true"]'), `${page.url()} never hydrated`).toHaveCount(1);
+}
+
 /** Keeps a screenshot of the page as an artifact of the test (in the report and test-results). */
 export async function snap(page: Page, testInfo: TestInfo, name: string) {
   const path = testInfo.outputPath(`${String(++shots).padStart(2, '0')}-${name.replace(/[^a-z0-9]+/gi, '-')}.png`);

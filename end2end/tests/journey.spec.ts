@@ -1,7 +1,8 @@
 import { test, expect, type Page } from '@playwright/test';
-import { BROKER_AUTH, catalogWith, openHydrated, snap, uniqueName } from './helpers';
+import { BROKER_AUTH, catalogWith, hydrated, openHydrated, snap, uniqueName } from './helpers';
 
-// The whole life of an HDFS namespace on the built-in broker, in one browser tab: no reloads.
+// The whole life of an HDFS namespace on the built-in broker, in one browser tab: from the request form
+// on, no reloads (the catalog and the class page before it are islands pages, their links page loads).
 test.describe.configure({ mode: 'serial' });
 
 async function statusIs(page: Page, phase: string, timeout = 60_000) {
@@ -16,12 +17,15 @@ test('request, watch, bind, reveal, raise the quota, delete', async ({ page, con
   page.on('pageerror', (e) => errors.push(String(e)));
 
   await catalogWith(page, 'hdfs');
-  await page.evaluate(() => ((window as any).__qmNoReload = true));
   await page.getByLabel('Search services').pressSequentially('hdf');
   await expect(page.getByTestId('catalog-tile')).toHaveCount(1);
   await page.locator('[data-class="hdfs"] a').click();
   await page.locator('[data-plan="shared"]').getByTestId('request-plan').click();
   await expect(page).toHaveURL(/\/catalog\/hdfs\/request\?plan=shared$/);
+  // The catalog and the class page are islands pages: their links are page loads.
+  await hydrated(page);
+  // From here on (submit, the instance page, binding, update, delete) nothing reloads the page.
+  await page.evaluate(() => ((window as any).__qmNoReload = true));
 
   // The name is checked while typing.
   await page.locator('#instance-name').fill('Logs_1');
@@ -156,6 +160,7 @@ test('a broker fault ends in a readable message on the instance page', async ({ 
     await catalogWith(page, 'kafka');
     await page.locator('[data-class="kafka"] a').click();
     await page.getByTestId('request-plan').first().click();
+    await hydrated(page);
     await page.locator('#instance-name').fill(name);
     await page.locator('#instance-namespace').fill('team-faults');
     await page.getByTestId('review-request').click();

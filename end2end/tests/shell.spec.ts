@@ -16,20 +16,41 @@ test('the admin page hydrates and the connection check round-trips a server func
 });
 
 test('navigation moves between pages without a full reload and back works', async ({ page }) => {
-  await openHydrated(page, '/');
-  await expect(page.getByRole('heading', { name: 'Catalog', level: 1 })).toBeVisible();
+  await openHydrated(page, '/instances');
+  await expect(page.getByRole('heading', { name: 'Instances', level: 1 })).toBeVisible();
   // A marker on window survives client-side navigation but not a reload.
   await page.evaluate(() => ((window as any).__qmMarker = 'still-here'));
   const nav = page.getByRole('navigation', { name: 'Main' });
-  await nav.getByRole('link', { name: 'Instances' }).click();
-  await expect(page).toHaveURL(/\/instances$/);
-  await expect(page.getByRole('heading', { name: 'Instances', level: 1 })).toBeVisible();
   await expect(nav.getByRole('link', { name: 'Instances' })).toHaveAttribute('aria-current', 'page');
   await nav.getByRole('link', { name: 'Approvals' }).click();
   await expect(page.getByText('Nothing waiting for approval')).toBeVisible();
   await page.goBack();
   await expect(page).toHaveURL(/\/instances$/);
   expect(await page.evaluate(() => (window as any).__qmMarker)).toBe('still-here');
+  // Within the full app the catalog renders in the browser, its island included, and searches.
+  await nav.getByRole('link', { name: 'Catalog' }).click();
+  await expect(page.getByRole('heading', { name: 'Catalog', level: 1 })).toBeVisible();
+  await page.getByLabel('Search services').pressSequentially('kafka');
+  await expect(page).toHaveURL(/\/catalog\?q=kafka$/);
+  await expect(page.locator('[data-testid="catalog-tile"][data-class="kafka"]')).toBeVisible();
+  await expect(page.locator('[data-testid="catalog-tile"][data-class="hdfs"]')).toHaveCount(0);
+  expect(await page.evaluate(() => (window as any).__qmMarker)).toBe('still-here');
+});
+
+test('the catalog is an islands page: the full app is not fetched, and links are page loads', async ({ page }) => {
+  const fetched: string[] = [];
+  page.on('request', (r) => fetched.push(new URL(r.url()).pathname));
+  await openHydrated(page, '/catalog');
+  await expect(page.locator('body[data-islands]')).toHaveCount(1);
+  await expect(page.locator('leptos-island')).toHaveCount(1);
+  // Only the main wasm: no split part (the full app's or a screen's) was asked for.
+  expect(fetched.filter((p) => p.endsWith('.wasm'))).toEqual(['/pkg/quartermaster.wasm']);
+  await page.evaluate(() => ((window as any).__qmMarker = 'catalog'));
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Instances' }).click();
+  await expect(page.getByRole('heading', { name: 'Instances', level: 1 })).toBeVisible();
+  await expect(page.locator('body[data-hydrated="true"]')).toHaveCount(1);
+  expect(await page.evaluate(() => (window as any).__qmMarker)).toBeUndefined();
+  await expect(page.locator('body[data-islands]')).toHaveCount(0);
 });
 
 test('the top bar searches the catalog, in the page once hydrated and as a plain form before', async ({ page, browser }) => {

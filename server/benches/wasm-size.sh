@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prints what a browser downloads from the release site, raw and gzipped: the main wasm bundle,
-# the JS and CSS, then per screen what its first visit fetches (the main bundle plus the screen's
-# split-off parts, as listed in the wasm-split manifest), and the whole split bundle.
+# the JS and CSS, then per page what its first visit fetches (an islands page: the main bundle;
+# another: the main bundle, the full app's parts and the screen's, as listed in the wasm-split
+# manifest), and the whole split bundle.
 # Usage: server/benches/wasm-size.sh [SITE_DIR]   (./dev.sh bench builds the release first)
 set -euo pipefail
 site=${1:-target/site}
@@ -28,9 +29,11 @@ parts = json.load(open(manifests[0]))
 screens = {n: f for n, f in parts.items() if "_route_view" in n}
 # The full app (router, shell, screens) is a part of its own, `hydrate_app`: a page that is not an
 # islands page fetches it, then its screen's parts. Islands pages (app/src/lib.rs,
-# `is_islands_path`: the catalog) hydrate their islands from the main wasm alone.
+# `is_islands_path`: the catalog, a class page, login and password) hydrate their islands from the
+# main wasm alone.
 app = next((f for n, f in parts.items() if n.startswith("hydrate_app_")), [])
-islands = {"catalog": "/ and /catalog (islands)"}
+islands = {"catalog": "/ and /catalog (islands)", "class": "/catalog/{class} (islands)",
+           "login": "/login (islands)", "password": "/account/password (islands)"}
 app_gz = sum(gz(f"{pkg}/{f}.wasm") for f in app)
 print(f"\nfirst visit of a page: the main wasm ({main_gz} B gzipped) + the parts it fetches, each file gzipped")
 print(f"(a page that is not an islands page fetches the full app's {len(app)} parts, {app_gz} B, and its screen's)")

@@ -103,7 +103,11 @@ fn CatalogResults(query: CatalogQuery, page: PageData) -> impl IntoView {
         set_timeout(
             move || {
                 if typed.get_value() == mine {
-                    ask(CatalogQuery { q: search.get_untracked().trim().to_string(), all: false, ..url_query.get_untracked() });
+                    ask(CatalogQuery {
+                        q: search.get_untracked().trim().to_string(),
+                        all: false,
+                        ..url_query.get_untracked()
+                    });
                 }
             },
             SEARCH_PAUSE,
@@ -138,7 +142,12 @@ fn CatalogResults(query: CatalogQuery, page: PageData) -> impl IntoView {
     }
 }
 
-fn catalog_body(page: PageData, url_query: RwSignal<CatalogQuery>, search: RwSignal<String>, ask: Callback<CatalogQuery>) -> impl IntoView {
+fn catalog_body(
+    page: PageData,
+    url_query: RwSignal<CatalogQuery>,
+    search: RwSignal<String>,
+    ask: Callback<CatalogQuery>,
+) -> impl IntoView {
     if page.total == 0 {
         return no_services(&page).into_any();
     }
