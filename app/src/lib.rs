@@ -188,11 +188,13 @@ fn use_page_nonce() {
 /// lazily loaded view (and the not-found page): its effect runs after that screen is hydrated,
 /// which with a split bundle is after its part has arrived, not when the shell is.
 pub fn mark_hydrated() {
-    Effect::new(move |_| {
-        if let Some(body) = document().body() {
-            let _ = body.set_attribute("data-hydrated", "true");
-        }
-    });
+    Effect::new(move |_| set_hydrated_marker());
+}
+
+fn set_hydrated_marker() {
+    if let Some(body) = document().body() {
+        let _ = body.set_attribute("data-hydrated", "true");
+    }
 }
 
 /// False while the server renders and while the browser hydrates, true from the first effect on.
@@ -227,9 +229,7 @@ pub fn hydrate() {
         leptos::mount::hydrate_islands();
         // A page without islands is as live as it gets now; an island marks its page itself.
         if document().query_selector("leptos-island").ok().flatten().is_none() {
-            if let Some(body) = document().body() {
-                let _ = body.set_attribute("data-hydrated", "true");
-            }
+            set_hydrated_marker();
         }
     } else {
         wasm_bindgen_futures::spawn_local(hydrate_app());
