@@ -184,18 +184,18 @@ async fn main() -> anyhow::Result<()> {
     // machine carries, which changes over a run, weighs on both alike.
     header(true);
     let hello = || load(format!("http://{hello_addr}/"), connections, secs, &[]);
-    let row = |name: &str, f: &Figures, hello: &Figures| row(name, f, Some(hello));
+    let against = |name: &str, f: &Figures, hello: &Figures| row(name, f, Some(hello));
     let auth = ("authorization", bearer.clone());
     let before = hello().await;
     let catalog = load(format!("http://{addr}/catalog"), connections, secs, std::slice::from_ref(&auth)).await;
-    let identity = row("GET /catalog (identity)", &catalog, &before);
+    let identity = against("GET /catalog (identity)", &catalog, &before);
     let gzip_headers = [auth.clone(), ("accept-encoding", "gzip".to_string())];
     let before = hello().await;
     let gzip = load(format!("http://{addr}/catalog"), connections, secs, &gzip_headers).await;
-    let gzip = row("GET /catalog (gzip, as browsers)", &gzip, &before);
+    let gzip = against("GET /catalog (gzip, as browsers)", &gzip, &before);
     let before = hello().await;
     let everything = load(format!("http://{addr}/catalog?all=1"), connections, secs, &[auth]).await;
-    row("GET /catalog?all=1 (500 tiles)", &everything, &before);
+    against("GET /catalog?all=1 (500 tiles)", &everything, &before);
 
     // Each member's first request, once each, `connections` at a time: every team's page is
     // rendered once, and the requests that arrive meanwhile wait for that render; each request
@@ -209,7 +209,7 @@ async fn main() -> anyhow::Result<()> {
     let first_loads =
         load_taking_turns(url.clone(), connections, Until::EachTurnOnce, &gzip_only, Some(members_once.clone())).await;
     let first_renders = rendered_count() - rendered_before;
-    let first_loads = row(&format!("first loads, {members} members, {TEAMS} teams (gzip)"), &first_loads, &before);
+    let first_loads = against(&format!("first loads, {members} members, {TEAMS} teams (gzip)"), &first_loads, &before);
     // Then a change to what every team's page shows (an instance counted in its navigation), and
     // each member's first request after it.
     for t in 0..TEAMS {
@@ -228,16 +228,16 @@ async fn main() -> anyhow::Result<()> {
     let after_change =
         load_taking_turns(url.clone(), connections, Until::EachTurnOnce, &gzip_only, Some(members_once.clone())).await;
     let change_renders = rendered_count() - rendered_before;
-    let after_change = row("the same after a change (gzip)", &after_change, &before);
+    let after_change = against("the same after a change (gzip)", &after_change, &before);
     let before = hello().await;
     let rendered_before = rendered_count();
     let in_turn = load_taking_turns(url, connections, Until::Measured(secs), &gzip_only, Some(members_once)).await;
     let turn_renders = rendered_count() - rendered_before;
-    let in_turn = row(&format!("the {members} in turn (gzip)"), &in_turn, &before);
+    let in_turn = against(&format!("the {members} in turn (gzip)"), &in_turn, &before);
     let uncached_auth = [("authorization", uncached.bearer.clone())];
     let before = hello().await;
     let rendered = load(format!("http://{}/catalog", uncached.addr), connections, secs, &uncached_auth).await;
-    let rendered = row("GET /catalog, every one rendered", &rendered, &before);
+    let rendered = against("GET /catalog, every one rendered", &rendered, &before);
     println!();
     println!(
         "catalog/hello-world throughput: {identity:.2}% (identity), {gzip:.2}% (gzip), {first_loads:.2}% (members' first loads), {after_change:.2}% (first loads after a change), {in_turn:.2}% (members in turn), {rendered:.2}% (rendered every time, --page-cache-mb 0); goal ≥ 10%, p99 < 50 ms",

@@ -55,12 +55,9 @@ async fn the_session_cookie_is_http_only_lax_and_renewed_at_sign_in() {
     let again = app.login("alice", PASSWORD).await;
     let second = session_cookie(&again).unwrap();
     assert_ne!(first, second);
-    let with = |cookie: &str| {
-        app.anonymous.post(app.url("/api/shell_info")).header(COOKIE, cookie.to_string()).header(ORIGIN, app.origin())
-    };
-    assert_eq!(with(&second).send().await.unwrap().status(), 200);
+    assert_eq!(app.shell_info_as(&second).await.status(), 200);
     // (The first session is still alice's own other session: a new one, not an upgraded one.)
-    assert_eq!(with("qm_session=AAAAAAAAAAAAAAAAAAAAAA").send().await.unwrap().status(), 401);
+    assert_eq!(app.shell_info_as("qm_session=AAAAAAAAAAAAAAAAAAAAAA").await.status(), 401);
 
     // Sign out: the session is gone from the database, the cookie is worthless.
     let response = app
@@ -75,7 +72,7 @@ async fn the_session_cookie_is_http_only_lax_and_renewed_at_sign_in() {
     assert_eq!(response.headers()["location"], "/login?signed_out=1");
     let cleared = set_cookie(&response).expect("signing out clears the cookie");
     assert!(cleared.starts_with("qm_session=;") && cleared.contains("Max-Age=0"), "{cleared}");
-    assert_eq!(with(&second).send().await.unwrap().status(), 401);
+    assert_eq!(app.shell_info_as(&second).await.status(), 401);
 
     // A wrong password goes back to the form with a reason, and no session.
     let response = app.login("alice", "not the password").await;
@@ -361,14 +358,7 @@ async fn a_session_in_use_is_renewed_about_once_an_hour() {
     let id: Id = cookie.trim_start_matches("qm_session=").parse().unwrap();
     let store = server::auth::SqlSessionStore::new(app.accounts.database().clone());
     let use_it = || async {
-        let response = app
-            .anonymous
-            .post(app.url("/api/shell_info"))
-            .header(COOKIE, cookie.clone())
-            .header(ORIGIN, app.origin())
-            .send()
-            .await
-            .unwrap();
+        let response = app.shell_info_as(&cookie).await;
         assert_eq!(response.status(), 200);
         set_cookie(&response)
     };

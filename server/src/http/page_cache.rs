@@ -673,17 +673,22 @@ mod tests {
         }
     }
 
-    #[test]
-    fn only_a_plain_name_is_put_into_a_page_for_an_audience() {
-        let caller = |username: &str| Caller {
+    /// A member of team-a in one group, signed in from `source`.
+    fn member(username: &str, group: &str, source: &str) -> Caller {
+        Caller {
             username: username.into(),
             uid: "uid-1".into(),
-            groups: vec!["g".into()],
+            groups: vec![group.into()],
             namespaces: Some(vec!["team-a".into()]),
             platform_admin: false,
             admin_of: vec![],
-            source: "127.0.0.1".into(),
-        };
+            source: source.into(),
+        }
+    }
+
+    #[test]
+    fn only_a_plain_name_is_put_into_a_page_for_an_audience() {
+        let caller = |username: &str| member(username, "g", "127.0.0.1");
         let shell = |username: &str| ShellInfo {
             username: username.into(),
             initial: ShellInfo::initial_of(username),
@@ -724,15 +729,7 @@ mod tests {
     /// or is; a member's own render gets their request as it came.
     #[test]
     fn a_render_for_an_audience_gets_nothing_of_the_members_request() {
-        let member = Caller {
-            username: "alice".into(),
-            uid: "uid-1".into(),
-            groups: vec!["team:team-a".into()],
-            namespaces: Some(vec!["team-a".into()]),
-            platform_admin: false,
-            admin_of: vec![],
-            source: "192.0.2.7".into(),
-        };
+        let member = member("alice", "team:team-a", "192.0.2.7");
         let shell = ShellInfo { username: "alice".into(), initial: "A".into(), ..ShellInfo::default() };
         let (mut parts, ()) = axum::http::Request::get("/catalog?q=x")
             .header(header::HOST, "portal.example")

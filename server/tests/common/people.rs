@@ -40,6 +40,18 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Asks for the shell's data (`/api/shell_info`) with this `Cookie` header and the portal's
+    /// Origin, as a page of the portal does.
+    pub async fn shell_info_as(&self, cookie: &str) -> reqwest::Response {
+        self.anonymous
+            .post(self.url("/api/shell_info"))
+            .header(COOKIE, cookie.to_string())
+            .header(ORIGIN, self.origin())
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// A client signed in as `username` through the login form: it sends the session cookie and
     /// the portal's Origin, as the portal's own pages do.
     pub async fn session_client(&self, username: &str) -> reqwest::Client {
