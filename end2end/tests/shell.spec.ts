@@ -45,6 +45,13 @@ test('the catalog is an islands page: the full app is not fetched, and links are
   await expect(page.locator('leptos-island')).toHaveCount(1);
   // Only the main wasm: no split part (the full app's or a screen's) was asked for.
   expect(fetched.filter((p) => p.endsWith('.wasm'))).toEqual(['/pkg/quartermaster.wasm']);
+  // A class page is an islands page without islands: the same, and hydrated at once.
+  fetched.length = 0;
+  await openHydrated(page, '/catalog/hdfs');
+  await expect(page.locator('body[data-islands]')).toHaveCount(1);
+  await expect(page.locator('leptos-island')).toHaveCount(0);
+  expect(fetched.filter((p) => p.endsWith('.wasm'))).toEqual(['/pkg/quartermaster.wasm']);
+  await page.goto('/catalog');
   await page.evaluate(() => ((window as any).__qmMarker = 'catalog'));
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Instances' }).click();
   await expect(page.getByRole('heading', { name: 'Instances', level: 1 })).toBeVisible();
