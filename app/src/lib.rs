@@ -209,9 +209,9 @@ pub fn use_hydrated() -> ReadSignal<bool> {
 
 /// Paths whose pages are islands: the server renders them whole and the browser hydrates only
 /// their `#[island]`s, with no router (links and forms are page loads). The catalog has one island
-/// (its search and filters); a class page, the login and password pages have none. The main wasm bundle holds
-/// what islands need; the full app (router, shell, screens) is a part of its own that the other
-/// pages fetch. See `docs/portal-ui.md`, "Islands".
+/// (its search, filters and tiles); a class page and the login and password pages have none. The
+/// main wasm bundle holds what islands need; the full app (router, shell, screens) is a part of its
+/// own that the other pages fetch. See `docs/portal-ui.md`, "Islands pages and the full app".
 pub fn is_islands_path(path: &str) -> bool {
     matches!(path, "/" | "/catalog" | "/login" | "/account/password")
         || path.strip_prefix("/catalog/").is_some_and(|class| !class.is_empty() && !class.contains('/'))

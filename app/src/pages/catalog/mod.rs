@@ -65,10 +65,11 @@ fn show_url(url: &str) {
     let _ = url;
 }
 
-/// The search box, the filters and the tiles: the catalog's interactive part, an island of the
-/// wasm bundle of its own (`lazy`). It starts from the page the server loaded (its props) and asks
-/// the server for another page when the search or the broker filter changes; tag links, "Show
-/// all" and tiles are links.
+/// The search box, the filters and the tiles: the catalog's interactive part, an island. It starts
+/// from the page the server loaded (its props) and asks the server for another page when the
+/// search or the broker filter changes; tag links, "Show all" and tiles are links. It is in the
+/// main wasm, not a part of its own (`#[island(lazy)]`): measured, a lazy island made the first
+/// visit 391,551 B gzipped instead of 254,174 B, the runtime it needs coming in 263 small parts.
 #[island]
 fn CatalogResults(query: CatalogQuery, page: PageData) -> impl IntoView {
     crate::mark_hydrated();
