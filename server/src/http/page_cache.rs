@@ -371,6 +371,13 @@ struct Plan {
     markers: Vec<(String, Hole)>,
 }
 
+/// Copies the `T` of one request's extensions, if it has one, into another's.
+fn carry<T: Clone + Send + Sync + 'static>(from: &axum::http::Extensions, to: &mut axum::http::Extensions) {
+    if let Some(value) = from.get::<T>() {
+        to.insert(value.clone());
+    }
+}
+
 impl Plan {
     /// For the caller's audience, when their name and initial read the same wherever a page
     /// shows them.
@@ -422,15 +429,9 @@ impl Plan {
             }
             parts.headers = headers;
             let mut kept = axum::http::Extensions::new();
-            if let Some(route) = parts.extensions.get::<axum::extract::MatchedPath>() {
-                kept.insert(route.clone());
-            }
-            if let Some(uri) = parts.extensions.get::<axum::extract::OriginalUri>() {
-                kept.insert(uri.clone());
-            }
-            if let Some(nonce) = parts.extensions.get::<PageNonce>() {
-                kept.insert(nonce.clone());
-            }
+            carry::<axum::extract::MatchedPath>(&parts.extensions, &mut kept);
+            carry::<axum::extract::OriginalUri>(&parts.extensions, &mut kept);
+            carry::<PageNonce>(&parts.extensions, &mut kept);
             parts.extensions = kept;
         }
         parts.extensions.insert(self.caller.clone());

@@ -46,12 +46,17 @@ pub fn CatalogPage() -> impl IntoView {
                 Suspend::new(async move {
                     match load_catalog(query.clone()).await {
                         Ok(page) => view! { <CatalogResults query page /> }.into_any(),
-                        Err(e) => view! { <ErrorBox title="The catalog could not be loaded" message=e.to_string() /> }.into_any(),
+                        Err(e) => not_loaded(e.to_string()),
                     }
                 })
             }}
         </Suspense>
     }
+}
+
+/// What the catalog shows when its page could not be loaded.
+fn not_loaded(message: String) -> AnyView {
+    view! { <ErrorBox title="The catalog could not be loaded" message /> }.into_any()
 }
 
 /// Puts these filters in the address bar without loading a page (no router on an islands page;
@@ -138,7 +143,7 @@ fn CatalogResults(query: CatalogQuery, page: PageData) -> impl IntoView {
         </form>
         {move || match shown.get() {
             Ok(page) => catalog_body(page, url_query, search, Callback::new(ask)).into_any(),
-            Err(e) => view! { <ErrorBox title="The catalog could not be loaded" message=e /> }.into_any(),
+            Err(e) => not_loaded(e),
         }}
     }
 }
