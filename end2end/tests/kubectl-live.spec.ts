@@ -1,5 +1,5 @@
 import { test, expect, request, type APIRequestContext, type Page } from '@playwright/test';
-import { baseURL, catalogWith, openHydrated, snap, uniqueName } from './helpers';
+import { baseURL, catalogWith, hydrated, openHydrated, snap, uniqueName } from './helpers';
 
 // The same object through kubectl and the browser (issue 8, in both modes of issue 9): an
 // instance created through the Kubernetes-style API with a bearer token shows up live on the open
@@ -83,9 +83,11 @@ test('created through the API: live on the open list, then a merge patch live on
     await noReload(page);
     await snap(page, testInfo, 'created through the API, live on the list');
 
-    // Its page (a client-side navigation): Ready, with the parameters the API was given.
+    // Its page (a page load: the list is an islands page): Ready, with the parameters the API was given.
     await row.getByRole('link', { name }).click();
     await expect(page).toHaveURL(new RegExp(`/instances/${TEAM}/${name}$`));
+    await hydrated(page);
+    await page.evaluate(() => ((window as any).__qmNoReload = true));
     await expect(page.locator('[data-live="live"]')).toBeVisible();
     await expect(page.getByTestId('status-panel')).toHaveAttribute('data-phase', 'ready', { timeout: 30_000 });
     await expect(page.getByTestId('parameters')).toContainText('2,048 GB');

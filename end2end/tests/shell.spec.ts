@@ -1,5 +1,5 @@
 import { test, expect } from '@playwright/test';
-import { ADMIN_STATE, baseURL, openHydrated } from './helpers';
+import { ADMIN_STATE, baseURL, hydrated, openHydrated } from './helpers';
 
 test('the admin page hydrates and the connection check round-trips a server function', async ({ page }) => {
   const errors = await openHydrated(page, '/admin');
@@ -16,18 +16,23 @@ test('the admin page hydrates and the connection check round-trips a server func
 });
 
 test('navigation moves between pages without a full reload and back works', async ({ page }) => {
-  await openHydrated(page, '/instances');
-  await expect(page.getByRole('heading', { name: 'Instances', level: 1 })).toBeVisible();
+  await openHydrated(page, '/approvals');
+  await expect(page.getByRole('heading', { name: 'Approvals', level: 1 })).toBeVisible();
   // A marker on window survives client-side navigation but not a reload.
   await page.evaluate(() => ((window as any).__qmMarker = 'still-here'));
   const nav = page.getByRole('navigation', { name: 'Main' });
+  await expect(nav.getByRole('link', { name: 'Approvals' })).toHaveAttribute('aria-current', 'page');
+  // Within the full app the instances list renders in the browser, its island included
+  // (instances.spec.ts has its filters).
+  await nav.getByRole('link', { name: 'Instances' }).click();
+  await expect(page.getByRole('heading', { name: 'Instances', level: 1 })).toBeVisible();
   await expect(nav.getByRole('link', { name: 'Instances' })).toHaveAttribute('aria-current', 'page');
-  await nav.getByRole('link', { name: 'Approvals' }).click();
-  await expect(page.getByText('Nothing waiting for approval')).toBeVisible();
+  await expect(page.getByTestId('instances-table').or(page.getByText('No instances yet'))).toBeVisible();
   await page.goBack();
-  await expect(page).toHaveURL(/\/instances$/);
+  await expect(page).toHaveURL(/\/approvals$/);
+  await expect(page.getByText('Nothing waiting for approval')).toBeVisible();
   expect(await page.evaluate(() => (window as any).__qmMarker)).toBe('still-here');
-  // Within the full app the catalog renders in the browser, its island included, and searches.
+  // The catalog too: rendered in the browser, and it searches.
   await nav.getByRole('link', { name: 'Catalog' }).click();
   await expect(page.getByRole('heading', { name: 'Catalog', level: 1 })).toBeVisible();
   await page.getByLabel('Search services').pressSequentially('kafka');
@@ -51,17 +56,31 @@ test('the catalog is an islands page: the full app is not fetched, and links are
   await expect(page.locator('body[data-islands]')).toHaveCount(1);
   await expect(page.locator('leptos-island')).toHaveCount(0);
   expect(fetched.filter((p) => p.endsWith('.wasm'))).toEqual(['/pkg/quartermaster.wasm']);
+  // The instances list: its island is a part of the wasm of its own, fetched when the page has one;
+  // the full app's part (split_hydrate_app_…) is not.
   await page.goto('/catalog');
   await page.evaluate(() => ((window as any).__qmMarker = 'catalog'));
+  fetched.length = 0;
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Instances' }).click();
   await expect(page.getByRole('heading', { name: 'Instances', level: 1 })).toBeVisible();
-  await expect(page.locator('body[data-hydrated="true"]')).toHaveCount(1);
+  await hydrated(page);
   expect(await page.evaluate(() => (window as any).__qmMarker)).toBeUndefined();
+  await expect(page.locator('body[data-islands]')).toHaveCount(1);
+  await expect(page.locator('leptos-island')).toHaveCount(1);
+  const parts = fetched.filter((p) => p.endsWith('.wasm'));
+  expect(parts).toContain('/pkg/quartermaster.wasm');
+  expect(parts.some((p) => p.includes('instances_results'))).toBe(true);
+  expect(parts.filter((p) => p.includes('hydrate_app') || p.includes('route_view'))).toEqual([]);
+  // Approvals is a full-app page: a page load from an islands page, the full app fetched.
+  fetched.length = 0;
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Approvals' }).click();
+  await hydrated(page);
   await expect(page.locator('body[data-islands]')).toHaveCount(0);
+  expect(fetched.some((p) => p.includes('hydrate_app'))).toBe(true);
 });
 
 test('the top bar searches the catalog, in the page once hydrated and as a plain form before', async ({ page, browser }) => {
-  await openHydrated(page, '/instances');
+  await openHydrated(page, '/approvals');
   await page.evaluate(() => ((window as any).__qmMarker = 'still-here'));
   await page.getByLabel('Search the catalog').fill('kafka');
   await page.getByLabel('Search the catalog').press('Enter');
@@ -74,7 +93,7 @@ test('the top bar searches the catalog, in the page once hydrated and as a plain
   // Without the wasm (scripts off) the same form is an ordinary GET the server answers.
   const context = await browser.newContext({ javaScriptEnabled: false, storageState: ADMIN_STATE, baseURL });
   const plain = await context.newPage();
-  await plain.goto('/instances');
+  await plain.goto('/approvals');
   await plain.getByLabel('Search the catalog').fill('kafka');
   await plain.getByLabel('Search the catalog').press('Enter');
   await expect(plain).toHaveURL(/\/catalog\?q=kafka$/);
@@ -97,7 +116,7 @@ test('pages asked for at once are each their own page: no preload links gathered
   // in app/src/lib.rs): answers made at the same time collected each other's, up to 400 KB a page.
   const bodies = await Promise.all(
     Array.from({ length: 24 }, async () => {
-      const res = await page.request.get('/instances');
+      const res = await page.request.get('/approvals');
       expect(res.status()).toBe(200);
       return await res.text();
     }),

@@ -1,3 +1,4 @@
+pub mod answers;
 pub mod class_icon;
 pub mod copy;
 pub mod layout;

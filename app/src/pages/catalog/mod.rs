@@ -14,6 +14,7 @@ pub use crate::api::catalog::encode;
 pub use server_fns::*;
 
 use crate::api::catalog::{CatalogPage as PageData, CatalogQuery};
+use crate::components::answers::Answers;
 use crate::components::layout::{EmptyState, PageHeader};
 use crate::components::ui::{BUTTON_PRIMARY, BUTTON_SECONDARY, ErrorBox, INPUT, LINK, Loading, MUTED, SELECT, Spinner};
 use tile::Tile;
@@ -59,17 +60,6 @@ fn not_loaded(message: String) -> AnyView {
     view! { <ErrorBox title="The catalog could not be loaded" message /> }.into_any()
 }
 
-/// Puts these filters in the address bar without loading a page (no router on an islands page;
-/// within the full app the router reads the address again at its next navigation).
-fn show_url(url: &str) {
-    #[cfg(feature = "hydrate")]
-    if let Ok(history) = window().history() {
-        _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(url));
-    }
-    #[cfg(not(feature = "hydrate"))]
-    let _ = url;
-}
-
 /// The search box, the filters and the tiles: the catalog's interactive part, an island. It starts
 /// from the page the server loaded (its props) and asks the server for another page when the
 /// search or the broker filter changes; tag links, "Show all" and tiles are links. It is in the
@@ -78,25 +68,9 @@ fn show_url(url: &str) {
 #[island]
 fn CatalogResults(query: CatalogQuery, page: PageData) -> impl IntoView {
     crate::mark_hydrated();
-    let url_query = RwSignal::new(query);
-    let shown = RwSignal::new(Ok::<_, String>(page));
-    let searching = RwSignal::new(false);
-    // Answers that arrive after a newer question are dropped.
-    let asked = StoredValue::new(0u64);
-    let ask = move |next: CatalogQuery| {
-        show_url(&next.url());
-        url_query.set(next.clone());
-        asked.update_value(|n| *n += 1);
-        let mine = asked.get_value();
-        searching.set(true);
-        leptos::task::spawn_local(async move {
-            let answer = load_catalog(next).await.map_err(|e| e.to_string());
-            if asked.get_value() == mine {
-                shown.set(answer);
-                searching.set(false);
-            }
-        });
-    };
+    let answers = Answers::new(query, page);
+    let url_query = answers.query;
+    let ask = move |next: CatalogQuery| answers.ask(next.clone(), &next.url(), load_catalog);
 
     // The search box is typed into faster than pages are asked for: the question follows after a
     // short pause.
@@ -139,9 +113,9 @@ fn CatalogResults(query: CatalogQuery, page: PageData) -> impl IntoView {
             <input type="hidden" name="tag" value=move || url_query.get().tag />
             <input type="hidden" name="broker" value=move || url_query.get().broker />
             <noscript><button type="submit" class=BUTTON_PRIMARY>"Search"</button></noscript>
-            <span class="w-24">{move || searching.get().then(|| view! { <Spinner label="Searching" /> })}</span>
+            <span class="w-24">{move || answers.busy.get().then(|| view! { <Spinner label="Searching" /> })}</span>
         </form>
-        {move || match shown.get() {
+        {move || match answers.shown.get() {
             Ok(page) => catalog_body(page, url_query, search, Callback::new(ask)).into_any(),
             Err(e) => not_loaded(e),
         }}
