@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Prints what a browser downloads from the release site, raw and gzipped: the main wasm bundle,
-# the JS and CSS, then per page what its first visit fetches (an islands page: the main bundle;
+# the JS and CSS, then per page what its first visit fetches (an islands page: the main bundle and
+# its lazy islands' parts;
 # another: the main bundle, the full app's parts and the screen's, as listed in the wasm-split
 # manifest), and the whole split bundle.
 # Usage: server/benches/wasm-size.sh [SITE_DIR]   (./dev.sh bench builds the release first)
@@ -29,17 +30,24 @@ parts = json.load(open(manifests[0]))
 screens = {n: f for n, f in parts.items() if "_route_view" in n}
 # The full app (router, shell, screens) is a part of its own, `hydrate_app`: a page that is not an
 # islands page fetches it, then its screen's parts. Islands pages (app/src/lib.rs,
-# `is_islands_path`: the catalog, a class page, login and password) hydrate their islands from the
-# main wasm alone.
+# `is_islands_path`: the catalog, a class page, the instances list, login and password) hydrate
+# their islands from the main wasm, plus the parts of their lazy islands (`#[island(lazy)]`, named
+# `<island>_loader_…` in the manifest).
 app = next((f for n, f in parts.items() if n.startswith("hydrate_app_")), [])
-islands = {"catalog": "/ and /catalog (islands)", "class": "/catalog/{class} (islands)",
-           "login": "/login (islands)", "password": "/account/password (islands)"}
+islands = {"catalog": ("/ and /catalog (islands)", []), "class": ("/catalog/{class} (islands)", []),
+           "instances": ("/instances (islands)", ["instances_results"]),
+           "login": ("/login (islands)", []), "password": ("/account/password (islands)", [])}
+loaders = {n: f for n, f in parts.items() if "_loader_" in n}
 app_gz = sum(gz(f"{pkg}/{f}.wasm") for f in app)
 print(f"\nfirst visit of a page: the main wasm ({main_gz} B gzipped) + the parts it fetches, each file gzipped")
 print(f"(a page that is not an islands page fetches the full app's {len(app)} parts, {app_gz} B, and its screen's)")
 print(f"{'page':28} {'files':>6} {'parts gz':>10} {'total gz':>10}")
-for name, page in islands.items():
-    print(f"{page:28} {0:6} {0:10} {main_gz:10}")
+for name, (page, own) in islands.items():
+    files = sorted({f for n, fs in loaders.items() if any(n.startswith(o + "_loader_") for o in own) for f in fs})
+    if len(own) != len({n for n in loaders if any(n.startswith(o + "_loader_") for o in own)}):
+        sys.exit(f"{page}: lazy islands {own} not all in the manifest")
+    size = sum(gz(f"{pkg}/{f}.wasm") for f in files)
+    print(f"{page:28} {len(files):6} {size:10} {main_gz + size:10}")
 for name in sorted(screens):
     screen = name.strip("_").split("_route_view")[0]
     if screen in islands:
@@ -49,7 +57,7 @@ for name in sorted(screens):
     print(f"{screen:28} {len(files):6} {size:10} {main_gz + size:10}")
 # `#[lazy(<screen>_<what>)]` functions (forms opened by a click): what opening one fetches beyond
 # the parts of the screen its name starts with.
-lazy = {n: f for n, f in parts.items() if n not in screens and not n.startswith("hydrate_app_")}
+lazy = {n: f for n, f in parts.items() if n not in screens and n not in loaders and not n.startswith("hydrate_app_")}
 if lazy:
     print(f"\nopened within a screen (`#[lazy]`): the files it fetches beyond the screen's, gzipped")
     print(f"{'part':24} {'screen':12} {'files':>6} {'more gz':>10}")

@@ -44,18 +44,27 @@ struct Gone {
 /// Parses one event of the stream.
 pub fn parse_event(kind: &str, data: &str) -> Option<LiveEvent> {
     Some(match kind {
-        "instance" => LiveEvent::Instance(Box::new(serde_json::from_str(data).ok()?)),
+        "instance" | "instance-deleted" => return parse_instance_event(kind, data),
         "binding" => LiveEvent::Binding(Box::new(serde_json::from_str(data).ok()?)),
-        "instance-deleted" => {
-            let g: Gone = serde_json::from_str(data).ok()?;
-            LiveEvent::InstanceDeleted { namespace: g.namespace, name: g.name }
-        }
         "binding-deleted" => {
             let g: Gone = serde_json::from_str(data).ok()?;
             LiveEvent::BindingDeleted { namespace: g.namespace, name: g.name }
         }
         "reset" => LiveEvent::Reset,
         "approval" => LiveEvent::Approval(Box::new(serde_json::from_str(data).ok()?)),
+        _ => return None,
+    })
+}
+
+/// Parses the events about instances and skips the others: for the instances list, whose wasm
+/// then carries no reader of bindings or approvals.
+pub fn parse_instance_event(kind: &str, data: &str) -> Option<LiveEvent> {
+    Some(match kind {
+        "instance" => LiveEvent::Instance(Box::new(serde_json::from_str(data).ok()?)),
+        "instance-deleted" => {
+            let g: Gone = serde_json::from_str(data).ok()?;
+            LiveEvent::InstanceDeleted { namespace: g.namespace, name: g.name }
+        }
         _ => return None,
     })
 }
@@ -73,19 +82,21 @@ pub fn stream_url(namespace: Option<&str>, instance: Option<&str>, rv: u64) -> S
     format!("/live/instances?{}", params.join("&"))
 }
 
-/// Follows the stream while the calling component lives. `on_event` runs for every event.
+/// Follows the stream while the calling component lives. `on_event` runs for every event `parse`
+/// reads ([`parse_event`] reads all of them).
 pub fn follow(
     namespace: Option<String>,
     instance: Option<String>,
     from: u64,
+    parse: fn(&str, &str) -> Option<LiveEvent>,
     on_event: impl Fn(LiveEvent) + 'static,
 ) -> ReadSignal<LiveState> {
     let (state, set_state) = signal(LiveState::Connecting);
     #[cfg(feature = "hydrate")]
-    browser::start(namespace, instance, from, on_event, set_state);
+    browser::start(namespace, instance, from, parse, on_event, set_state);
     #[cfg(not(feature = "hydrate"))]
     {
-        let _ = (namespace, instance, from, on_event, set_state);
+        let _ = (namespace, instance, from, parse, on_event, set_state);
     }
     state
 }
@@ -99,7 +110,7 @@ mod browser {
     use wasm_bindgen::{JsCast, closure::Closure};
     use web_sys::{EventSource, MessageEvent};
 
-    use super::{LiveEvent, LiveState, parse_event, stream_url};
+    use super::{LiveEvent, LiveState, stream_url};
 
     const EVENTS: [&str; 6] = ["instance", "binding", "instance-deleted", "binding-deleted", "reset", "approval"];
 
@@ -115,11 +126,16 @@ mod browser {
         namespace: Option<String>,
         instance: Option<String>,
         from: u64,
+        parse: fn(&str, &str) -> Option<LiveEvent>,
         on_event: impl Fn(LiveEvent) + 'static,
         set_state: WriteSignal<LiveState>,
     ) {
         let inner = Rc::new(RefCell::new(Inner { source: None, last: from, stopped: false, closures: Vec::new() }));
-        let on_event: Rc<dyn Fn(LiveEvent)> = Rc::new(on_event);
+        let on_event: Rc<dyn Fn(&str, &str)> = Rc::new(move |kind, data| {
+            if let Some(event) = parse(kind, data) {
+                on_event(event);
+            }
+        });
         let url = Rc::new(move |rv: u64| stream_url(namespace.as_deref(), instance.as_deref(), rv));
         open(inner.clone(), url, on_event, set_state);
         let cleanup = SendWrapper::new(inner);
@@ -136,7 +152,7 @@ mod browser {
     fn open(
         inner: Rc<RefCell<Inner>>,
         url: Rc<dyn Fn(u64) -> String>,
-        on_event: Rc<dyn Fn(LiveEvent)>,
+        on_event: Rc<dyn Fn(&str, &str)>,
         set_state: WriteSignal<LiveState>,
     ) {
         let from = inner.borrow().last;
@@ -155,9 +171,7 @@ mod browser {
                     inner.last = inner.last.max(id);
                 }
                 let data = message.data().as_string().unwrap_or_default();
-                if let Some(event) = parse_event(kind, &data) {
-                    on_event(event);
-                }
+                on_event(kind, &data);
             });
             let _ = source.add_event_listener_with_callback(kind, handler.as_ref().unchecked_ref());
             closures.push(handler);
@@ -207,6 +221,10 @@ mod tests {
         ));
         assert!(parse_event("instance", "not json").is_none());
         assert!(parse_event("secret", "{}").is_none());
+        // The list's reader skips what is not about instances.
+        assert!(matches!(parse_instance_event("instance", r#"{"metadata":{"name":"a"}}"#), Some(LiveEvent::Instance(_))));
+        assert!(parse_instance_event("binding-deleted", r#"{"namespace":"t","name":"b"}"#).is_none());
+        assert!(parse_instance_event("approval", "{}").is_none());
         assert_eq!(
             stream_url(Some("team-a"), Some("logs"), 42),
             "/live/instances?namespace=team-a&instance=logs&rv=42"

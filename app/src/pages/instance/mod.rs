@@ -18,7 +18,7 @@ use crate::api::governance::{ApprovalRequest, ApprovalState};
 use crate::api::instances::{InstancePage as PageData, resource_version};
 use crate::components::class_icon::ClassIcon;
 use crate::components::layout::{Breadcrumbs, EmptyState, PageHeader};
-use crate::components::live::{LiveEvent, LiveState, follow};
+use crate::components::live::{LiveEvent, LiveState, follow, parse_event};
 use crate::components::status::StatusBadge;
 use crate::components::ui::{ErrorBox, LINK, Loading};
 use crate::model::{Phase, ServiceBinding, ServiceInstance, StatusLine, instance_status};
@@ -108,7 +108,7 @@ fn InstanceView(page: PageData) -> impl IntoView {
     let approval = RwSignal::new(page.approval.clone());
     let live = Live { instance, bindings, gone, approval };
     let live_state =
-        follow(Some(namespace.clone()), Some(name.clone()), page.resource_version, move |event| live.apply(event));
+        follow(Some(namespace.clone()), Some(name.clone()), page.resource_version, parse_event, move |event| live.apply(event));
     provide_context(live);
 
     let page = StoredValue::new(page);

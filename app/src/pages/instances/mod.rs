@@ -12,7 +12,7 @@ pub use server_fns::*;
 use crate::api::instances::{INSTANCES_PAGE, InstancesQuery, InstancesView};
 use crate::components::answers::Answers;
 use crate::components::layout::{EmptyState, PageHeader};
-use crate::components::live::{LiveEvent, follow};
+use crate::components::live::{LiveEvent, follow, parse_instance_event};
 use crate::components::status::StatusBadge;
 use crate::components::ui::{BUTTON_PRIMARY, CARD, ErrorBox, LINK, Loading, MUTED, SELECT, Spinner, readable_time};
 use crate::model::Phase;
@@ -99,7 +99,7 @@ fn InstancesResults(query: InstancesQuery, view: InstancesView) -> impl IntoView
     let live = move || {
         let from = version.get()?;
         // Owned by this run: the stream of the page shown before closes.
-        follow(None, None, from, move |event| match event {
+        follow(None, None, from, parse_instance_event, move |event| match event {
             LiveEvent::Instance(i) => shown.update(|s| _ = s.as_mut().map(|v| v.apply(&i))),
             LiveEvent::InstanceDeleted { namespace, name } => shown.update(|s| _ = s.as_mut().map(|v| v.remove(&namespace, &name))),
             _ => {}
