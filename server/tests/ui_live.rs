@@ -180,6 +180,41 @@ async fn the_list_stream_follows_every_instance_and_deletions() {
 }
 
 #[tokio::test]
+async fn the_list_rows_stream_carries_rows_without_parameters() {
+    let app = quiet_app().await;
+    let rv = app.store.resource_version().await.unwrap();
+    let mut live = Reader::open(&app, &format!("/live/instances?rows=true&rv={rv}"), None).await;
+    app.store
+        .create(
+            Kind::ServiceInstance,
+            json!({"metadata": {"name": "one", "namespace": "team-a", "finalizers": []},
+                   "spec": {"clusterServiceClassExternalName": "hdfs", "clusterServicePlanExternalName": "shared",
+                            "parameters": {"storageSpaceQuota": 4096}}}),
+        )
+        .await
+        .unwrap();
+    set_ready(&app, "team-a", "one", "True", "ProvisionedSuccessfully").await;
+    let created = live.next(10).await.unwrap();
+    assert_eq!(created.event, "instance-row");
+    let row: Value = serde_json::from_str(&created.data).unwrap();
+    assert_eq!((row["namespace"].as_str(), row["name"].as_str()), (Some("team-a"), Some("one")));
+    assert_eq!(row["plan_external_name"], "shared");
+    assert_eq!(row["resource_version"].as_u64().map(|v| v.to_string()), created.id);
+    assert!(!created.data.contains("4096"), "a row carries no parameters: {}", created.data);
+    let ready = live.next(10).await.unwrap();
+    assert_eq!(ready.event, "instance-row");
+    let row: app::api::instances::InstanceRow = serde_json::from_str(&ready.data).unwrap();
+    assert_eq!(row.status.phase, app::model::Phase::Ready);
+    app.store.delete(Kind::ServiceInstance, "team-a", "one", None).await.unwrap();
+    let gone = live.until(10, |e| e.event == "instance-deleted").await;
+    assert!(gone.data.contains("\"one\""));
+    // Rows are for the list, not for one instance's stream.
+    let response = app.client.get(app.url("/live/instances?namespace=team-a&instance=one&rows=true")).send().await.unwrap();
+    assert_eq!(response.status(), 400);
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
 async fn bad_stream_requests_are_refused_and_open_streams_end_at_shutdown() {
     let app = quiet_app().await;
     let response = app.client.get(app.url("/live/instances?namespace=Bad_NS")).send().await.unwrap();

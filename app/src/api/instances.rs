@@ -63,10 +63,12 @@ impl InstancesView {
         self.class_names.iter().find(|(n, _)| n == external_name).map(|(_, d)| d.as_str())
     }
 
-    /// Replaces (or adds) the row of this instance, unless the row is newer.
-    pub fn apply(&mut self, instance: &ServiceInstance) {
-        let display = instance.spec.class_external_name().and_then(|c| self.class_display(c)).map(str::to_string);
-        let row = InstanceRow::from_instance(instance, display);
+    /// Replaces (or adds) the row of an instance, unless the row shown is newer. The row's service
+    /// reads as the list's other rows do when the list knows its display name.
+    pub fn apply(&mut self, mut row: InstanceRow) {
+        if let Some(display) = self.class_display(&row.class_external_name) {
+            row.class_display = display.to_string();
+        }
         match self.rows.iter_mut().find(|r| r.namespace == row.namespace && r.name == row.name) {
             Some(existing) if existing.resource_version <= row.resource_version => *existing = row,
             Some(_) => {}

@@ -7,12 +7,15 @@ use leptos::prelude::*;
 use serde::Deserialize;
 
 use crate::api::governance::ApprovalRequest;
+use crate::api::instances::InstanceRow;
 use crate::model::{ServiceBinding, ServiceInstance};
 
 /// Something that changed.
 #[derive(Clone, Debug)]
 pub enum LiveEvent {
     Instance(Box<ServiceInstance>),
+    /// An instance as the list shows it (the list's stream, `rows=true`).
+    Row(Box<InstanceRow>),
     Binding(Box<ServiceBinding>),
     InstanceDeleted {
         namespace: String,
@@ -35,68 +38,77 @@ pub enum LiveState {
     Reconnecting,
 }
 
+/// Which stream a page follows, and how its events are read. Each constructor names its own
+/// reader, so a page's wasm carries only the readers of the events it follows.
+pub struct Stream {
+    /// The URL's parameters before `rv`, each ending in `&`.
+    params: String,
+    parse: fn(&str, &str) -> Option<LiveEvent>,
+}
+
+impl Stream {
+    /// One instance and its bindings, and decisions on requests for it.
+    pub fn instance(namespace: &str, name: &str) -> Self {
+        Self { params: format!("namespace={namespace}&instance={name}&"), parse: parse_event }
+    }
+
+    /// Every instance the caller may see, as list rows (`instance-row`, `instance-deleted`).
+    pub fn rows() -> Self {
+        Self { params: "rows=true&".into(), parse: parse_row_event }
+    }
+
+    /// `/live/instances?…&rv=…`: the stream from a version on.
+    pub fn url(&self, rv: u64) -> String {
+        format!("/live/instances?{}rv={rv}", self.params)
+    }
+}
+
 #[derive(Deserialize)]
 struct Gone {
     namespace: String,
     name: String,
 }
 
-/// Parses one event of the stream.
+fn gone(data: &str) -> Option<(String, String)> {
+    let g: Gone = serde_json::from_str(data).ok()?;
+    Some((g.namespace, g.name))
+}
+
+/// Parses one event of an instance's stream.
 pub fn parse_event(kind: &str, data: &str) -> Option<LiveEvent> {
     Some(match kind {
-        "instance" | "instance-deleted" => return parse_instance_event(kind, data),
+        "instance" => LiveEvent::Instance(Box::new(serde_json::from_str(data).ok()?)),
         "binding" => LiveEvent::Binding(Box::new(serde_json::from_str(data).ok()?)),
-        "binding-deleted" => {
-            let g: Gone = serde_json::from_str(data).ok()?;
-            LiveEvent::BindingDeleted { namespace: g.namespace, name: g.name }
-        }
+        "instance-deleted" => gone(data).map(|(namespace, name)| LiveEvent::InstanceDeleted { namespace, name })?,
+        "binding-deleted" => gone(data).map(|(namespace, name)| LiveEvent::BindingDeleted { namespace, name })?,
         "reset" => LiveEvent::Reset,
         "approval" => LiveEvent::Approval(Box::new(serde_json::from_str(data).ok()?)),
         _ => return None,
     })
 }
 
-/// Parses the events about instances and skips the others: for the instances list, whose wasm
-/// then carries no reader of bindings or approvals.
-pub fn parse_instance_event(kind: &str, data: &str) -> Option<LiveEvent> {
+/// Parses one event of the list's stream: rows and deletions, nothing else.
+pub fn parse_row_event(kind: &str, data: &str) -> Option<LiveEvent> {
     Some(match kind {
-        "instance" => LiveEvent::Instance(Box::new(serde_json::from_str(data).ok()?)),
-        "instance-deleted" => {
-            let g: Gone = serde_json::from_str(data).ok()?;
-            LiveEvent::InstanceDeleted { namespace: g.namespace, name: g.name }
-        }
+        "instance-row" => LiveEvent::Row(Box::new(serde_json::from_str(data).ok()?)),
+        "instance-deleted" => gone(data).map(|(namespace, name)| LiveEvent::InstanceDeleted { namespace, name })?,
         _ => return None,
     })
 }
 
-/// `/live/instances?…&rv=…` for a namespace/instance (both optional) from a version.
-pub fn stream_url(namespace: Option<&str>, instance: Option<&str>, rv: u64) -> String {
-    let mut params = Vec::new();
-    if let Some(ns) = namespace {
-        params.push(format!("namespace={ns}"));
-    }
-    if let Some(i) = instance {
-        params.push(format!("instance={i}"));
-    }
-    params.push(format!("rv={rv}"));
-    format!("/live/instances?{}", params.join("&"))
-}
-
-/// Follows the stream while the calling component lives. `on_event` runs for every event `parse`
-/// reads ([`parse_event`] reads all of them).
+/// Follows the stream while the calling component lives. `on_event` runs for every event its
+/// reader reads.
 pub fn follow(
-    namespace: Option<String>,
-    instance: Option<String>,
+    stream: Stream,
     from: u64,
-    parse: fn(&str, &str) -> Option<LiveEvent>,
     on_event: impl Fn(LiveEvent) + 'static,
 ) -> ReadSignal<LiveState> {
     let (state, set_state) = signal(LiveState::Connecting);
     #[cfg(feature = "hydrate")]
-    browser::start(namespace, instance, from, parse, on_event, set_state);
+    browser::start(stream, from, on_event, set_state);
     #[cfg(not(feature = "hydrate"))]
     {
-        let _ = (namespace, instance, from, parse, on_event, set_state);
+        let _ = (stream, from, on_event, set_state);
     }
     state
 }
@@ -110,9 +122,10 @@ mod browser {
     use wasm_bindgen::{JsCast, closure::Closure};
     use web_sys::{EventSource, MessageEvent};
 
-    use super::{LiveEvent, LiveState, stream_url};
+    use super::{LiveEvent, LiveState, Stream};
 
-    const EVENTS: [&str; 6] = ["instance", "binding", "instance-deleted", "binding-deleted", "reset", "approval"];
+    const EVENTS: [&str; 7] =
+        ["instance", "instance-row", "binding", "instance-deleted", "binding-deleted", "reset", "approval"];
 
     struct Inner {
         source: Option<EventSource>,
@@ -123,20 +136,19 @@ mod browser {
     }
 
     pub fn start(
-        namespace: Option<String>,
-        instance: Option<String>,
+        stream: Stream,
         from: u64,
-        parse: fn(&str, &str) -> Option<LiveEvent>,
         on_event: impl Fn(LiveEvent) + 'static,
         set_state: WriteSignal<LiveState>,
     ) {
         let inner = Rc::new(RefCell::new(Inner { source: None, last: from, stopped: false, closures: Vec::new() }));
+        let parse = stream.parse;
         let on_event: Rc<dyn Fn(&str, &str)> = Rc::new(move |kind, data| {
             if let Some(event) = parse(kind, data) {
                 on_event(event);
             }
         });
-        let url = Rc::new(move |rv: u64| stream_url(namespace.as_deref(), instance.as_deref(), rv));
+        let url = Rc::new(move |rv: u64| stream.url(rv));
         open(inner.clone(), url, on_event, set_state);
         let cleanup = SendWrapper::new(inner);
         on_cleanup(move || {
@@ -212,6 +224,11 @@ mod browser {
 mod tests {
     use super::*;
 
+    fn row() -> InstanceRow {
+        let instance = serde_json::from_str(r#"{"metadata":{"name":"a","namespace":"t","resourceVersion":"7"}}"#).unwrap();
+        InstanceRow::from_instance(&instance, Some("A".into()))
+    }
+
     #[test]
     fn events_parse_and_urls_resume() {
         assert!(matches!(parse_event("instance", r#"{"metadata":{"name":"a"}}"#), Some(LiveEvent::Instance(_))));
@@ -221,14 +238,15 @@ mod tests {
         ));
         assert!(parse_event("instance", "not json").is_none());
         assert!(parse_event("secret", "{}").is_none());
-        // The list's reader skips what is not about instances.
-        assert!(matches!(parse_instance_event("instance", r#"{"metadata":{"name":"a"}}"#), Some(LiveEvent::Instance(_))));
-        assert!(parse_instance_event("binding-deleted", r#"{"namespace":"t","name":"b"}"#).is_none());
-        assert!(parse_instance_event("approval", "{}").is_none());
-        assert_eq!(
-            stream_url(Some("team-a"), Some("logs"), 42),
-            "/live/instances?namespace=team-a&instance=logs&rv=42"
-        );
-        assert_eq!(stream_url(None, None, 0), "/live/instances?rv=0");
+        // The list's reader reads rows and deletions and skips the rest.
+        assert!(matches!(
+            parse_row_event("instance-row", &serde_json::to_string(&row()).unwrap()),
+            Some(LiveEvent::Row(r)) if *r == row()
+        ));
+        assert!(matches!(parse_row_event("instance-deleted", r#"{"namespace":"t","name":"b"}"#), Some(LiveEvent::InstanceDeleted { .. })));
+        assert!(parse_row_event("instance", r#"{"metadata":{"name":"a"}}"#).is_none());
+        assert!(parse_row_event("approval", "{}").is_none());
+        assert_eq!(Stream::instance("team-a", "logs").url(42), "/live/instances?namespace=team-a&instance=logs&rv=42");
+        assert_eq!(Stream::rows().url(0), "/live/instances?rows=true&rv=0");
     }
 }

@@ -6,7 +6,9 @@
 //!   `instance-deleted`, `binding-deleted`), and `approval` when a request for it is held for
 //!   approval or decided (no `id`: decisions are not in the store's order, and a page that
 //!   reconnects reads the request's state with the page);
-//! - without: every instance the caller may see (optionally of one namespace).
+//! - without: every instance the caller may see (optionally of one namespace);
+//! - with `rows=true` (and no `instance`): the same, each instance as the instances list shows it
+//!   (event `instance-row`, an `InstanceRow`: its status line, no parameters), for the list.
 //!
 //! Every event's `id` is the store's resourceVersion, so a browser that reconnects (EventSource
 //! sends `Last-Event-ID`) resumes exactly where it left off. When that version is too old to
@@ -15,8 +17,8 @@
 use std::{convert::Infallible, time::Duration};
 
 use app::{
-    api::Caller,
-    model::{Kind, ServiceBinding, validate_dns1123_label, validate_dns1123_subdomain},
+    api::{Caller, instances::InstanceRow},
+    model::{Kind, ServiceBinding, ServiceInstance, validate_dns1123_label, validate_dns1123_subdomain},
     port::caller_of,
 };
 use axum::{
@@ -42,6 +44,9 @@ pub struct LiveQuery {
     pub instance: Option<String>,
     /// Resume after this resourceVersion (`Last-Event-ID` wins when both are given).
     pub rv: Option<u64>,
+    /// Instances as list rows.
+    #[serde(default)]
+    pub rows: bool,
 }
 
 /// What a watch event becomes on the wire, if the caller is to see it.
@@ -60,6 +65,9 @@ fn to_event(query: &LiveQuery, caller: &Caller, event: &WatchEvent) -> Option<Ev
             }
             if deleted {
                 ("instance-deleted", json!({"namespace": namespace, "name": name}))
+            } else if query.rows {
+                let instance: ServiceInstance = serde_json::from_value(object.clone()).ok()?;
+                ("instance-row", serde_json::to_value(InstanceRow::from_instance(&instance, None)).ok()?)
             } else {
                 ("instance", object.clone())
             }
@@ -104,6 +112,9 @@ pub async fn instances(
     }
     if query.instance.is_some() && query.namespace.is_none() {
         return (StatusCode::BAD_REQUEST, "instance needs namespace").into_response();
+    }
+    if query.instance.is_some() && query.rows {
+        return (StatusCode::BAD_REQUEST, "rows are for the list: no instance").into_response();
     }
     let watched = (query.namespace.clone(), query.instance.clone());
     let last_event_id = headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());

@@ -18,7 +18,7 @@ use crate::api::governance::{ApprovalRequest, ApprovalState};
 use crate::api::instances::{InstancePage as PageData, resource_version};
 use crate::components::class_icon::ClassIcon;
 use crate::components::layout::{Breadcrumbs, EmptyState, PageHeader};
-use crate::components::live::{LiveEvent, LiveState, follow, parse_event};
+use crate::components::live::{LiveEvent, LiveState, Stream, follow};
 use crate::components::status::StatusBadge;
 use crate::components::ui::{ErrorBox, LINK, Loading};
 use crate::model::{Phase, ServiceBinding, ServiceInstance, StatusLine, instance_status};
@@ -70,6 +70,8 @@ impl Live {
             }
             LiveEvent::Reset => self.bindings.set(Vec::new()),
             LiveEvent::Approval(request) => self.approval.set(Some(*request)),
+            // The list's stream only.
+            LiveEvent::Row(_) => {}
         }
     }
 }
@@ -107,8 +109,7 @@ fn InstanceView(page: PageData) -> impl IntoView {
     let gone = RwSignal::new(false);
     let approval = RwSignal::new(page.approval.clone());
     let live = Live { instance, bindings, gone, approval };
-    let live_state =
-        follow(Some(namespace.clone()), Some(name.clone()), page.resource_version, parse_event, move |event| live.apply(event));
+    let live_state = follow(Stream::instance(&namespace, &name), page.resource_version, move |event| live.apply(event));
     provide_context(live);
 
     let page = StoredValue::new(page);

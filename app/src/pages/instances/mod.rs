@@ -12,7 +12,7 @@ pub use server_fns::*;
 use crate::api::instances::{INSTANCES_PAGE, InstancesQuery, InstancesView};
 use crate::components::answers::Answers;
 use crate::components::layout::{EmptyState, PageHeader};
-use crate::components::live::{LiveEvent, follow, parse_instance_event};
+use crate::components::live::{LiveEvent, Stream, follow};
 use crate::components::status::StatusBadge;
 use crate::components::ui::{BUTTON_PRIMARY, CARD, ErrorBox, LINK, Loading, MUTED, SELECT, Spinner, readable_time};
 use crate::model::Phase;
@@ -99,8 +99,8 @@ fn InstancesResults(query: InstancesQuery, view: InstancesView) -> impl IntoView
     let live = move || {
         let from = version.get()?;
         // Owned by this run: the stream of the page shown before closes.
-        follow(None, None, from, parse_instance_event, move |event| match event {
-            LiveEvent::Instance(i) => shown.update(|s| _ = s.as_mut().map(|v| v.apply(&i))),
+        follow(Stream::rows(), from, move |event| match event {
+            LiveEvent::Row(row) => shown.update(|s| _ = s.as_mut().map(|v| v.apply(*row))),
             LiveEvent::InstanceDeleted { namespace, name } => shown.update(|s| _ = s.as_mut().map(|v| v.remove(&namespace, &name))),
             _ => {}
         });
