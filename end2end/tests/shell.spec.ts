@@ -71,6 +71,26 @@ test('the catalog is an islands page: the full app is not fetched, and links are
   expect(parts).toContain('/pkg/quartermaster.wasm');
   expect(parts.some((p) => p.includes('instances_results'))).toBe(true);
   expect(parts.filter((p) => p.includes('hydrate_app') || p.includes('route_view'))).toEqual([]);
+  // The admin overview (one island: the connection check) and the audit log (none, its filters a
+  // GET form): the main wasm alone.
+  for (const path of ['/admin', '/admin/audit']) {
+    fetched.length = 0;
+    await openHydrated(page, path);
+    await expect(page.locator('body[data-islands]')).toHaveCount(1);
+    expect(fetched.filter((p) => p.endsWith('.wasm')), path).toEqual(['/pkg/quartermaster.wasm']);
+  }
+  await page.getByLabel('Actor').fill('admin');
+  await page.getByLabel('Action (prefix)').fill('login');
+  await page.getByRole('button', { name: 'Filter' }).click();
+  await expect(page).toHaveURL(/\/admin\/audit\?actor=admin&action=login&team=&since=&until=$/);
+  await hydrated(page);
+  await expect(page.getByLabel('Actor')).toHaveValue('admin');
+  const rows = page.getByTestId('audit').locator('tbody tr');
+  await expect(rows.first()).toBeVisible();
+  for (const action of await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-action')))) {
+    expect(action).toMatch(/^login/);
+  }
+  await expect(page.getByTestId('export-csv')).toHaveAttribute('href', '/admin/audit/export?format=csv&actor=admin&action=login');
   // Approvals is a full-app page: a page load from an islands page, the full app fetched.
   fetched.length = 0;
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Approvals' }).click();

@@ -43,6 +43,8 @@ pub enum LiveState {
 pub struct Stream {
     /// The URL's parameters before `rv`, each ending in `&`.
     params: String,
+    // Read in the browser only.
+    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
     parse: fn(&str, &str) -> Option<LiveEvent>,
 }
 

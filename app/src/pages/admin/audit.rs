@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
 use leptos_meta::Title;
-use leptos_router::hooks::{use_navigate, use_query_map};
+use leptos_router::hooks::use_query_map;
 
 use crate::api::governance::{AuditEntry, AuditFilter};
 use crate::components::layout::{Breadcrumbs, EmptyState, PageHeader};
@@ -18,6 +18,8 @@ pub async fn load_audit(filter: AuditFilter) -> Result<Vec<AuditEntry>, ServerFn
     Ok(portal.audit(&caller, filter).await?)
 }
 
+/// The audit page is an islands page without islands (see [`crate::is_islands_path`]): the filters
+/// are a plain GET form, so filtering loads the page for the new URL, which the server renders.
 #[component]
 pub fn AuditPage() -> impl IntoView {
     // The filters live in the URL, so a filtered view can be shared and back works.
@@ -33,7 +35,6 @@ pub fn AuditPage() -> impl IntoView {
             until: get("until"),
         }
     });
-    let entries = Resource::new(move || filter.get(), load_audit);
     let fields: [(&str, &str, &str); 5] = [
         ("actor", "Actor", "a username"),
         ("action", "Action (prefix)", "instance. / approval. / quota."),
@@ -41,38 +42,15 @@ pub fn AuditPage() -> impl IntoView {
         ("since", "From", "2026-11-01"),
         ("until", "Until", "2026-11-30"),
     ];
-    let signals: Vec<(String, RwSignal<String>)> =
-        fields.iter().map(|(k, _, _)| (k.to_string(), RwSignal::new(String::new()))).collect();
-    let signals = StoredValue::new(signals);
-    Effect::new(move |_| {
+    let value = move |key: &str| {
         let f = filter.get();
-        signals.with_value(|all| {
-            for (k, s) in all {
-                s.set(match k.as_str() {
-                    "actor" => f.actor.clone(),
-                    "action" => f.action.clone(),
-                    "team" => f.team.clone(),
-                    "since" => f.since.clone(),
-                    _ => f.until.clone(),
-                });
-            }
-        });
-    });
-    let navigate = use_navigate();
-    let apply = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        let value = |k: &str| {
-            signals
-                .with_value(|all| all.iter().find(|(n, _)| n == k).map(|(_, s)| s.get_untracked()).unwrap_or_default())
-        };
-        let f = AuditFilter {
-            actor: value("actor"),
-            action: value("action"),
-            team: value("team"),
-            since: value("since"),
-            until: value("until"),
-        };
-        navigate(&format!("/admin/audit?{}", f.query_string()), Default::default());
+        match key {
+            "actor" => f.actor,
+            "action" => f.action,
+            "team" => f.team,
+            "since" => f.since,
+            _ => f.until,
+        }
     };
     let export = move |format: &str| {
         let q = filter.get().query_string();
@@ -85,33 +63,35 @@ pub fn AuditPage() -> impl IntoView {
             <a class=BUTTON_SECONDARY rel="external" download="quartermaster-audit.csv" data-testid="export-csv" href=move || export("csv")>"Export CSV"</a>
             <a class=BUTTON_SECONDARY rel="external" download="quartermaster-audit.json" data-testid="export-json" href=move || export("json")>"Export JSON"</a>
         </PageHeader>
-        <form class=format!("{CARD} mb-6 grid gap-4 p-5 sm:grid-cols-3 lg:grid-cols-6") on:submit=apply aria-label="Filter the audit log">
+        <form method="get" action="/admin/audit" class=format!("{CARD} mb-6 grid gap-4 p-5 sm:grid-cols-3 lg:grid-cols-6") aria-label="Filter the audit log">
             {fields.into_iter().map(|(key, label, placeholder)| {
-                let signal = signals.with_value(|all| all.iter().find(|(n, _)| n == key).map(|(_, s)| *s)).expect("every field has a signal");
                 let id = format!("audit-{key}");
                 view! {
                     <div class="space-y-1">
                         <label class=LABEL for=id.clone()>{label}</label>
-                        <input id=id class=INPUT name=key placeholder=placeholder prop:value=move || signal.get() on:input=move |ev| signal.set(event_target_value(&ev)) />
+                        <input id=id class=INPUT name=key placeholder=placeholder value=move || value(key) />
                     </div>
                 }
             }).collect_view()}
             <div class="flex items-end"><button type="submit" class=BUTTON_PRIMARY>"Filter"</button></div>
         </form>
-        <Transition fallback=Loading>
-            {move || Suspend::new(async move {
-                match entries.await {
-                    Ok(list) if list.is_empty() => view! {
-                        <EmptyState title="No events match"><p>"Loosen the filters, or act in the portal: requests, approvals and changes are recorded here."</p></EmptyState>
-                    }.into_any(),
-                    Ok(list) => view! { <AuditTable entries=list /> }.into_any(),
-                    Err(e) if crate::pages::forbidden::forbidden_reason(&e).is_some() => view! {
-                        <crate::pages::forbidden::Forbidden reason=crate::pages::forbidden::forbidden_reason(&e).unwrap_or_default() />
-                    }.into_any(),
-                    Err(e) => view! { <ErrorBox title="The audit log could not be loaded" message=e.to_string() /> }.into_any(),
-                }
-            })}
-        </Transition>
+        <Suspense fallback=Loading>
+            {move || {
+                let filter = filter.get();
+                Suspend::new(async move {
+                    match load_audit(filter).await {
+                        Ok(list) if list.is_empty() => view! {
+                            <EmptyState title="No events match"><p>"Loosen the filters, or act in the portal: requests, approvals and changes are recorded here."</p></EmptyState>
+                        }.into_any(),
+                        Ok(list) => view! { <AuditTable entries=list /> }.into_any(),
+                        Err(e) if crate::pages::forbidden::forbidden_reason(&e).is_some() => view! {
+                            <crate::pages::forbidden::Forbidden reason=crate::pages::forbidden::forbidden_reason(&e).unwrap_or_default() />
+                        }.into_any(),
+                        Err(e) => view! { <ErrorBox title="The audit log could not be loaded" message=e.to_string() /> }.into_any(),
+                    }
+                })
+            }}
+        </Suspense>
     }
 }
 

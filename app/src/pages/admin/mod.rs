@@ -18,6 +18,7 @@ use crate::components::layout::PageHeader;
 use crate::components::ui::{CARD, MUTED};
 use crate::pages::catalog::ConnectionCheck;
 
+/// The admin overview: links to the admin screens, and the portal's status.
 #[component]
 pub fn AdminPage() -> impl IntoView {
     let sections: [(&str, &str, Option<&str>); 6] = [
@@ -58,7 +59,15 @@ pub fn AdminPage() -> impl IntoView {
         <section class=format!("{CARD} mt-6 p-5")>
             <h2 class="text-base font-semibold">"Portal status"</h2>
             <p class=format!("mt-1 text-sm {MUTED}")>"Version, database, and what the portal knows of brokers and services."</p>
-            <ConnectionCheck />
+            <PortalStatus />
         </section>
     }
+}
+
+/// The connection check, the admin page's one island (`/admin` is an islands page, see
+/// [`crate::is_islands_path`]); its code is in the main wasm already, for the catalog's empty state.
+#[island]
+fn PortalStatus() -> impl IntoView {
+    crate::mark_hydrated();
+    view! { <ConnectionCheck /> }
 }
