@@ -209,7 +209,8 @@ async fn the_list_rows_stream_carries_rows_without_parameters() {
     let gone = live.until(10, |e| e.event == "instance-deleted").await;
     assert!(gone.data.contains("\"one\""));
     // Rows are for the list, not for one instance's stream.
-    let response = app.client.get(app.url("/live/instances?namespace=team-a&instance=one&rows=true")).send().await.unwrap();
+    let response =
+        app.client.get(app.url("/live/instances?namespace=team-a&instance=one&rows=true")).send().await.unwrap();
     assert_eq!(response.status(), 400);
     app.stop().await.unwrap();
 }

@@ -38,7 +38,12 @@ impl<Q: Clone + Send + Sync + 'static, T: Send + Sync + 'static> Answers<Q, T> {
 
     /// Asks `load` for the answer to `next`, whose page is at `url`: the address bar shows it at
     /// once, the answer replaces the one shown when it comes, unless a newer question was asked.
-    pub fn ask<F: Future<Output = Result<T, ServerFnError>> + 'static>(self, next: Q, url: &str, load: impl FnOnce(Q) -> F) {
+    pub fn ask<F: Future<Output = Result<T, ServerFnError>> + 'static>(
+        self,
+        next: Q,
+        url: &str,
+        load: impl FnOnce(Q) -> F,
+    ) {
         show_url(url);
         self.query.set(next.clone());
         self.asked.update_value(|n| *n += 1);

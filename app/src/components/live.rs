@@ -100,11 +100,7 @@ pub fn parse_row_event(kind: &str, data: &str) -> Option<LiveEvent> {
 
 /// Follows the stream while the calling component lives. `on_event` runs for every event its
 /// reader reads.
-pub fn follow(
-    stream: Stream,
-    from: u64,
-    on_event: impl Fn(LiveEvent) + 'static,
-) -> ReadSignal<LiveState> {
+pub fn follow(stream: Stream, from: u64, on_event: impl Fn(LiveEvent) + 'static) -> ReadSignal<LiveState> {
     let (state, set_state) = signal(LiveState::Connecting);
     #[cfg(feature = "hydrate")]
     browser::start(stream, from, on_event, set_state);
@@ -137,15 +133,13 @@ mod browser {
         closures: Vec<Closure<dyn FnMut(web_sys::Event)>>,
     }
 
-    pub fn start(
-        stream: Stream,
-        from: u64,
-        on_event: impl Fn(LiveEvent) + 'static,
-        set_state: WriteSignal<LiveState>,
-    ) {
+    /// What an event of the stream is handed to: its kind and its data.
+    type Handler = Rc<dyn Fn(&str, &str)>;
+
+    pub fn start(stream: Stream, from: u64, on_event: impl Fn(LiveEvent) + 'static, set_state: WriteSignal<LiveState>) {
         let inner = Rc::new(RefCell::new(Inner { source: None, last: from, stopped: false, closures: Vec::new() }));
         let parse = stream.parse;
-        let on_event: Rc<dyn Fn(&str, &str)> = Rc::new(move |kind, data| {
+        let on_event: Handler = Rc::new(move |kind, data| {
             if let Some(event) = parse(kind, data) {
                 on_event(event);
             }
@@ -166,7 +160,7 @@ mod browser {
     fn open(
         inner: Rc<RefCell<Inner>>,
         url: Rc<dyn Fn(u64) -> String>,
-        on_event: Rc<dyn Fn(&str, &str)>,
+        on_event: Handler,
         set_state: WriteSignal<LiveState>,
     ) {
         let from = inner.borrow().last;
@@ -227,7 +221,8 @@ mod tests {
     use super::*;
 
     fn row() -> InstanceRow {
-        let instance = serde_json::from_str(r#"{"metadata":{"name":"a","namespace":"t","resourceVersion":"7"}}"#).unwrap();
+        let instance =
+            serde_json::from_str(r#"{"metadata":{"name":"a","namespace":"t","resourceVersion":"7"}}"#).unwrap();
         InstanceRow::from_instance(&instance, Some("A".into()))
     }
 
@@ -245,7 +240,10 @@ mod tests {
             parse_row_event("instance-row", &serde_json::to_string(&row()).unwrap()),
             Some(LiveEvent::Row(r)) if *r == row()
         ));
-        assert!(matches!(parse_row_event("instance-deleted", r#"{"namespace":"t","name":"b"}"#), Some(LiveEvent::InstanceDeleted { .. })));
+        assert!(matches!(
+            parse_row_event("instance-deleted", r#"{"namespace":"t","name":"b"}"#),
+            Some(LiveEvent::InstanceDeleted { .. })
+        ));
         assert!(parse_row_event("instance", r#"{"metadata":{"name":"a"}}"#).is_none());
         assert!(parse_row_event("approval", "{}").is_none());
         assert_eq!(Stream::instance("team-a", "logs").url(42), "/live/instances?namespace=team-a&instance=logs&rv=42");

@@ -101,7 +101,9 @@ fn InstancesResults(query: InstancesQuery, view: InstancesView) -> impl IntoView
         // Owned by this run: the stream of the page shown before closes.
         follow(Stream::rows(), from, move |event| match event {
             LiveEvent::Row(row) => shown.update(|s| _ = s.as_mut().map(|v| v.apply(*row))),
-            LiveEvent::InstanceDeleted { namespace, name } => shown.update(|s| _ = s.as_mut().map(|v| v.remove(&namespace, &name))),
+            LiveEvent::InstanceDeleted { namespace, name } => {
+                shown.update(|s| _ = s.as_mut().map(|v| v.remove(&namespace, &name)))
+            }
             _ => {}
         });
         None::<()>
@@ -196,10 +198,13 @@ fn InstancesResults(query: InstancesQuery, view: InstancesView) -> impl IntoView
 fn InstancesTable(shown: RwSignal<Result<InstancesView, String>>, wanted: RwSignal<InstancesQuery>) -> impl IntoView {
     let rows = Memo::new(move |_| {
         let q = wanted.get();
-        shown.with(|s| s.as_ref().map(|v| v.rows.iter().filter(|r| q.keep(r)).cloned().collect::<Vec<_>>()).unwrap_or_default())
+        shown.with(|s| {
+            s.as_ref().map(|v| v.rows.iter().filter(|r| q.keep(r)).cloned().collect::<Vec<_>>()).unwrap_or_default()
+        })
     });
     let pager = move || {
-        let (total, page, count) = shown.with(|s| s.as_ref().map(|v| (v.total, v.page, v.rows.len())).unwrap_or_default());
+        let (total, page, count) =
+            shown.with(|s| s.as_ref().map(|v| (v.total, v.page, v.rows.len())).unwrap_or_default());
         (total > INSTANCES_PAGE).then(|| {
             let first = page * INSTANCES_PAGE + 1;
             let last = page * INSTANCES_PAGE + count;
