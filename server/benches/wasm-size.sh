@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # Prints what a browser downloads from the release site, raw and gzipped: the main wasm bundle,
 # the JS and CSS, then per page what its first visit fetches (an islands page: the main bundle and
-# its lazy islands' parts;
-# another: the main bundle, the full app's parts and the screen's, as listed in the wasm-split
-# manifest), and the whole split bundle.
+# its lazy islands' parts; another: the main bundle, the full app's parts and the screen's, as
+# listed in the wasm-split manifest), and the whole split bundle.
 # Usage: server/benches/wasm-size.sh [SITE_DIR]   (./dev.sh bench builds the release first)
 set -euo pipefail
 site=${1:-target/site}
@@ -30,12 +29,14 @@ parts = json.load(open(manifests[0]))
 screens = {n: f for n, f in parts.items() if "_route_view" in n}
 # The full app (router, shell, screens) is a part of its own, `hydrate_app`: a page that is not an
 # islands page fetches it, then its screen's parts. Islands pages (app/src/lib.rs,
-# `is_islands_path`: the catalog, a class page, the instances list, login and password) hydrate
-# their islands from the main wasm, plus the parts of their lazy islands (`#[island(lazy)]`, named
-# `<island>_loader_…` in the manifest).
+# `is_islands_path`: the catalog, a class page, the instances list, the admin overview, the audit
+# log, login and password) hydrate their islands from the main wasm, plus the parts of their lazy
+# islands (`#[island(lazy)]`, named `<island>_loader_…` in the manifest).
 app = next((f for n, f in parts.items() if n.startswith("hydrate_app_")), [])
 islands = {"catalog": ("/ and /catalog (islands)", []), "class": ("/catalog/{class} (islands)", []),
            "instances": ("/instances (islands)", ["instances_results"]),
+           "admin": ("/admin (islands)", []), "audit": ("/admin/audit (islands)", []),
+           "admin": ("/admin (islands)", []), "audit": ("/admin/audit (islands)", []),
            "login": ("/login (islands)", []), "password": ("/account/password (islands)", [])}
 loaders = {n: f for n, f in parts.items() if "_loader_" in n}
 app_gz = sum(gz(f"{pkg}/{f}.wasm") for f in app)
