@@ -210,13 +210,16 @@ pub fn use_hydrated() -> ReadSignal<bool> {
 /// Paths whose pages are islands: the server renders them whole and the browser hydrates only
 /// their `#[island]`s, with no router (links and forms are page loads). The catalog has one island
 /// (its search, filters and tiles), the instances list one (filters and the live table, a part of
-/// the wasm of its own), the admin overview one (the connection check); a class page, the audit
+/// the wasm of its own), the admin overview one (the connection check), the approvals queue one
+/// per request a person may decide (comment and buttons); a class page, the audit
 /// log (a GET form) and the login and password pages have none. The
 /// main wasm bundle holds what islands need; the full app (router, shell, screens) is a part of its
 /// own that the other pages fetch. See `docs/portal-ui.md`, "Islands pages and the full app".
 pub fn is_islands_path(path: &str) -> bool {
-    matches!(path, "/" | "/catalog" | "/instances" | "/admin" | "/admin/audit" | "/login" | "/account/password")
-        || path.strip_prefix("/catalog/").is_some_and(|class| !class.is_empty() && !class.contains('/'))
+    matches!(
+        path,
+        "/" | "/catalog" | "/instances" | "/approvals" | "/admin" | "/admin/audit" | "/login" | "/account/password"
+    ) || path.strip_prefix("/catalog/").is_some_and(|class| !class.is_empty() && !class.contains('/'))
 }
 
 /// Entry point of the wasm bundle. On an islands page (`<body data-islands>`, see

@@ -16,12 +16,11 @@ test('the admin page hydrates and the connection check round-trips a server func
 });
 
 test('navigation moves between pages without a full reload and back works', async ({ page }) => {
-  await openHydrated(page, '/approvals');
-  await expect(page.getByRole('heading', { name: 'Approvals', level: 1 })).toBeVisible();
+  await openHydrated(page, '/account/tokens');
+  await expect(page.getByRole('heading', { name: 'My API tokens', level: 1 })).toBeVisible();
   // A marker on window survives client-side navigation but not a reload.
   await page.evaluate(() => ((window as any).__qmMarker = 'still-here'));
   const nav = page.getByRole('navigation', { name: 'Main' });
-  await expect(nav.getByRole('link', { name: 'Approvals' })).toHaveAttribute('aria-current', 'page');
   // Within the full app the instances list renders in the browser, its island included
   // (instances.spec.ts has its filters).
   await nav.getByRole('link', { name: 'Instances' }).click();
@@ -29,8 +28,8 @@ test('navigation moves between pages without a full reload and back works', asyn
   await expect(nav.getByRole('link', { name: 'Instances' })).toHaveAttribute('aria-current', 'page');
   await expect(page.getByTestId('instances-table').or(page.getByText('No instances yet'))).toBeVisible();
   await page.goBack();
-  await expect(page).toHaveURL(/\/approvals$/);
-  await expect(page.getByText('Nothing waiting for approval')).toBeVisible();
+  await expect(page).toHaveURL(/\/account\/tokens$/);
+  await expect(page.getByRole('heading', { name: 'My API tokens', level: 1 })).toBeVisible();
   expect(await page.evaluate(() => (window as any).__qmMarker)).toBe('still-here');
   // The catalog too: rendered in the browser, and it searches.
   await nav.getByRole('link', { name: 'Catalog' }).click();
@@ -91,16 +90,22 @@ test('the catalog is an islands page: the full app is not fetched, and links are
     expect(action).toMatch(/^login/);
   }
   await expect(page.getByTestId('export-csv')).toHaveAttribute('href', '/admin/audit/export?format=csv&actor=admin&action=login');
-  // Approvals is a full-app page: a page load from an islands page, the full app fetched.
+  // The approvals queue: an island per request a person may decide, in the main wasm.
   fetched.length = 0;
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Approvals' }).click();
+  await hydrated(page);
+  await expect(page.locator('body[data-islands]')).toHaveCount(1);
+  expect(fetched.filter((p) => p.endsWith('.wasm'))).toEqual(['/pkg/quartermaster.wasm']);
+  // My API tokens is a full-app page: the full app fetched.
+  fetched.length = 0;
+  await page.goto('/account/tokens');
   await hydrated(page);
   await expect(page.locator('body[data-islands]')).toHaveCount(0);
   expect(fetched.some((p) => p.includes('hydrate_app'))).toBe(true);
 });
 
 test('the top bar searches the catalog, in the page once hydrated and as a plain form before', async ({ page, browser }) => {
-  await openHydrated(page, '/approvals');
+  await openHydrated(page, '/account/tokens');
   await page.evaluate(() => ((window as any).__qmMarker = 'still-here'));
   await page.getByLabel('Search the catalog').fill('kafka');
   await page.getByLabel('Search the catalog').press('Enter');
@@ -113,7 +118,7 @@ test('the top bar searches the catalog, in the page once hydrated and as a plain
   // Without the wasm (scripts off) the same form is an ordinary GET the server answers.
   const context = await browser.newContext({ javaScriptEnabled: false, storageState: ADMIN_STATE, baseURL });
   const plain = await context.newPage();
-  await plain.goto('/approvals');
+  await plain.goto('/account/tokens');
   await plain.getByLabel('Search the catalog').fill('kafka');
   await plain.getByLabel('Search the catalog').press('Enter');
   await expect(plain).toHaveURL(/\/catalog\?q=kafka$/);
@@ -136,7 +141,7 @@ test('pages asked for at once are each their own page: no preload links gathered
   // in app/src/lib.rs): answers made at the same time collected each other's, up to 400 KB a page.
   const bodies = await Promise.all(
     Array.from({ length: 24 }, async () => {
-      const res = await page.request.get('/approvals');
+      const res = await page.request.get('/account/tokens');
       expect(res.status()).toBe(200);
       return await res.text();
     }),

@@ -29,13 +29,15 @@ parts = json.load(open(manifests[0]))
 screens = {n: f for n, f in parts.items() if "_route_view" in n}
 # The full app (router, shell, screens) is a part of its own, `hydrate_app`: a page that is not an
 # islands page fetches it, then its screen's parts. Islands pages (app/src/lib.rs,
-# `is_islands_path`: the catalog, a class page, the instances list, the admin overview, the audit
-# log, login and password) hydrate their islands from the main wasm, plus the parts of their lazy
-# islands (`#[island(lazy)]`, named `<island>_loader_…` in the manifest).
+# `is_islands_path`: the catalog, a class page, the instances list, approvals, the admin
+# overview, the audit log, login and password) hydrate their islands from the main wasm, plus the
+# parts of their lazy islands (`#[island(lazy)]`, named `<island>_loader_…` in the manifest).
 app = next((f for n, f in parts.items() if n.startswith("hydrate_app_")), [])
 islands = {"catalog": ("/ and /catalog (islands)", []), "class": ("/catalog/{class} (islands)", []),
            "instances": ("/instances (islands)", ["instances_results"]),
+           "approvals": ("/approvals (islands)", []),
            "admin": ("/admin (islands)", []), "audit": ("/admin/audit (islands)", []),
+           "approvals": ("/approvals (islands)", []),
            "admin": ("/admin (islands)", []), "audit": ("/admin/audit (islands)", []),
            "login": ("/login (islands)", []), "password": ("/account/password (islands)", [])}
 loaders = {n: f for n, f in parts.items() if "_loader_" in n}

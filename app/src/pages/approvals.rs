@@ -30,27 +30,29 @@ pub async fn decide(decision: Decision) -> Result<Submitted<()>, ServerFnError> 
     }
 }
 
+/// The approvals screen, an islands page (see [`crate::is_islands_path`]): the server renders the
+/// queue, and each card a person may decide has one island, its comment and buttons
+/// ([`DecisionBox`]). A decision loads the page again, which shows the queue as it is then.
 #[component]
 pub fn ApprovalsPage() -> impl IntoView {
-    let data = Resource::new(|| (), |_| load_approvals());
     view! {
         <Title text="Approvals" />
         <PageHeader title="Approvals" subtitle="Requests that policy holds for an admin's decision.">
-            <button type="button" class=BUTTON_SECONDARY on:click=move |_| data.refetch()>"Refresh"</button>
+            <a class=BUTTON_SECONDARY href="/approvals" rel="external" data-testid="refresh">"Refresh"</a>
         </PageHeader>
-        <Transition fallback=Loading>
-            {move || Suspend::new(async move {
-                match data.await {
-                    Ok(view) => view! { <Queue view on_change=move || data.refetch() /> }.into_any(),
+        <Suspense fallback=Loading>
+            {Suspend::new(async move {
+                match load_approvals().await {
+                    Ok(view) => view! { <Queue view /> }.into_any(),
                     Err(e) => view! { <ErrorBox title="The approvals could not be loaded" message=e.to_string() /> }.into_any(),
                 }
             })}
-        </Transition>
+        </Suspense>
     }
 }
 
 #[component]
-fn Queue(view: ApprovalsView, on_change: impl Fn() + Copy + Send + Sync + 'static) -> impl IntoView {
+fn Queue(view: ApprovalsView) -> impl IntoView {
     let decidable = view.decidable.clone();
     let pending = view.pending.clone();
     let decided = view.decided.clone();
@@ -66,7 +68,7 @@ fn Queue(view: ApprovalsView, on_change: impl Fn() + Copy + Send + Sync + 'stati
                 <ul class="space-y-4" data-testid="approval-queue">
                     {pending.into_iter().map(|request| {
                         let may_decide = decidable.contains(&request.id);
-                        view! { <PendingCard request may_decide on_change /> }
+                        view! { <PendingCard request may_decide /> }
                     }).collect_view()}
                 </ul>
             }.into_any()
@@ -203,28 +205,8 @@ pub fn QuotaImpact(lines: Vec<QuotaLine>) -> impl IntoView {
 }
 
 #[component]
-fn PendingCard(
-    request: ApprovalRequest,
-    may_decide: bool,
-    on_change: impl Fn() + Copy + Send + Sync + 'static,
-) -> impl IntoView {
-    let action = ServerAction::<Decide>::new();
-    let comment = RwSignal::new(String::new());
+fn PendingCard(request: ApprovalRequest, may_decide: bool) -> impl IntoView {
     let id = request.id;
-    Effect::new(move |_| {
-        if matches!(action.value().get(), Some(Ok(Submitted::Done(())))) {
-            on_change();
-        }
-    });
-    let error = move || match action.value().get() {
-        Some(Ok(Submitted::Rejected(r))) => Some(r.message),
-        Some(Err(e)) => Some(e.to_string()),
-        _ => None,
-    };
-    let comment_id = format!("comment-{id}");
-    let decide = move |approve: bool| {
-        action.dispatch(Decide { decision: Decision { id, approve, comment: comment.get_untracked() } })
-    };
     view! {
         <li class=format!("{CARD} p-5") data-testid="approval" data-request=id.to_string() data-instance=request.instance.clone()>
             <div class="flex flex-wrap items-start justify-between gap-4">
@@ -250,22 +232,55 @@ fn PendingCard(
                 </div>
             </div>
             {if may_decide {
-                view! {
-                    <div class="mt-4 border-t border-zinc-100 pt-4 dark:border-zinc-800">
-                        <label class=LABEL for=comment_id.clone()>"Comment (the requester sees it)"</label>
-                        <textarea id=comment_id class=format!("{INPUT} mt-1") rows="2" maxlength="2000" data-testid="approval-comment"
-                            prop:value=move || comment.get() on:input=move |ev| comment.set(event_target_value(&ev))></textarea>
-                        <div class="mt-3 flex gap-2">
-                            <button type="button" class=BUTTON_PRIMARY data-testid="approve" disabled=move || action.pending().get() on:click=move |_| { decide(true); }>"Approve"</button>
-                            <button type="button" class=BUTTON_DANGER data-testid="reject" disabled=move || action.pending().get() on:click=move |_| { decide(false); }>"Reject"</button>
-                        </div>
-                        <div aria-live="assertive">{move || error().map(|m| view! { <p class="mt-2 text-sm text-red-700 dark:text-red-300" data-testid="decision-error">{m}</p> })}</div>
-                    </div>
-                }.into_any()
+                view! { <DecisionBox id /> }.into_any()
             } else {
                 view! { <p class=format!("mt-4 text-sm {MUTED}")>"Your request: it waits for a team admin or platform admin."</p> }.into_any()
             }}
         </li>
+    }
+}
+
+/// The comment and the Approve and Reject buttons of one request: an island. Once the decision is
+/// taken the page loads again; a refusal (decided by someone else meanwhile, no longer allowed)
+/// is shown beside the buttons.
+#[island]
+fn DecisionBox(id: i64) -> impl IntoView {
+    crate::mark_hydrated();
+    let action = ServerAction::<Decide>::new();
+    let comment = RwSignal::new(String::new());
+    Effect::new(move |_| {
+        if matches!(action.value().get(), Some(Ok(Submitted::Done(())))) {
+            reload();
+        }
+    });
+    let error = move || match action.value().get() {
+        Some(Ok(Submitted::Rejected(r))) => Some(r.message),
+        Some(Err(e)) => Some(e.to_string()),
+        _ => None,
+    };
+    let comment_id = format!("comment-{id}");
+    let decide = move |approve: bool| {
+        action.dispatch(Decide { decision: Decision { id, approve, comment: comment.get_untracked() } })
+    };
+    view! {
+        <div class="mt-4 border-t border-zinc-100 pt-4 dark:border-zinc-800">
+            <label class=LABEL for=comment_id.clone()>"Comment (the requester sees it)"</label>
+            <textarea id=comment_id class=format!("{INPUT} mt-1") rows="2" maxlength="2000" data-testid="approval-comment"
+                prop:value=move || comment.get() on:input=move |ev| comment.set(event_target_value(&ev))></textarea>
+            <div class="mt-3 flex gap-2">
+                <button type="button" class=BUTTON_PRIMARY data-testid="approve" disabled=move || action.pending().get() on:click=move |_| { decide(true); }>"Approve"</button>
+                <button type="button" class=BUTTON_DANGER data-testid="reject" disabled=move || action.pending().get() on:click=move |_| { decide(false); }>"Reject"</button>
+            </div>
+            <div aria-live="assertive">{move || error().map(|m| view! { <p class="mt-2 text-sm text-red-700 dark:text-red-300" data-testid="decision-error">{m}</p> })}</div>
+        </div>
+    }
+}
+
+/// Loads the page again (the queue as the server has it now).
+fn reload() {
+    #[cfg(feature = "hydrate")]
+    if let Err(e) = window().location().reload() {
+        leptos::logging::error!("could not load the page again: {e:?}");
     }
 }
 
